@@ -1,0 +1,32 @@
+# Gatehouse: `make run` starts it locally, `make test` runs the suite (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench-sync bench-api bench-frontend soak clean
+
+# Re-installs only when pyproject.toml changes, so a second run starts at once.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	DJANGO_DEBUG=true GATEHOUSE_CLIENT_IP_SOURCE=direct $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=true GATEHOUSE_CLIENT_IP_SOURCE=direct $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

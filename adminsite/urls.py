@@ -1,0 +1,12 @@
+"""URL map: the seed's index at /, everything else under /api/ (CloudFront's /api/* behaviour)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from api.views.seed import index
+
+urlpatterns = [
+    path("", index, name="index"),
+    path("api/admin/", admin.site.urls),
+    path("api/", include("api.urls")),
+]
