@@ -1,0 +1,66 @@
+"""The allowlist's own errors. Input errors are django ValidationError (field dict);
+these are the refusals a person must decide about, and WAF failures translated from
+botocore (never raw botocore text in `str()`: that goes to the log)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from accesscontrol.models import AllowedNetwork
+
+
+class AccessControlError(Exception):
+    """Base of every allowlist error."""
+
+
+class NetworkConflict(AccessControlError):
+    def __init__(self, existing: AllowedNetwork):
+        self.existing = existing
+        super().__init__(
+            f"{existing.cidr} is already in the allowlist as {existing.label!r} "
+            f"({existing.status})."
+        )
+
+
+class SelfLockout(AccessControlError):
+    def __init__(self, viewer_ip: str, covering: list[AllowedNetwork]):
+        self.viewer_ip = viewer_ip
+        self.covering = covering
+        super().__init__(
+            f"This change would leave your own address {viewer_ip} outside the allowlist, "
+            "so WAF would block you. Confirm it if that is what you want."
+        )
+
+
+class EmptyAllowlist(AccessControlError):
+    def __init__(self, message: str = ""):
+        super().__init__(
+            message
+            or "This would leave the allowlist empty and WAF would block everyone. "
+            "Add another network first (only the command line can empty it, with "
+            "--allow-empty)."
+        )
+
+
+class WafSyncError(AccessControlError):
+    """WAF refused or failed. `transient` errors (throttling, outage, lock contention)
+    leave the sync pending; others (missing IP set, access denied) mark it failed."""
+
+    def __init__(self, message: str, *, transient: bool = True):
+        self.transient = transient
+        super().__init__(message)
+
+
+class IpSetNotFound(WafSyncError):
+    def __init__(self, name: str, scope: str, region: str):
+        self.name = name
+        super().__init__(
+            f"WAF IP set {name} (scope {scope}, {region}) does not exist; "
+            "create it with provision_infra --apply.",
+            transient=False,
+        )
+
+
+class WafLockConflict(WafSyncError):
+    """WAFOptimisticLockException: someone changed the set between our read and write."""

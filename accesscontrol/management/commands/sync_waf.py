@@ -1,0 +1,24 @@
+"""Project the allowlist into the WAF IP sets, adopt out-of-band additions, drop expired
+entries (recording each expiry once). Idempotent and cheap when nothing changed (one
+read per IP set), so schedule it every minute (cron, systemd timer or EventBridge)."""
+
+from django.core.management.base import BaseCommand
+
+from accesscontrol.management.commands._output import describe_sync, fail_unless_in_sync
+from accesscontrol.services import sync_waf_ip_sets
+
+
+class Command(BaseCommand):
+    help = "Sync the WAF IP sets with the allowlist (three-way merge); --dry-run prints the plan."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Print what would change; write nothing."
+        )
+
+    def handle(self, *args, dry_run=False, verbosity=1, **options):
+        report = sync_waf_ip_sets(dry_run=dry_run)
+        if verbosity:
+            for line in describe_sync(report, verbosity=verbosity):
+                self.stdout.write(line)
+        fail_unless_in_sync(report)

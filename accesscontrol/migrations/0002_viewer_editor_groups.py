@@ -1,0 +1,46 @@
+"""Creates the two roles: "viewer" reads everything; "editor" also changes the allowlist
+and may run a sync. Superusers have every permission anyway."""
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+MODELS = ("allowednetwork", "auditevent", "ipsetsyncstate")
+VIEWER = [f"view_{model}" for model in MODELS]
+EDITOR = [
+    *VIEWER,
+    "add_allowednetwork",
+    "change_allowednetwork",
+    "delete_allowednetwork",
+    "run_sync",
+]
+
+
+def create_groups(apps, schema_editor):
+    # Permissions are normally created after migrate; the groups need them now.
+    app_config = apps.get_app_config("accesscontrol")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
+    app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for name, codenames in (("viewer", VIEWER), ("editor", EDITOR)):
+        group, _ = group_model.objects.get_or_create(name=name)
+        permissions = permission_model.objects.filter(
+            content_type__app_label="accesscontrol", codename__in=codenames
+        )
+        group.permissions.add(*permissions)
+
+
+def remove_groups(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=["viewer", "editor"]).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accesscontrol", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+    ]
+
+    operations = [migrations.RunPython(create_groups, remove_groups)]

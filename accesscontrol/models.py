@@ -1,0 +1,133 @@
+"""The allowlist (the source of truth), its audit trail, and the state of its WAF projection.
+
+Invariants: `AllowedNetwork.cidr` is always the normalised network string produced by
+`accesscontrol.validation` (so equality is string equality, also for WAF addresses);
+`AuditEvent` rows are only ever inserted; one `IpSetSyncState` row per IP version, whose
+row lock serialises every sync of that version across processes and app instances.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AllowedNetworkQuerySet(models.QuerySet):
+    def active(self, *, at=None):
+        now = at or timezone.now()
+        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+
+    def expired(self, *, at=None):
+        now = at or timezone.now()
+        return self.filter(expires_at__isnull=False, expires_at__lte=now)
+
+
+class AllowedNetwork(models.Model):
+    class Source(models.TextChoices):
+        CONSOLE = "console", "Console"
+        CLI = "cli", "Command line"
+        BOOTSTRAP = "bootstrap", "Bootstrap"
+        ADOPTED = "adopted", "Adopted from WAF"
+
+    class IpVersion(models.IntegerChoices):
+        V4 = 4, "IPv4"
+        V6 = 6, "IPv6"
+
+    cidr = models.CharField(max_length=64, unique=True)
+    ip_version = models.PositiveSmallIntegerField(choices=IpVersion.choices)
+    label = models.CharField(max_length=100)
+    note = models.TextField(max_length=1000, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.CONSOLE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # When sync recorded this entry's expiry in the audit trail (so it is recorded once);
+    # cleared again when the expiry is moved into the future.
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = AllowedNetworkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["ip_version", "expires_at"], name="network_version_expiry")]
+        permissions = [("run_sync", "Can run a WAF sync")]
+
+    def __str__(self) -> str:
+        return f"{self.cidr} ({self.label})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    @property
+    def status(self) -> str:
+        return "active" if self.is_active else "expired"
+
+
+class AuditEvent(models.Model):
+    """Append-only: saving an existing event or deleting one raises."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150)
+    action = models.CharField(max_length=64, db_index=True)
+    subject = models.CharField(max_length=255)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    request_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.subject}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ValueError("Audit events are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only: they cannot be deleted.")
+
+
+class IpSetSyncState(models.Model):
+    class Status(models.TextChoices):
+        IN_SYNC = "in_sync", "In sync"
+        PENDING = "pending", "Pending"
+        FAILED = "failed", "Failed"
+
+    ip_version = models.PositiveSmallIntegerField(
+        unique=True, choices=AllowedNetwork.IpVersion.choices
+    )
+    name = models.CharField(max_length=128)
+    # The WAF set's id, remembered so a sync reads it with one call (no listing).
+    ip_set_id = models.CharField(max_length=128, blank=True)
+    last_applied = models.JSONField(default=list, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    last_error = models.TextField(blank=True)
+    # What the last sync found changed outside Gatehouse: {"added_outside", "removed_outside"}.
+    drift = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ip_version"]
+        verbose_name = "IP set sync state"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"

@@ -1,0 +1,249 @@
+"""The WAF gateway: the only code in the app that talks to wafv2.
+
+It finds the two office IP sets by name (scope CLOUDFRONT, always in
+`settings.GATEHOUSE_WAF_REGION`, i.e. us-east-1), reads their addresses and lock token,
+and writes with that token, re-reading and re-applying on WAFOptimisticLockException a
+bounded number of times with jittered backoff. Throttling and transient HTTP errors are
+left to botocore's standard retry mode. Every botocore failure leaves as a
+`WafSyncError` (the botocore text goes to the log, not into the exception message).
+
+Clients are built lazily (never at import: moto must be active first) from one
+`boto3.Session`; `AWS_ENDPOINT_URL` is honoured because boto3 reads it itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+from accesscontrol.exceptions import IpSetNotFound, WafLockConflict, WafSyncError
+
+log = logging.getLogger(__name__)
+
+SCOPE = "CLOUDFRONT"
+IP_VERSIONS = (4, 6)
+_WAF_VERSION = {4: "IPV4", 6: "IPV6"}
+# Codes that mean "try again later" rather than "someone must fix something".
+_TRANSIENT_CODES = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "WAFInternalErrorException",
+    "WAFUnavailableEntityException",
+    "WAFServiceLinkedRoleErrorException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "RequestTimeout",
+}
+
+_session_lock = threading.Lock()
+_session: boto3.Session | None = None
+
+
+def ip_set_names(edge_name: str) -> dict[int, str]:
+    """The IP set names of an edge, by IP version."""
+    return {4: f"{edge_name}-office-v4", 6: f"{edge_name}-office-v6"}
+
+
+def boto3_session() -> boto3.Session:
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = boto3.Session()
+        return _session
+
+
+def wafv2_client() -> Any:
+    """A wafv2 client in the WAF region with botocore's standard retry mode."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=20,
+    )
+    session = boto3_session()
+    # boto3 sessions are not thread-safe while creating clients; clients themselves are.
+    with _session_lock:
+        return session.client("wafv2", region_name=settings.GATEHOUSE_WAF_REGION, config=config)
+
+
+def normalise_address(address: str) -> str:
+    """WAF's spelling of a CIDR -> ours (compressed IPv6, network address)."""
+    try:
+        return str(ipaddress.ip_network(address.strip(), strict=False))
+    except ValueError:
+        return address
+
+
+@dataclass(frozen=True)
+class IpSetSnapshot:
+    name: str
+    id: str
+    arn: str
+    addresses: frozenset[str]
+    lock_token: str
+    ip_version: int = 4
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    snapshot: IpSetSnapshot  # the last state read
+    wrote: bool
+    attempts: int
+
+
+class WafIpSetGateway:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        edge_name: str,
+        max_attempts: int = 5,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._client = client
+        self.edge_name = edge_name
+        self.names = ip_set_names(edge_name)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._ids: dict[int, str] = {}
+        self.calls: Counter[str] = Counter()  # WAF API calls made, by operation
+
+    @classmethod
+    def from_settings(cls, **kwargs: Any) -> WafIpSetGateway:
+        """A gateway for settings.GATEHOUSE_EDGE_NAME; its client is built on first use."""
+        return cls(None, edge_name=settings.GATEHOUSE_EDGE_NAME, **kwargs)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = wafv2_client()
+        return self._client
+
+    def remember_id(self, ip_version: int, ip_set_id: str) -> None:
+        """Skip the listing when the set's id is already known (a stale id is re-found)."""
+        if ip_set_id:
+            self._ids[ip_version] = ip_set_id
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _call(self, operation: str, name: str, **params: Any) -> dict[str, Any]:
+        self.calls[operation] += 1
+        try:
+            return getattr(self.client, operation)(**params)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            log.warning("WAF %s on %s failed: %s", operation, name, exc)
+            if code == "WAFOptimisticLockException":
+                raise WafLockConflict(
+                    f"WAF IP set {name} changed while we were updating it."
+                ) from exc
+            if code == "WAFNonexistentItemException":
+                raise IpSetNotFound(name, SCOPE, settings.GATEHOUSE_WAF_REGION) from exc
+            transient = code in _TRANSIENT_CODES
+            raise WafSyncError(
+                f"WAF refused {operation} on {name} ({code}).", transient=transient
+            ) from exc
+        except BotoCoreError as exc:
+            log.warning("WAF %s on %s failed: %s", operation, name, exc)
+            raise WafSyncError(
+                f"WAF could not be reached for {operation} on {name} ({type(exc).__name__})."
+            ) from exc
+
+    def _find_id(self, ip_version: int) -> str:
+        name = self.names[ip_version]
+        params: dict[str, Any] = {"Scope": SCOPE, "Limit": 100}
+        while True:
+            page = self._call("list_ip_sets", name, **params)
+            for summary in page.get("IPSets", []):
+                if summary["Name"] == name:
+                    self._ids[ip_version] = summary["Id"]
+                    return summary["Id"]
+            marker = page.get("NextMarker")
+            if not marker or not page.get("IPSets"):
+                raise IpSetNotFound(name, SCOPE, settings.GATEHOUSE_WAF_REGION)
+            params["NextMarker"] = marker
+
+    def read(self, ip_version: int) -> IpSetSnapshot:
+        name = self.names[ip_version]
+        known = ip_version in self._ids
+        set_id = self._ids.get(ip_version) or self._find_id(ip_version)
+        try:
+            response = self._call("get_ip_set", name, Name=name, Scope=SCOPE, Id=set_id)
+        except IpSetNotFound:
+            if not known:
+                raise
+            # The remembered id is stale (the set was re-created): find it again, once.
+            self._ids.pop(ip_version, None)
+            set_id = self._find_id(ip_version)
+            response = self._call("get_ip_set", name, Name=name, Scope=SCOPE, Id=set_id)
+        ip_set = response["IPSet"]
+        if ip_set.get("IPAddressVersion") not in (None, _WAF_VERSION[ip_version]):
+            raise WafSyncError(
+                f"WAF IP set {name} holds {ip_set['IPAddressVersion']} addresses, not "
+                f"IPv{ip_version}.",
+                transient=False,
+            )
+        return IpSetSnapshot(
+            name=name,
+            id=ip_set["Id"],
+            arn=ip_set["ARN"],
+            addresses=frozenset(normalise_address(a) for a in ip_set.get("Addresses", [])),
+            lock_token=response["LockToken"],
+            ip_version=ip_version,
+            description=ip_set.get("Description") or "",
+        )
+
+    def write(self, snapshot: IpSetSnapshot, addresses: Iterable[str]) -> str:
+        """Replace the set's addresses using the snapshot's lock token; returns the next
+        token. Raises WafLockConflict when the set changed since `snapshot` was read."""
+        params: dict[str, Any] = {
+            "Name": snapshot.name,
+            "Scope": SCOPE,
+            "Id": snapshot.id,
+            "Addresses": sorted(addresses),
+            "LockToken": snapshot.lock_token,
+        }
+        if snapshot.description:  # update_ip_set replaces it: keep what is there
+            params["Description"] = snapshot.description
+        response = self._call("update_ip_set", snapshot.name, **params)
+        return response.get("NextLockToken", "")
+
+    def apply(
+        self, ip_version: int, plan: Callable[[IpSetSnapshot], Iterable[str] | None]
+    ) -> ApplyResult:
+        """Read, ask `plan` for the addresses wanted given what is there, write if they
+        differ. On a lock conflict re-read and re-plan, up to max_attempts times."""
+        for attempt in range(1, self.max_attempts + 1):
+            snapshot = self.read(ip_version)
+            wanted = plan(snapshot)
+            if wanted is None or frozenset(wanted) == snapshot.addresses:
+                return ApplyResult(snapshot=snapshot, wrote=False, attempts=attempt)
+            try:
+                self.write(snapshot, wanted)
+            except WafLockConflict:
+                if attempt == self.max_attempts:
+                    raise
+                # Full jitter: concurrent writers spread out instead of colliding again.
+                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))  # noqa: S311
+                log.info("WAF lock conflict on %s, retrying in %.2fs", snapshot.name, delay)
+                self._sleep(delay)
+                continue
+            return ApplyResult(snapshot=snapshot, wrote=True, attempts=attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
