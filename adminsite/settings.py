@@ -138,7 +138,7 @@ CSRF_COOKIE_HTTPONLY = False
 
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -152,6 +152,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api",
+    # Separate request/response components: read-only fields are not asked for as input.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Login throttling (django-axes) ---------------------------------------------------------
@@ -162,6 +164,8 @@ AXES_RESET_ON_SUCCESS = True
 # The address WAF judged, not REMOTE_ADDR (that is the ALB).
 AXES_CLIENT_IP_CALLABLE = "accesscontrol.clientip.viewer_ip"
 AXES_VERBOSE = False
+# A locked-out sign-in answers in the API's error shape: 429 with when to retry.
+AXES_LOCKOUT_CALLABLE = "api.authentication.lockout_response"
 
 # --- Gatehouse ------------------------------------------------------------------------------
 # The edge's name: WAF IP sets are "<name>-office-v4" / "<name>-office-v6".

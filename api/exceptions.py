@@ -1,5 +1,16 @@
-"""The API's one error shape: `{"error": {"code", "message", "fields"}}`, made here only."""
+"""The API's one error shape: `{"error": {"code", "message", "fields"}}`, made here only.
 
+Some codes carry extra keys next to code/message/fields:
+- 409 "duplicate": "existing" (the Network already on the list)
+- 409 "self_lockout": "viewer_ip" and "covering" (the networks that admit you now)
+- 429 "locked_out": "retry_after_seconds" (made by api.authentication.lockout_response)
+
+Nothing from botocore reaches a client: AWS failures are logged and answered with a
+generic 503 (the services already turn WAF failures into a "pending" sync, so this is
+the last line, not the plan).
+"""
+
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -8,6 +19,9 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None, **extra) -> dict:
@@ -22,7 +36,84 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
+def _first_message(fields: dict) -> str | None:
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            nested = _first_message(value)
+            if nested:
+                return f"{key}.{nested}"
+        elif value:
+            return str(value[0]) if key == "non_field_errors" else f"{key}: {value[0]}"
+    return None
+
+
+def _networks(networks, context: dict) -> list[dict]:
+    from api.serializers import NetworkSerializer
+
+    return NetworkSerializer(list(networks), many=True, context=context).data
+
+
+def _access_control_response(exc: Exception, context: dict) -> Response | None:
+    """Map accesscontrol's domain exceptions to 409s (None: not one of them)."""
+    from accesscontrol import exceptions as ac
+
+    if isinstance(exc, ac.NetworkConflict):
+        existing = exc.existing
+        body = error_body(
+            "duplicate",
+            f"{existing.cidr} is already on the allowlist ({existing.label}).",
+            {"cidr": [f"{existing.cidr} is already on the allowlist."]},
+            existing=_networks([existing], context)[0],
+        )
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ac.SelfLockout):
+        covering = list(exc.covering)
+        body = error_body(
+            "self_lockout",
+            f"This change would stop your address {exc.viewer_ip} from reaching Gatehouse. "
+            "Repeat it with ?confirm=true if you mean it.",
+            viewer_ip=exc.viewer_ip,
+            covering=_networks(covering, context),
+        )
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ac.EmptyAllowlist):
+        body = error_body(
+            "empty_allowlist",
+            "This change would leave the allowlist empty and lock everyone out. "
+            "Add another network first.",
+        )
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ac.AccessControlError):
+        logger.error("Access-control failure reached the API", exc_info=exc)
+        body = error_body(
+            "sync_unavailable",
+            "The AWS WAF IP sets could not be reached. Nothing was lost; try again shortly.",
+        )
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return None
+
+
+def _is_aws_error(exc: Exception) -> bool:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        return False
+    return isinstance(exc, BotoCoreError | ClientError)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
+    mapped = _access_control_response(exc, context)
+    if mapped is not None:
+        set_rollback()
+        return mapped
+    if _is_aws_error(exc):
+        logger.error("AWS call failed inside an API request", exc_info=exc)
+        set_rollback()
+        return Response(
+            error_body("sync_unavailable", "AWS could not be reached; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -34,14 +125,18 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # An unexpected error: still the one shape, never a traceback or an HTML page.
+        logger.error("Unhandled error in an API view", exc_info=exc)
+        return Response(
+            error_body("server_error", "Something went wrong on our side; it has been logged."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
 
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail) if isinstance(exc.detail, dict) else {}
         if not isinstance(exc.detail, dict):
             fields = {"non_field_errors": _flatten(exc.detail)}
-        first = next(iter(fields.items()), None)
-        message = f"{first[0]}: {first[1][0]}" if first and first[1] else "Invalid input."
+        message = _first_message(fields) or "Invalid input."
         response.data = error_body("invalid", message, fields)
     else:
         code = getattr(exc, "default_code", "error")

@@ -1,10 +1,22 @@
 """Everything under /api/ (CloudFront routes /api/* to the ALB, the rest to S3)."""
 
 from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
 
-from api.views import seed
+from api.views import auth, networks, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
     path("test1", seed.test1, name="test1"),
+    path("auth/session", auth.SessionView.as_view(), name="auth-session"),
+    path("auth/login", auth.LoginView.as_view(), name="auth-login"),
+    path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
+    path("me", networks.MeView.as_view(), name="me"),
+    path("networks", networks.NetworkListView.as_view(), name="networks"),
+    path("networks/mine", networks.MyNetworkView.as_view(), name="networks-mine"),
+    path("networks/<int:pk>", networks.NetworkDetailView.as_view(), name="network-detail"),
+    path("sync", sync.SyncView.as_view(), name="sync"),
+    path("audit", sync.AuditView.as_view(), name="audit"),
+    path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
 ]

@@ -1,0 +1,92 @@
+"""Session authentication for the API, and the login-lockout answer.
+
+- `SessionAuthentication` is DRF's (Django session + CSRF on unsafe methods for signed-in
+  users) but names an auth scheme, so DRF answers an anonymous request with 401, not 403.
+- `enforce_csrf` runs the same CSRF check for the one unsafe endpoint anonymous users
+  reach: the login form must not be forgeable either (login CSRF).
+- `lockout_response` is django-axes' AXES_LOCKOUT_CALLABLE: a locked-out sign-in gets the
+  API's error shape with status 429, `retry_after_seconds` and a `Retry-After` header.
+"""
+
+import math
+
+from axes.helpers import get_client_username, get_cool_off
+from axes.models import AccessAttempt
+from django.db.models import Max
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication
+
+from accesscontrol.clientip import viewer_ip
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    def authenticate_header(self, request) -> str:
+        # Any value makes DRF answer 401 for "not signed in"; the exception handler drops
+        # the header again (there is no browser auth dialog to trigger).
+        return "Session"
+
+    def enforce_csrf(self, request) -> None:
+        # Checked on the Django request: the check may read a form token from request.POST,
+        # and on DRF's wrapper that runs DRF's parsers (a 415 for a bodiless form post).
+        super().enforce_csrf(getattr(request, "_request", request))
+
+
+def enforce_csrf(request) -> None:
+    """Raise PermissionDenied unless the request passes Django's CSRF check."""
+    SessionAuthentication().enforce_csrf(request)
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    target_class = "api.authentication.SessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        from django.conf import settings
+
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+
+
+def retry_after_seconds(request: HttpRequest, credentials: dict | None = None) -> int:
+    """Seconds until the newest failure for this username and viewer IP leaves the window."""
+    cool_off = get_cool_off(request)
+    if cool_off is None:  # permanent lockout: an admin must reset it
+        return 0
+    ip = getattr(request, "axes_ip_address", None) or viewer_ip(request)
+    username = get_client_username(request, credentials)
+    last = AccessAttempt.objects.filter(username=username, ip_address=ip).aggregate(
+        last=Max("attempt_time")
+    )["last"]
+    if last is None:
+        return math.ceil(cool_off.total_seconds())
+    remaining = (last + cool_off - timezone.now()).total_seconds()
+    return max(1, math.ceil(remaining))
+
+
+def lockout_response(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict | None = None,
+) -> HttpResponse:
+    # Imported here: api.exceptions imports rest_framework.views, which imports this module.
+    from api.exceptions import error_body
+
+    if original_response is not None and getattr(original_response, "gatehouse_lockout", False):
+        return original_response  # the login view already answered with this shape
+    seconds = retry_after_seconds(request, credentials)
+    if seconds:
+        minutes = math.ceil(seconds / 60)
+        message = (
+            "Too many failed sign-ins from your address for this user. "
+            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+    else:
+        message = "Too many failed sign-ins: ask an administrator to unlock the account."
+    response = JsonResponse(
+        error_body("locked_out", message, retry_after_seconds=seconds), status=429
+    )
+    if seconds:
+        response["Retry-After"] = str(seconds)
+    response.gatehouse_lockout = True
+    return response

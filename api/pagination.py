@@ -1,0 +1,72 @@
+"""Pagination for the API.
+
+`CountedPagePagination` is DRF's page-number pagination ({"count", "next", "previous",
+"results"}) that reads the page and the total in one query (`COUNT(*) OVER ()`), so a
+list request costs one query for its data.
+
+`AuditCursorPagination` walks the append-only audit trail newest first; a cursor stays
+valid while new events arrive.
+"""
+
+from django.db.models import Count, Window
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+TOTAL = "_page_total"
+
+
+class CountedPagePagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.page_size = self.get_page_size(request)
+        raw = request.query_params.get(self.page_query_param, "1")
+        try:
+            self.page_number = int(raw)
+        except ValueError:
+            self.page_number = 0
+        if self.page_number < 1:
+            raise ValidationError({self.page_query_param: ["A page number is 1 or more."]})
+        offset = (self.page_number - 1) * self.page_size
+        rows = list(
+            queryset.annotate(**{TOTAL: Window(Count("pk"))})[offset : offset + self.page_size]
+        )
+        if not rows and offset:
+            raise NotFound("That page is past the end of the list.")
+        self.count = getattr(rows[0], TOTAL) if rows else 0
+        return rows
+
+    def get_next_link(self):
+        if self.page_number * self.page_size >= self.count:
+            return None
+        url = self.request.build_absolute_uri()
+        return replace_query_param(url, self.page_query_param, self.page_number + 1)
+
+    def get_previous_link(self):
+        if self.page_number <= 1:
+            return None
+        url = self.request.build_absolute_uri()
+        if self.page_number == 2:
+            return remove_query_param(url, self.page_query_param)
+        return replace_query_param(url, self.page_query_param, self.page_number - 1)
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "count": self.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+
+class AuditCursorPagination(CursorPagination):
+    page_size = 50
+    ordering = ("-created_at", "-id")
+    cursor_query_param = "cursor"

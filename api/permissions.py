@@ -1,0 +1,80 @@
+"""Roles as Django model permissions: who may call which API method.
+
+The groups "viewer" and "editor" (made by accesscontrol's data migration) hold model
+permissions on the accesscontrol models; superusers hold all. A view names the permission
+each HTTP method needs in `required_permissions`; `RolePermission` checks it.
+
+All of a user's accesscontrol permissions are read in one query and kept on the user
+object for the rest of the request (Django's own backend spends two), so a list request
+stays within its query budget.
+"""
+
+from django.contrib.auth.models import Permission
+from django.db.models import Q
+from rest_framework.permissions import BasePermission
+
+APP_LABEL = "accesscontrol"
+
+VIEW_NETWORKS = "view_allowednetwork"
+ADD_NETWORK = "add_allowednetwork"
+CHANGE_NETWORK = "change_allowednetwork"
+DELETE_NETWORK = "delete_allowednetwork"
+VIEW_SYNC = "view_ipsetsyncstate"
+RUN_SYNC = "run_sync"
+VIEW_AUDIT = "view_auditevent"
+
+_CACHE_ATTR = "_gatehouse_codenames"
+
+
+def granted_codenames(user) -> frozenset[str]:
+    """The accesscontrol permission codenames the user holds directly or through groups."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        cached = frozenset(
+            Permission.objects.filter(content_type__app_label=APP_LABEL)
+            .filter(Q(user=user) | Q(group__user=user))
+            .values_list("codename", flat=True)
+            .distinct()
+        )
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def user_can(user, codename: str) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.is_superuser or codename in granted_codenames(user)
+
+
+def role_of(user) -> str:
+    """ "superuser" | "editor" | "viewer" | "none" (what the console shows and allows)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return "none"
+    if user.is_superuser:
+        return "superuser"
+    codenames = granted_codenames(user)
+    if ADD_NETWORK in codenames:
+        return "editor"
+    if VIEW_NETWORKS in codenames:
+        return "viewer"
+    return "none"
+
+
+class RolePermission(BasePermission):
+    """Grant a method when the user holds the permission the view names for it.
+
+    A method the view does not list is refused. Anonymous requests are refused here and
+    DRF turns that into 401, authenticated ones into 403.
+    """
+
+    message = "Your role does not allow this."
+
+    def has_permission(self, request, view) -> bool:
+        required = getattr(view, "required_permissions", {})
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        codename = required.get(method)
+        if codename is None:
+            return False
+        return user_can(request.user, codename)

@@ -1,0 +1,335 @@
+"""Request parsing and response shapes for the API (the HTTP contract in CONTRACT.md).
+
+Response serializers declare every field (drf-spectacular builds the OpenAPI schema from
+them) but build their dicts directly in `to_representation`: a list page serialises
+hundreds of rows per request, and DRF's per-field machinery costs more than the query.
+"""
+
+import ipaddress
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from api.permissions import role_of
+
+ROLES = ("viewer", "editor", "superuser", "none")
+MAX_TTL_HOURS = 24 * 366
+
+
+def iso(value: datetime | None) -> str | None:
+    """DRF's ISO 8601 rendering (UTC as "Z"), without a field object per value."""
+    if value is None:
+        return None
+    value = timezone.localtime(value) if timezone.is_aware(value) else value
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _status(network) -> str:
+    value = network.status
+    return value() if callable(value) else value
+
+
+def _is_active(network) -> bool:
+    value = network.is_active
+    return value() if callable(value) else value
+
+
+def parse_ip(value: str | None):
+    """The address as ipaddress sees it (an IPv4-mapped IPv6 address as its IPv4 one)."""
+    try:
+        address = ipaddress.ip_address(value) if value else None
+    except ValueError:
+        return None
+    if address is not None and address.version == 6 and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+# --- users and sessions --------------------------------------------------------------
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    role = serializers.ChoiceField(choices=ROLES, read_only=True)
+    is_superuser = serializers.BooleanField(read_only=True)
+
+    def to_representation(self, user) -> dict:
+        return {
+            "id": user.pk,
+            "username": user.get_username(),
+            "role": role_of(user),
+            "is_superuser": bool(user.is_superuser),
+        }
+
+
+class SessionSerializer(serializers.Serializer):
+    authenticated = serializers.BooleanField()
+    user = UserSerializer(allow_null=True)
+    viewer_ip = serializers.CharField()
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+# --- networks --------------------------------------------------------------------------
+
+
+class NetworkSerializer(serializers.Serializer):
+    """One allowlist entry. Context: "viewer_ip" (str) for `covers_you`."""
+
+    id = serializers.IntegerField(read_only=True)
+    cidr = serializers.CharField(read_only=True)
+    ip_version = serializers.ChoiceField(choices=(4, 6), read_only=True)
+    label = serializers.CharField(read_only=True)
+    note = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=("active", "expired"), read_only=True)
+    source = serializers.ChoiceField(
+        choices=("console", "cli", "bootstrap", "adopted"), read_only=True
+    )
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    created_by = serializers.CharField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    covers_you = serializers.BooleanField(read_only=True)
+
+    def _viewer(self):
+        cache = self.root.__dict__.setdefault("_viewer_cache", {})
+        if "ip" not in cache:
+            cache["ip"] = parse_ip(self.context.get("viewer_ip"))
+        return cache["ip"]
+
+    def to_representation(self, network) -> dict:
+        status = _status(network)
+        viewer = self._viewer()
+        covers = False
+        if viewer is not None and status == "active":
+            covers = viewer in ipaddress.ip_network(network.cidr, strict=False)
+        creator = network.created_by
+        return {
+            "id": network.pk,
+            "cidr": network.cidr,
+            "ip_version": network.ip_version,
+            "label": network.label,
+            "note": network.note,
+            "status": status,
+            "source": network.source,
+            "expires_at": iso(network.expires_at),
+            "created_by": creator.get_username() if creator is not None else None,
+            "created_at": iso(network.created_at),
+            "updated_at": iso(network.updated_at),
+            "covers_you": covers,
+        }
+
+
+class SyncOutcomeSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=("applied", "pending"))
+    reason = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, outcome) -> dict:
+        return {"status": outcome.status, "reason": outcome.reason}
+
+
+class NetworkChangeSerializer(NetworkSerializer):
+    """A network after a change, with what happened to the WAF IP sets.
+
+    `covered_by`: wider active networks that already admit this one.
+    """
+
+    sync = SyncOutcomeSerializer(read_only=True)
+    covered_by = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    def to_representation(self, change) -> dict:
+        body = super().to_representation(change.network)
+        body["sync"] = {"status": change.sync.status, "reason": change.sync.reason}
+        body["covered_by"] = [network.cidr for network in change.covered_by]
+        return body
+
+
+class _ExpiryInput(serializers.Serializer):
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    ttl_hours = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_TTL_HOURS,
+        help_text="Temporary access: expires this many hours from now.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if "ttl_hours" in attrs:
+            if attrs.get("expires_at") is not None:
+                raise serializers.ValidationError(
+                    {"ttl_hours": ["Give either expires_at or ttl_hours, not both."]}
+                )
+            attrs["expires_at"] = timezone.now() + timedelta(hours=attrs.pop("ttl_hours"))
+        return attrs
+
+
+class NetworkCreateSerializer(_ExpiryInput):
+    cidr = serializers.CharField(
+        max_length=64,
+        help_text='An address or network: "203.0.113.7", "203.0.113.0/24", "2001:db8::/48".',
+    )
+    label = serializers.CharField(max_length=100)
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class MyNetworkCreateSerializer(_ExpiryInput):
+    label = serializers.CharField(max_length=100, required=False)
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class NetworkUpdateSerializer(_ExpiryInput):
+    label = serializers.CharField(max_length=100, required=False)
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+
+
+class NetworkListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=("active", "expired"), required=False)
+    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ConfirmQuerySerializer(serializers.Serializer):
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Confirm a change that would stop your own address reaching Gatehouse.",
+    )
+
+
+class MeSerializer(serializers.Serializer):
+    user = UserSerializer()
+    viewer_ip = serializers.CharField()
+    allowed = serializers.BooleanField()
+    covering_networks = NetworkSerializer(many=True)
+
+
+# --- sync ------------------------------------------------------------------------------
+
+
+class SyncStateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    ip_version = serializers.ChoiceField(choices=(4, 6))
+    status = serializers.ChoiceField(choices=("in_sync", "pending", "failed"))
+    last_synced_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    drift = serializers.JSONField(allow_null=True)
+    entries = serializers.IntegerField(help_text="Addresses Gatehouse last wrote to the set.")
+
+    def to_representation(self, state) -> dict:
+        return {
+            "name": state.name,
+            "ip_version": state.ip_version,
+            "status": state.status,
+            "last_synced_at": iso(state.last_synced_at),
+            "last_error": state.last_error or "",
+            "drift": state.drift,
+            "entries": len(state.last_applied or []),
+        }
+
+
+class SyncStatusSerializer(serializers.Serializer):
+    in_sync = serializers.BooleanField()
+    sets = SyncStateSerializer(many=True)
+
+
+class SyncRunSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField(default=False)
+
+
+class SetSyncResultSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    ip_version = serializers.ChoiceField(choices=(4, 6))
+    to_add = serializers.ListField(child=serializers.CharField())
+    to_remove = serializers.ListField(child=serializers.CharField())
+    adopted = serializers.ListField(child=serializers.CharField())
+    wrote = serializers.BooleanField()
+    status = serializers.CharField()
+    error = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, result) -> dict:
+        return {
+            "name": result.name,
+            "ip_version": result.ip_version,
+            "to_add": list(result.to_add),
+            "to_remove": list(result.to_remove),
+            "adopted": list(result.adopted),
+            "wrote": bool(result.wrote),
+            "status": result.status,
+            "error": result.error or "",
+        }
+
+
+class SyncReportSerializer(serializers.Serializer):
+    dry_run = serializers.BooleanField()
+    sets = SetSyncResultSerializer(many=True)
+
+
+# --- audit -----------------------------------------------------------------------------
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField(help_text='Username, or "system".')
+    action = serializers.CharField()
+    subject = serializers.CharField()
+    before = serializers.JSONField(allow_null=True)
+    after = serializers.JSONField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    request_ip = serializers.IPAddressField(allow_null=True)
+    user_agent = serializers.CharField(allow_blank=True)
+
+    def to_representation(self, event) -> dict:
+        return {
+            "id": event.pk,
+            "created_at": iso(event.created_at),
+            "actor": event.actor_name,
+            "action": event.action,
+            "subject": event.subject,
+            "before": event.before,
+            "after": event.after,
+            "reason": event.reason,
+            "request_ip": event.request_ip,
+            "user_agent": event.user_agent,
+        }
+
+
+# --- errors (for the schema; api.exceptions builds the bodies) ---------------------------
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        help_text="Field name -> list of messages (nested for nested input)."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class DuplicateErrorDetailSerializer(ErrorDetailSerializer):
+    existing = NetworkSerializer(required=False)
+    viewer_ip = serializers.CharField(required=False)
+    covering = NetworkSerializer(many=True, required=False)
+
+
+class ConflictErrorSerializer(serializers.Serializer):
+    """409: code "duplicate" (+ existing), "self_lockout" (+ viewer_ip, covering) or
+    "empty_allowlist"."""
+
+    error = DuplicateErrorDetailSerializer()
+
+
+class LockedOutErrorDetailSerializer(ErrorDetailSerializer):
+    retry_after_seconds = serializers.IntegerField()
+
+
+class LockedOutErrorSerializer(serializers.Serializer):
+    error = LockedOutErrorDetailSerializer()

@@ -1,0 +1,141 @@
+"""Sign-in for the console: session state, login (throttled by django-axes), logout.
+
+Login is CSRF-protected although the user is anonymous (login CSRF would sign a victim
+into an attacker's account). Every outcome is audited: auth.login, auth.login_failed,
+auth.lockout, auth.logout.
+"""
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accesscontrol.clientip import viewer_ip
+from accesscontrol.services import record_audit_event
+from api.authentication import enforce_csrf, lockout_response
+from api.serializers import (
+    ErrorSerializer,
+    LockedOutErrorSerializer,
+    LoginSerializer,
+    SessionSerializer,
+    UserSerializer,
+)
+from api.views.common import requester_for
+
+
+def session_body(request) -> dict:
+    user = request.user
+    signed_in = user.is_authenticated
+    return {
+        "authenticated": signed_in,
+        "user": UserSerializer(user).data if signed_in else None,
+        "viewer_ip": viewer_ip(request),
+    }
+
+
+class SessionView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_session",
+        summary="Who is signed in; sets the csrftoken cookie",
+        responses={200: SessionSerializer},
+    )
+    def get(self, request):
+        get_token(request)  # sets the csrftoken cookie the console sends back as X-CSRFToken
+        return Response(session_body(request))
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_login",
+        summary="Sign in with username and password",
+        request=LoginSerializer,
+        responses={
+            200: SessionSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="Missing or malformed fields."),
+            401: OpenApiResponse(ErrorSerializer, description="invalid_credentials"),
+            403: OpenApiResponse(ErrorSerializer, description="CSRF check failed."),
+            429: OpenApiResponse(
+                LockedOutErrorSerializer,
+                description="locked_out: too many failures for this user from this address.",
+            ),
+        },
+    )
+    def post(self, request):
+        enforce_csrf(request)
+        serializer = LoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = serializer.validated_data["username"]
+        password = serializer.validated_data["password"]
+        credentials = {"username": username}
+        # axes flags the Django request (the middleware reads it), not DRF's wrapper.
+        django_request = request._request
+        requester = requester_for(request)
+
+        if not AxesProxyHandler.is_allowed(django_request, credentials):
+            record_audit_event(
+                requester=requester,
+                action="auth.login_failed",
+                subject=f"user:{username}",
+                reason="Refused without checking the password: locked out.",
+            )
+            return lockout_response(django_request, None, credentials)
+
+        user = authenticate(django_request, username=username, password=password)
+        if user is None:
+            record_audit_event(
+                requester=requester,
+                action="auth.login_failed",
+                subject=f"user:{username}",
+                reason="Wrong username or password.",
+            )
+            if getattr(django_request, "axes_locked_out", False):
+                # This failure reached the limit: the lockout starts now.
+                record_audit_event(
+                    requester=requester,
+                    action="auth.lockout",
+                    subject=f"user:{username}",
+                    reason="Too many failed sign-ins from this address.",
+                )
+                return lockout_response(django_request, None, credentials)
+            raise exceptions.AuthenticationFailed(
+                "Wrong username or password.", code="invalid_credentials"
+            )
+
+        login(django_request, user)
+        request.user = user  # DRF's cached user is still the anonymous one
+        record_audit_event(
+            requester=requester_for(request), action="auth.login", subject=f"user:{username}"
+        )
+        return Response(session_body(request))
+
+
+class LogoutView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        summary="Sign out (no-op when not signed in)",
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Signed out."),
+            403: OpenApiResponse(ErrorSerializer, description="CSRF check failed."),
+        },
+    )
+    def post(self, request):
+        enforce_csrf(request)
+        if request.user.is_authenticated:
+            record_audit_event(
+                requester=requester_for(request),
+                action="auth.logout",
+                subject=f"user:{request.user.get_username()}",
+            )
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
