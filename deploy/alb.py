@@ -1,0 +1,633 @@
+"""The ALB side of the edge: target group (+ targets), the internet-facing ALB, the
+HTTPS:443 listener (TLS 1.3 policy, fixed 403 by default), its one rule (header
+X-Origin-Verify equals the current, or during rotation the previous, secret -> forward)
+and HTTP:80 -> HTTPS redirect.
+
+The prefix list lets in every CloudFront distribution, anyone's; the secret header rule
+is what makes only ours get through. Any other rule on the HTTPS listener is drift and is
+removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from deploy.aws import aws_errors, error_code, wait_until
+from deploy.context import ORIGIN_HEADER, Context
+from deploy.errors import DeployError
+from deploy.plan import UNKNOWN, Change, FieldChange, diff
+
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+HEALTH_PATH = "/api/health"
+RULE_PRIORITY = 10
+HEALTH_CHECK = {
+    "HealthCheckProtocol": "HTTP",
+    "HealthCheckPath": HEALTH_PATH,
+    "HealthCheckPort": "traffic-port",
+    "HealthCheckIntervalSeconds": 15,
+    "HealthCheckTimeoutSeconds": 5,
+    "HealthyThresholdCount": 2,
+    "UnhealthyThresholdCount": 3,
+    "Matcher": {"HttpCode": "200"},
+}
+FORBIDDEN_ACTION = {
+    "Type": "fixed-response",
+    "FixedResponseConfig": {
+        "StatusCode": "403",
+        "ContentType": "application/json",
+        "MessageBody": '{"error": {"code": "origin_forbidden", "message": '
+        '"Requests must come through the CloudFront edge.", "fields": {}}}',
+    },
+}
+REDIRECT_ACTION = {
+    "Type": "redirect",
+    "RedirectConfig": {
+        "Protocol": "HTTPS",
+        "Port": "443",
+        "Host": "#{host}",
+        "Path": "/#{path}",
+        "Query": "#{query}",
+        "StatusCode": "HTTP_301",
+    },
+}
+
+
+def lb_name(edge_name: str) -> str:
+    return f"{edge_name}-alb"
+
+
+def tg_name(edge_name: str) -> str:
+    return f"{edge_name}-app"
+
+
+def forward_action(target_group_arn: str) -> dict[str, Any]:
+    return {"Type": "forward", "TargetGroupArn": target_group_arn}
+
+
+def normalize_action(action: dict[str, Any]) -> dict[str, Any]:
+    kind = action["Type"]
+    if kind == "forward":
+        arn = action.get("TargetGroupArn")
+        if not arn:
+            groups = action.get("ForwardConfig", {}).get("TargetGroups", [])
+            arn = groups[0]["TargetGroupArn"] if len(groups) == 1 else groups
+        return {"Type": kind, "TargetGroupArn": arn}
+    if kind == "fixed-response":
+        cfg = action.get("FixedResponseConfig", {})
+        keys = ("StatusCode", "ContentType", "MessageBody")
+        return {"Type": kind, "FixedResponseConfig": {k: cfg.get(k) for k in keys}}
+    if kind == "redirect":
+        cfg = action.get("RedirectConfig", {})
+        keys = ("Protocol", "Port", "Host", "Path", "Query", "StatusCode")
+        return {"Type": kind, "RedirectConfig": {k: cfg.get(k) for k in keys}}
+    return {"Type": kind}
+
+
+def header_condition(values: list[str]) -> dict[str, Any]:
+    return {
+        "Field": "http-header",
+        "HttpHeaderConfig": {"HttpHeaderName": ORIGIN_HEADER, "Values": list(values)},
+    }
+
+
+def _header_values(rule: dict[str, Any]) -> list[str] | None:
+    """The X-Origin-Verify values of a rule, or None when it has no such condition."""
+    for cond in rule.get("Conditions", []):
+        cfg = cond.get("HttpHeaderConfig") or {}
+        if (
+            cond.get("Field") == "http-header"
+            and cfg.get("HttpHeaderName", "").lower() == ORIGIN_HEADER.lower()
+        ):
+            return list(cfg.get("Values", []))
+    return None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
+    try:
+        lbs = ctx.clients.elbv2.describe_load_balancers(Names=[lb_name(ctx.name)])["LoadBalancers"]
+    except ClientError as exc:
+        if error_code(exc) == "LoadBalancerNotFound":
+            return None
+        with aws_errors("Reading load balancers"):
+            raise
+    return lbs[0] if lbs else None
+
+
+def find_target_group(ctx: Context) -> dict[str, Any] | None:
+    try:
+        groups = ctx.clients.elbv2.describe_target_groups(Names=[tg_name(ctx.name)])["TargetGroups"]
+    except ClientError as exc:
+        if error_code(exc) == "TargetGroupNotFound":
+            return None
+        with aws_errors("Reading target groups"):
+            raise
+    return groups[0] if groups else None
+
+
+def find_listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:
+    with aws_errors("Reading listeners"):
+        listeners = ctx.clients.elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+    return {listener["Port"]: listener for listener in listeners}
+
+
+def find_rules(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
+    with aws_errors("Reading listener rules"):
+        rules = ctx.clients.elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]
+    return [r for r in rules if not r.get("IsDefault")]
+
+
+def read_rule_secrets(ctx: Context) -> list[str]:
+    """The secret values the ALB rule accepts now ([] when there is no rule yet)."""
+    lb = find_load_balancer(ctx)
+    if lb is None:
+        return []
+    https = find_listeners(ctx, lb["LoadBalancerArn"]).get(443)
+    if https is None:
+        return []
+    for rule in find_rules(ctx, https["ListenerArn"]):
+        values = _header_values(rule)
+        if values:
+            return values
+    return []
+
+
+def find_secret_rule(ctx: Context) -> dict[str, Any] | None:
+    lb = find_load_balancer(ctx)
+    https = find_listeners(ctx, lb["LoadBalancerArn"]).get(443) if lb else None
+    if https is None:
+        return None
+    for rule in find_rules(ctx, https["ListenerArn"]):
+        if _header_values(rule) is not None:
+            return rule
+    return None
+
+
+def set_rule_secrets(ctx: Context, rule_arn: str, values: list[str]) -> None:
+    with aws_errors("Updating the origin secret rule"):
+        ctx.clients.elbv2.modify_rule(RuleArn=rule_arn, Conditions=[header_condition(values)])
+
+
+# --- checks that need AWS -----------------------------------------------------------------
+
+
+def _covers(pattern: str, host: str) -> bool:
+    pattern, host = pattern.lower(), host.lower()
+    if pattern.startswith("*."):
+        return host.count(".") == pattern.count(".") and host.endswith(pattern[1:])
+    return pattern == host
+
+
+def check_certificate(ctx: Context, *, key: str, arn: str, region: str, hosts: list[str]) -> None:
+    path = ctx.config.path
+    try:
+        cert = ctx.clients.acm(region).describe_certificate(CertificateArn=arn)["Certificate"]
+    except ClientError as exc:
+        if error_code(exc) in ("ResourceNotFoundException", "ValidationException"):
+            raise DeployError(
+                f"{path}: key '{key}': certificate {arn} does not exist in ACM in {region}. "
+                "Request it there (DNS validation) and copy its ARN."
+            ) from exc
+        with aws_errors(f"Reading certificate {arn}"):
+            raise
+    names = [cert["DomainName"], *cert.get("SubjectAlternativeNames", [])]
+    for host in hosts:
+        if not any(_covers(name, host) for name in names):
+            raise DeployError(
+                f"{path}: key '{key}': certificate {arn} covers {', '.join(sorted(set(names)))} "
+                f"but not {host}. Use a certificate for {host} (or a matching wildcard)."
+            )
+
+
+def check_network(ctx: Context) -> None:
+    path = ctx.config.path
+    try:
+        subnets = ctx.clients.ec2.describe_subnets(SubnetIds=list(ctx.config.subnet_ids))["Subnets"]
+    except ClientError as exc:
+        if error_code(exc).startswith("InvalidSubnetID"):
+            raise DeployError(
+                f"{path}: key 'network.subnet_ids': {exc.response['Error'].get('Message')}. "
+                f"Use subnets of {ctx.config.vpc_id} in region {ctx.config.region}."
+            ) from exc
+        with aws_errors("Reading subnets"):
+            raise
+    for subnet in subnets:
+        if subnet["VpcId"] != ctx.config.vpc_id:
+            raise DeployError(
+                f"{path}: key 'network.subnet_ids': {subnet['SubnetId']} is in {subnet['VpcId']}, "
+                f"not in network.vpc_id {ctx.config.vpc_id}. Use subnets of that VPC."
+            )
+    zones = {s["AvailabilityZone"] for s in subnets}
+    if len(zones) < 2:
+        raise DeployError(
+            f"{path}: key 'network.subnet_ids': all subnets are in {', '.join(sorted(zones))}; "
+            "an ALB needs subnets in at least 2 availability zones. Add a subnet from another zone."
+        )
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def _listener_summary(listener: dict[str, Any]) -> dict[str, Any]:
+    certs = listener.get("Certificates") or []
+    return {
+        "protocol": listener.get("Protocol"),
+        # Only HTTPS listeners negotiate TLS; ignore whatever an HTTP listener reports.
+        "ssl_policy": listener.get("SslPolicy") if listener.get("Protocol") == "HTTPS" else None,
+        "certificate": certs[0]["CertificateArn"] if certs else None,
+        "default_actions": [normalize_action(a) for a in listener.get("DefaultActions", [])],
+    }
+
+
+def _desired_listeners(ctx: Context) -> dict[int, dict[str, Any]]:
+    return {
+        443: {
+            "Protocol": "HTTPS",
+            "SslPolicy": SSL_POLICY,
+            "Certificates": [{"CertificateArn": ctx.config.origin_certificate_arn}],
+            "DefaultActions": [FORBIDDEN_ACTION],
+        },
+        80: {"Protocol": "HTTP", "DefaultActions": [REDIRECT_ACTION]},
+    }
+
+
+def _plan_target_group(ctx: Context) -> list[Change]:
+    changes: list[Change] = []
+    elbv2 = ctx.clients.elbv2
+    name = tg_name(ctx.name)
+    config = ctx.config
+    tg = find_target_group(ctx)
+    health = {k.removeprefix("HealthCheck") or k: v for k, v in HEALTH_CHECK.items()}
+    if tg is None:
+        ctx.state["target_group_arn"] = UNKNOWN
+
+        def create() -> None:
+            with aws_errors(f"Creating target group {name}"):
+                response = elbv2.create_target_group(
+                    Name=name,
+                    Protocol="HTTP",
+                    ProtocolVersion="HTTP1",
+                    Port=config.target_port,
+                    VpcId=config.vpc_id,
+                    TargetType=config.target_type,
+                    Tags=ctx.tags(),
+                    **HEALTH_CHECK,
+                )
+            ctx.state["target_group_arn"] = response["TargetGroups"][0]["TargetGroupArn"]
+
+        changes.append(
+            Change(
+                "create",
+                "alb target group",
+                name,
+                create,
+                [
+                    FieldChange(
+                        "target", None, f"HTTP:{config.target_port} ({config.target_type})"
+                    ),
+                    FieldChange("health_check", None, health),
+                ],
+            )
+        )
+        registered: set[tuple[str, int]] = set()
+    else:
+        ctx.state["target_group_arn"] = tg["TargetGroupArn"]
+        fixed = {
+            "Protocol": "HTTP",
+            "Port": config.target_port,
+            "VpcId": config.vpc_id,
+            "TargetType": config.target_type,
+        }
+        for key, value in fixed.items():
+            if tg.get(key) != value:
+                raise DeployError(
+                    f"Target group {name} has {key} {tg.get(key)!r} but the config asks for "
+                    f"{value!r}, which AWS cannot change in place. Run provision_infra --destroy "
+                    "and --apply again (or restore the old value in the config)."
+                )
+        actual = {k.removeprefix("HealthCheck") or k: tg.get(k) for k in HEALTH_CHECK}
+        field_changes = diff({"health_check": actual}, {"health_check": health})
+        if field_changes:
+
+            def update() -> None:
+                with aws_errors(f"Updating target group {name}"):
+                    elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], **HEALTH_CHECK)
+
+            changes.append(Change("update", "alb target group", name, update, field_changes))
+        with aws_errors(f"Reading targets of {name}"):
+            health_descriptions = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+        registered = {
+            (d["Target"]["Id"], d["Target"].get("Port", config.target_port))
+            for d in health_descriptions["TargetHealthDescriptions"]
+        }
+
+    wanted = {(t, config.target_port) for t in config.target_ids}
+    if wanted != registered:
+
+        def register() -> None:
+            arn = ctx.state["target_group_arn"]
+            with aws_errors(f"Registering targets of {name}"):
+                if wanted - registered:
+                    elbv2.register_targets(
+                        TargetGroupArn=arn,
+                        Targets=[{"Id": i, "Port": p} for i, p in sorted(wanted - registered)],
+                    )
+                if registered - wanted:
+                    elbv2.deregister_targets(
+                        TargetGroupArn=arn,
+                        Targets=[{"Id": i, "Port": p} for i, p in sorted(registered - wanted)],
+                    )
+
+        changes.append(
+            Change(
+                "create" if not registered else "update",
+                "alb targets",
+                name,
+                register,
+                [
+                    FieldChange(
+                        "targets",
+                        sorted(f"{i}:{p}" for i, p in registered) or None,
+                        sorted(f"{i}:{p}" for i, p in wanted),
+                    )
+                ],
+            )
+        )
+    return changes
+
+
+def _wait_active(ctx: Context, arn: str) -> None:
+    def poll() -> tuple[bool, str]:
+        with aws_errors("Reading the load balancer"):
+            lb = ctx.clients.elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][
+                0
+            ]
+        state = lb["State"]["Code"]
+        if state == "failed":
+            raise DeployError(f"The ALB failed to provision: {lb['State'].get('Reason', '')}")
+        return state == "active", state
+
+    wait_until(label="ALB", poll=poll, out=ctx.out, interval=ctx.poll_interval, timeout=900)
+
+
+def _plan_load_balancer(ctx: Context) -> list[Change]:
+    elbv2 = ctx.clients.elbv2
+    name = lb_name(ctx.name)
+    lb = find_load_balancer(ctx)
+    subnets = sorted(ctx.config.subnet_ids)
+    if lb is None:
+        ctx.state["load_balancer_arn"] = UNKNOWN
+        ctx.state["alb_dns_name"] = UNKNOWN
+
+        def create() -> None:
+            with aws_errors(f"Creating load balancer {name}"):
+                response = elbv2.create_load_balancer(
+                    Name=name,
+                    Subnets=subnets,
+                    SecurityGroups=[ctx.state["security_group_id"]],
+                    Scheme="internet-facing",
+                    Type="application",
+                    IpAddressType="ipv4",
+                    Tags=ctx.tags(),
+                )
+            lb = response["LoadBalancers"][0]
+            ctx.state["load_balancer_arn"] = lb["LoadBalancerArn"]
+            ctx.state["alb_dns_name"] = lb["DNSName"]
+            _wait_active(ctx, lb["LoadBalancerArn"])
+
+        return [
+            Change(
+                "create",
+                "alb load balancer",
+                name,
+                create,
+                [
+                    FieldChange("scheme", None, "internet-facing"),
+                    FieldChange("subnets", None, subnets),
+                    FieldChange("security_groups", None, [ctx.state["security_group_id"]]),
+                ],
+            )
+        ]
+    ctx.state["load_balancer_arn"] = lb["LoadBalancerArn"]
+    ctx.state["alb_dns_name"] = lb["DNSName"]
+    if lb.get("Scheme") != "internet-facing":
+        raise DeployError(
+            f"Load balancer {name} is {lb.get('Scheme')}, not internet-facing, and AWS cannot "
+            "change that in place. Delete it (provision_infra --destroy) and apply again."
+        )
+    actual = {
+        "subnets": sorted(z["SubnetId"] for z in lb.get("AvailabilityZones", [])),
+        "security_groups": sorted(lb.get("SecurityGroups", [])),
+    }
+    desired = {"subnets": subnets, "security_groups": [ctx.state["security_group_id"]]}
+    field_changes = diff(actual, desired)
+    if not field_changes:
+        return []
+
+    def update() -> None:
+        with aws_errors(f"Updating load balancer {name}"):
+            if actual["subnets"] != desired["subnets"]:
+                elbv2.set_subnets(LoadBalancerArn=lb["LoadBalancerArn"], Subnets=subnets)
+            if actual["security_groups"] != desired["security_groups"]:
+                elbv2.set_security_groups(
+                    LoadBalancerArn=lb["LoadBalancerArn"], SecurityGroups=desired["security_groups"]
+                )
+
+    return [Change("update", "alb load balancer", name, update, field_changes)]
+
+
+def _plan_listeners(ctx: Context) -> list[Change]:
+    changes: list[Change] = []
+    elbv2 = ctx.clients.elbv2
+    lb_arn = ctx.state["load_balancer_arn"]
+    existing = {} if lb_arn == UNKNOWN else find_listeners(ctx, lb_arn)
+    for port, spec in _desired_listeners(ctx).items():
+        label = f"{lb_name(ctx.name)}:{port}"
+        desired = _listener_summary(spec)
+        listener = existing.get(port)
+        key = f"listener_{port}_arn"
+        if listener is None:
+            ctx.state[key] = UNKNOWN
+
+            def create(port=port, spec=spec, key=key, label=label) -> None:
+                with aws_errors(f"Creating listener {label}"):
+                    response = elbv2.create_listener(
+                        LoadBalancerArn=ctx.state["load_balancer_arn"],
+                        Port=port,
+                        Tags=ctx.tags(),
+                        **spec,
+                    )
+                ctx.state[key] = response["Listeners"][0]["ListenerArn"]
+
+            changes.append(
+                Change(
+                    "create",
+                    "alb listener",
+                    label,
+                    create,
+                    [FieldChange(k, None, v) for k, v in desired.items() if v is not None],
+                )
+            )
+            continue
+        ctx.state[key] = listener["ListenerArn"]
+        field_changes = diff(_listener_summary(listener), desired)
+        if field_changes:
+
+            def update(listener=listener, spec=spec, port=port, label=label) -> None:
+                with aws_errors(f"Updating listener {label}"):
+                    elbv2.modify_listener(ListenerArn=listener["ListenerArn"], Port=port, **spec)
+
+            changes.append(Change("update", "alb listener", label, update, field_changes))
+    return changes
+
+
+def _plan_rule(ctx: Context) -> list[Change]:
+    changes: list[Change] = []
+    elbv2 = ctx.clients.elbv2
+    listener_arn = ctx.state["listener_443_arn"]
+    label = f"{lb_name(ctx.name)}:443 priority {RULE_PRIORITY}"
+    rules = [] if listener_arn == UNKNOWN else find_rules(ctx, listener_arn)
+    ours = next((r for r in rules if _header_values(r) is not None), None)
+    desired = {
+        "condition": f"header {ORIGIN_HEADER} in accepted secrets",
+        "secrets": sorted(ctx.secret.accepted),
+        "actions": [forward_action(ctx.state["target_group_arn"])],
+    }
+    if ours is None:
+
+        def create() -> None:
+            with aws_errors("Creating the origin secret rule"):
+                elbv2.create_rule(
+                    ListenerArn=ctx.state["listener_443_arn"],
+                    Priority=RULE_PRIORITY,
+                    Conditions=[header_condition(ctx.secret.accepted)],
+                    Actions=[forward_action(ctx.state["target_group_arn"])],
+                    Tags=ctx.tags(),
+                )
+
+        changes.append(
+            Change(
+                "create",
+                "alb listener rule",
+                label,
+                create,
+                [
+                    FieldChange("condition", None, desired["condition"]),
+                    FieldChange("secrets", None, None, sensitive=True),
+                    FieldChange("actions", None, desired["actions"]),
+                ],
+            )
+        )
+    else:
+        actual = {
+            "condition": desired["condition"],
+            "secrets": sorted(_header_values(ours) or []),
+            "actions": [normalize_action(a) for a in ours.get("Actions", [])],
+        }
+        if len(ours.get("Conditions", [])) != 1:
+            actual["condition"] = f"{len(ours['Conditions'])} conditions"
+        field_changes = diff(actual, desired, sensitive=frozenset({"secrets"}))
+        if field_changes:
+
+            def update() -> None:
+                with aws_errors("Updating the origin secret rule"):
+                    elbv2.modify_rule(
+                        RuleArn=ours["RuleArn"],
+                        Conditions=[header_condition(ctx.secret.accepted)],
+                        Actions=[forward_action(ctx.state["target_group_arn"])],
+                    )
+
+            changes.append(Change("update", "alb listener rule", label, update, field_changes))
+    for rule in rules:
+        if rule is ours:
+            continue
+
+        def delete(rule=rule) -> None:
+            with aws_errors(f"Deleting unmanaged rule priority {rule['Priority']}"):
+                elbv2.delete_rule(RuleArn=rule["RuleArn"])
+
+        changes.append(
+            Change(
+                "delete",
+                "alb listener rule",
+                f"{lb_name(ctx.name)}:443 priority {rule['Priority']}",
+                delete,
+                note="not managed by Gatehouse: it could bypass the origin secret",
+            )
+        )
+    return changes
+
+
+def plan(ctx: Context) -> list[Change]:
+    check_network(ctx)
+    check_certificate(
+        ctx,
+        key="origin.certificate_arn",
+        arn=ctx.config.origin_certificate_arn,
+        region=ctx.config.region,
+        hosts=[ctx.config.origin_hostname],
+    )
+    return (
+        _plan_target_group(ctx) + _plan_load_balancer(ctx) + _plan_listeners(ctx) + _plan_rule(ctx)
+    )
+
+
+def plan_destroy(ctx: Context) -> list[Change]:
+    changes: list[Change] = []
+    elbv2 = ctx.clients.elbv2
+    lb = find_load_balancer(ctx)
+    if lb is not None:
+        for port, listener in sorted(find_listeners(ctx, lb["LoadBalancerArn"]).items()):
+
+            def delete_listener(listener=listener) -> None:
+                with aws_errors("Deleting a listener"):
+                    elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
+
+            changes.append(
+                Change(
+                    "delete",
+                    "alb listener",
+                    f"{lb['LoadBalancerName']}:{port}",
+                    delete_listener,
+                    note="with its rules",
+                )
+            )
+
+        def delete_lb() -> None:
+            arn = lb["LoadBalancerArn"]
+            with aws_errors(f"Deleting load balancer {lb['LoadBalancerName']}"):
+                elbv2.delete_load_balancer(LoadBalancerArn=arn)
+
+            def gone() -> tuple[bool, str]:
+                return find_load_balancer(ctx) is None, "deleting"
+
+            wait_until(
+                label="ALB deletion",
+                poll=gone,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+                timeout=900,
+            )
+
+        changes.append(Change("delete", "alb load balancer", lb["LoadBalancerName"], delete_lb))
+    tg = find_target_group(ctx)
+    if tg is not None:
+
+        def delete_tg() -> None:
+            with aws_errors(f"Deleting target group {tg['TargetGroupName']}"):
+                elbv2.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
+
+        changes.append(
+            Change(
+                "delete",
+                "alb target group",
+                tg["TargetGroupName"],
+                delete_tg,
+                note="targets are deregistered, not stopped",
+            )
+        )
+    return changes

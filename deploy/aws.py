@@ -1,0 +1,135 @@
+"""AWS clients for the edge, built lazily from one boto3.Session, and error translation.
+
+Nothing here runs at import time (moto must be active before a client exists). Clients
+for CloudFront, CLOUDFRONT-scope WAF and CloudFront's ACM certificates are always built
+in us-east-1; everything else in the edge's region. `aws_errors()` turns botocore
+failures into DeployError with the action, the AWS error code and a hint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deploy.errors import DeployError
+
+GLOBAL_REGION = "us-east-1"
+# Services whose CloudFront-related API lives only in us-east-1.
+GLOBAL_SERVICES = {"cloudfront", "wafv2"}
+EDGE_TAG = "gatehouse:edge"
+
+
+class AwsClients:
+    """One session, one client per (service, region), created on first use."""
+
+    def __init__(self, *, region: str, session: boto3.Session | None = None) -> None:
+        self.region = region
+        self.session = session if session is not None else boto3.Session()
+        self._clients: dict[tuple[str, str], Any] = {}
+
+    def client(self, service: str, *, region: str | None = None) -> Any:
+        if region is None:
+            region = GLOBAL_REGION if service in GLOBAL_SERVICES else self.region
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = self.session.client(service, region_name=region)
+        return self._clients[key]
+
+    @property
+    def cloudfront(self) -> Any:
+        return self.client("cloudfront")
+
+    @property
+    def wafv2(self) -> Any:
+        return self.client("wafv2")
+
+    @property
+    def ec2(self) -> Any:
+        return self.client("ec2")
+
+    @property
+    def elbv2(self) -> Any:
+        return self.client("elbv2")
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+    def acm(self, region: str) -> Any:
+        return self.client("acm", region=region)
+
+
+HINTS = {
+    "AccessDenied": "The AWS identity lacks a permission: compare it with "
+    "`python manage.py provision_infra --print-iam-policy`.",
+    "AccessDeniedException": "The AWS identity lacks a permission: compare it with "
+    "`python manage.py provision_infra --print-iam-policy`.",
+    "UnauthorizedOperation": "The AWS identity lacks a permission: compare it with "
+    "`python manage.py provision_infra --print-iam-policy`.",
+    "ExpiredToken": "Refresh your AWS credentials and run again.",
+    "InvalidClientTokenId": "Check your AWS credentials.",
+    "WAFOptimisticLockException": "Someone else changed it at the same time; run again.",
+    "PreconditionFailed": "Someone else changed it at the same time; run again.",
+}
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """Translate botocore failures inside the block into DeployError naming `action`."""
+    try:
+        yield
+    except ClientError as exc:
+        code = error_code(exc)
+        message = exc.response.get("Error", {}).get("Message", "")
+        hint = HINTS.get(code, "Fix the cause and run again: applying is safe to repeat.")
+        raise DeployError(f"{action} failed: {code}: {message}. {hint}") from exc
+    except BotoCoreError as exc:
+        raise DeployError(
+            f"{action} failed: {exc}. Check your network and AWS configuration, then run again."
+        ) from exc
+
+
+def tag_list(name: str, extra: dict[str, str], *, key: str = "Key", value: str = "Value"):
+    """Tags in the common [{"Key": k, "Value": v}] shape, with the edge tag first."""
+    tags = {EDGE_TAG: name, **extra}
+    return [{key: k, value: v} for k, v in tags.items()]
+
+
+def tags_dict(tags: list[dict[str, str]] | None, *, key: str = "Key", value: str = "Value"):
+    return {t[key]: t[value] for t in tags or []}
+
+
+def wait_until(
+    *,
+    label: str,
+    poll: Callable[[], tuple[bool, str]],
+    out: Callable[[str], None],
+    interval: float,
+    timeout: float,
+) -> None:
+    """Poll until `poll()` says done, printing elapsed time and status on every change."""
+    started = time.monotonic()
+    last = None
+    while True:
+        done, status = poll()
+        elapsed = time.monotonic() - started
+        if status != last or done:
+            out(f"    {label}: {status} ({elapsed:.0f}s elapsed)")
+            last = status
+        if done:
+            return
+        if elapsed > timeout:
+            raise DeployError(
+                f"Timed out after {elapsed:.0f}s waiting for {label} (last status: {status}). "
+                "AWS is still working on it; run the same command again later to continue."
+            )
+        time.sleep(interval)

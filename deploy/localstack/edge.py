@@ -1,0 +1,237 @@
+"""The local edge: a small WSGI front that does on one machine what CloudFront + WAF do.
+
+Development only (the local stack): production never imports this module. It is driven
+by what provisioning created in the AWS stand-in, read back through the AWS API:
+
+- Every request is judged against the web ACL (rules over the IP sets, then the default
+  action) using the viewer address; a blocked request gets the web ACL's custom 403 body.
+  The web ACL and IP sets are re-read at most once a second, so allowlist changes show at
+  once.
+- A path matching a cache behaviour that targets the ALB origin (`/api/*`) goes to Django
+  with the headers CloudFront and the ALB would add: `X-Forwarded-For` appended,
+  `CloudFront-Viewer-Address`, and the origin's custom headers (`X-Origin-Verify`).
+- Every other path is served from `frontend/` as the S3 origin would (`/` is
+  `index.html`, unknown paths are 404).
+
+The viewer is `REMOTE_ADDR`; tests may claim another address with the header
+`X-Gatehouse-Local-Viewer`, which only this edge honours (and strips).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import ipaddress
+import mimetypes
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+VIEWER_OVERRIDE = "HTTP_X_GATEHOUSE_LOCAL_VIEWER"
+EDGE_ADDRESS = "127.0.0.1"  # what the ALB appends to X-Forwarded-For: the edge server
+CACHE_SECONDS = 1.0
+# Headers CloudFront sets itself; a viewer's own copies never reach the origin.
+EDGE_OWNED = ("HTTP_CLOUDFRONT_VIEWER_ADDRESS", "HTTP_X_ORIGIN_VERIFY", VIEWER_OVERRIDE)
+CONTENT_TYPES = {
+    "TEXT_PLAIN": "text/plain; charset=utf-8",
+    "TEXT_HTML": "text/html; charset=utf-8",
+    "APPLICATION_JSON": "application/json",
+}
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    status: int = 403
+    content_type: str = CONTENT_TYPES["TEXT_PLAIN"]
+    body: bytes = b"Forbidden"
+
+
+@dataclass
+class WebAclJudge:
+    """Evaluates a CLOUDFRONT web ACL the way WAF does for the statements we provision."""
+
+    wafv2: Any
+    web_acl_name: str
+    _cached: tuple[float, Any] | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def _load(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
+        summaries = self.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+        summary = next(s for s in summaries if s["Name"] == self.web_acl_name)
+        acl = self.wafv2.get_web_acl(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])
+        ip_sets = {}
+        for arn in _ip_set_arns(acl["WebACL"]):
+            name, set_id = arn.split("/")[-2:]
+            ip_set = self.wafv2.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=set_id)["IPSet"]
+            ip_sets[arn] = [ipaddress.ip_network(a, strict=False) for a in ip_set["Addresses"]]
+        return acl["WebACL"], ip_sets
+
+    def state(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
+                self._cached = (now, self._load())
+            return self._cached[1]
+
+    def judge(self, viewer: str) -> Verdict:
+        acl, ip_sets = self.state()
+        address = ipaddress.ip_address(viewer)
+        for rule in sorted(acl.get("Rules", []), key=lambda r: r["Priority"]):
+            if _matches(rule["Statement"], address, ip_sets):
+                action = rule.get("Action", {})
+                if "Allow" in action:
+                    return Verdict(allowed=True)
+                if "Block" in action:
+                    return _block_verdict(acl, action["Block"])
+        default = acl["DefaultAction"]
+        if "Allow" in default:
+            return Verdict(allowed=True)
+        return _block_verdict(acl, default["Block"])
+
+
+def _ip_set_arns(node: Any) -> Iterable[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "IPSetReferenceStatement":
+                yield value["ARN"]
+            else:
+                yield from _ip_set_arns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _ip_set_arns(item)
+
+
+def _matches(statement: dict, address, ip_sets) -> bool:
+    if "IPSetReferenceStatement" in statement:
+        networks = ip_sets[statement["IPSetReferenceStatement"]["ARN"]]
+        return any(address in net for net in networks if net.version == address.version)
+    if "OrStatement" in statement:
+        return any(_matches(s, address, ip_sets) for s in statement["OrStatement"]["Statements"])
+    if "AndStatement" in statement:
+        return all(_matches(s, address, ip_sets) for s in statement["AndStatement"]["Statements"])
+    if "NotStatement" in statement:
+        return not _matches(statement["NotStatement"]["Statement"], address, ip_sets)
+    return False  # a statement kind the edge does not provision never matches
+
+
+def _block_verdict(acl: dict, block: dict) -> Verdict:
+    custom = block.get("CustomResponse")
+    if not custom:
+        return Verdict(allowed=False)
+    body = acl.get("CustomResponseBodies", {}).get(custom.get("CustomResponseBodyKey", ""), {})
+    return Verdict(
+        allowed=False,
+        status=custom["ResponseCode"],
+        content_type=CONTENT_TYPES.get(body.get("ContentType", ""), CONTENT_TYPES["TEXT_PLAIN"]),
+        body=body.get("Content", "Forbidden").encode(),
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    path_pattern: str
+    custom_headers: dict[str, str]
+
+
+class DistributionRoutes:
+    """Which paths go to the API origin, read from the distribution config (cached)."""
+
+    def __init__(self, cloudfront: Any, distribution_id: str) -> None:
+        self.cloudfront = cloudfront
+        self.distribution_id = distribution_id
+        self._cached: tuple[float, list[Route]] | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> list[Route]:
+        config = self.cloudfront.get_distribution_config(Id=self.distribution_id)
+        config = config["DistributionConfig"]
+        origins = {o["Id"]: o for o in config["Origins"]["Items"]}
+        routes = []
+        for behaviour in config.get("CacheBehaviors", {}).get("Items", []):
+            origin = origins[behaviour["TargetOriginId"]]
+            if "CustomOriginConfig" not in origin:
+                continue  # S3 behaviours are served from frontend/
+            headers = {
+                h["HeaderName"]: h["HeaderValue"]
+                for h in origin.get("CustomHeaders", {}).get("Items", [])
+            }
+            routes.append(Route(behaviour["PathPattern"], headers))
+        return routes
+
+    def match(self, path: str) -> Route | None:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
+                self._cached = (now, self._load())
+            routes = self._cached[1]
+        return next((r for r in routes if fnmatch.fnmatchcase(path, r.path_pattern)), None)
+
+
+class LocalEdge:
+    def __init__(
+        self,
+        *,
+        judge: WebAclJudge,
+        routes: DistributionRoutes,
+        origin_app: Callable,
+        static_root: Path,
+    ) -> None:
+        self.judge = judge
+        self.routes = routes
+        self.origin_app = origin_app
+        self.static_root = static_root.resolve()
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        viewer = environ.get(VIEWER_OVERRIDE) or environ.get("REMOTE_ADDR", "")
+        try:
+            viewer = str(ipaddress.ip_address(viewer.strip()))
+        except ValueError:
+            return _respond(start_response, 400, "text/plain", b"Bad viewer address")
+        verdict = self.judge.judge(viewer)
+        if not verdict.allowed:
+            return _respond(start_response, verdict.status, verdict.content_type, verdict.body)
+
+        path = environ.get("PATH_INFO", "/")
+        route = self.routes.match(path)
+        if route is None:
+            return self._serve_static(path, start_response)
+        origin_environ = {k: v for k, v in environ.items() if k not in EDGE_OWNED}
+        forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+        chain = [hop for hop in (forwarded, viewer, EDGE_ADDRESS) if hop]
+        origin_environ["HTTP_X_FORWARDED_FOR"] = ", ".join(chain)
+        origin_environ["HTTP_CLOUDFRONT_VIEWER_ADDRESS"] = (
+            f"{viewer}:{environ.get('REMOTE_PORT', '0')}"
+        )
+        # No TLS on the local edge: the origin sees the scheme the viewer really used, so
+        # Django's CSRF origin check compares like with like.
+        origin_environ["HTTP_X_FORWARDED_PROTO"] = environ.get("wsgi.url_scheme", "http")
+        for name, value in route.custom_headers.items():
+            origin_environ["HTTP_" + name.upper().replace("-", "_")] = value
+        return self.origin_app(origin_environ, start_response)
+
+    def _serve_static(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
+        relative = "index.html" if path in ("", "/") else path.lstrip("/")
+        target = (self.static_root / relative).resolve()
+        if not target.is_relative_to(self.static_root) or not target.is_file():
+            # S3 behind OAC answers 403 for a missing key when ListBucket is not granted;
+            # CloudFront shows it as is. 404 is friendlier and what the issue asks.
+            return _respond(start_response, 404, "text/plain", b"Not Found")
+        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type.endswith("javascript"):
+            content_type += "; charset=utf-8"
+        cache = "no-cache" if target.name == "index.html" else "max-age=300"
+        return _respond(
+            start_response, 200, content_type, target.read_bytes(), [("Cache-Control", cache)]
+        )
+
+
+def _respond(start_response, status, content_type, body, extra=()):
+    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
+    start_response(f"{status} {reason}".strip(), headers)
+    return [body]

@@ -1,0 +1,51 @@
+"""DEV/TEST ONLY: patches to moto (the AWS stand-in), never imported by production code.
+
+moto 5.2.5 loses fields our plan compares, which would make `provision_infra` report the
+same change forever against the fake while real AWS is fine. The fix belongs where the
+fake runs, not in production code: tests call `apply_moto_fixes()` through a fixture
+(tests/deploy/conftest.py), and the local stack calls it in the process that hosts its
+embedded moto server (moto's ThreadedMotoServer runs in-process, so the same class patch
+applies).
+
+Fixes:
+- CloudFront `Origin` drops `OriginAccessControlId` and the `S3OriginConfig` block, so
+  `get_distribution_config` returns an S3 origin without its OAC. We keep both.
+
+Known and harmless (no fix needed): the distribution ETag never changes (If-Match is not
+checked); cache/origin-request-policy APIs are absent (deploy/ uses the managed policy
+ids as constants); WAF addresses and ALB rule values are not validated (deploy/config.py
+and deploy/engine.py validate our inputs themselves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def apply_moto_fixes() -> Callable[[], None]:
+    """Patch moto in this process; returns a function that undoes the patch."""
+    from moto.cloudfront import models as cloudfront_models
+
+    origin_cls = cloudfront_models.Origin
+    original_init = origin_cls.__init__
+    if getattr(original_init, "_gatehouse_fix", False):
+        return lambda: None
+
+    def init(self: Any, origin: dict[str, Any]) -> None:
+        original_init(self, origin)
+        # Serialised by moto's response layer from these snake_case attribute names.
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+        if "S3OriginConfig" in origin:
+            s3_config = origin["S3OriginConfig"] or {}
+            self.s3_origin_config = {
+                "OriginAccessIdentity": s3_config.get("OriginAccessIdentity") or ""
+            }
+
+    init._gatehouse_fix = True  # type: ignore[attr-defined]
+    origin_cls.__init__ = init
+
+    def undo() -> None:
+        origin_cls.__init__ = original_init
+
+    return undo

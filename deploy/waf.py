@@ -1,0 +1,307 @@
+"""WAF (scope CLOUDFRONT, us-east-1): the two office IP sets and the web ACL.
+
+IP sets: created empty, then never touched again by provisioning: their contents belong
+to the app (accesscontrol's sync), which the engine calls once to seed them. The web ACL:
+rule 1 allows a source IP in the v4 or v6 set; default action Block with a custom 403
+body. Everything is found again by name within the CLOUDFRONT scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from typing import Any
+
+from deploy.aws import aws_errors
+from deploy.context import Context
+from deploy.plan import UNKNOWN, Change, FieldChange, diff
+
+SCOPE = "CLOUDFRONT"
+BLOCK_BODY_KEY = "blocked"
+RULE_NAME = "allow-office-networks"
+VERSIONS = {4: "IPV4", 6: "IPV6"}
+
+
+def ip_set_name(edge_name: str, version: int) -> str:
+    # Same names as accesscontrol.waf.ip_set_names (a test keeps them equal).
+    return f"{edge_name}-office-v{version}"
+
+
+def web_acl_name(edge_name: str) -> str:
+    return f"{edge_name}-edge"
+
+
+def _list_all(ctx: Context, op: str, key: str) -> list[dict[str, Any]]:
+    client = ctx.clients.wafv2
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"Scope": SCOPE, "Limit": 100}
+    while True:
+        response = getattr(client, op)(**kwargs)
+        items.extend(response.get(key, []))
+        marker = response.get("NextMarker")
+        if not marker or not response.get(key):
+            return items
+        kwargs["NextMarker"] = marker
+
+
+def find_ip_sets(ctx: Context) -> dict[int, dict[str, Any]]:
+    with aws_errors("Listing WAF IP sets"):
+        summaries = {s["Name"]: s for s in _list_all(ctx, "list_ip_sets", "IPSets")}
+    return {
+        v: summaries[ip_set_name(ctx.name, v)]
+        for v in VERSIONS
+        if ip_set_name(ctx.name, v) in summaries
+    }
+
+
+def find_web_acl(ctx: Context) -> dict[str, Any] | None:
+    """The full web ACL and its lock token, or None."""
+    name = web_acl_name(ctx.name)
+    with aws_errors("Listing WAF web ACLs"):
+        for summary in _list_all(ctx, "list_web_acls", "WebACLs"):
+            if summary["Name"] == name:
+                response = ctx.clients.wafv2.get_web_acl(Name=name, Scope=SCOPE, Id=summary["Id"])
+                return {**response["WebACL"], "LockToken": response["LockToken"]}
+    return None
+
+
+def _visibility(metric: str) -> dict[str, Any]:
+    return {
+        "SampledRequestsEnabled": True,
+        "CloudWatchMetricsEnabled": True,
+        "MetricName": metric,
+    }
+
+
+def block_page(message: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Access denied</title></head><body><h1>Access denied</h1>"
+        f"<p>{html.escape(message)}</p></body></html>"
+    )
+
+
+def desired_web_acl(ctx: Context) -> dict[str, Any]:
+    metric = f"{ctx.name}-edge".replace("-", "")
+    return {
+        "DefaultAction": {
+            "Block": {
+                "CustomResponse": {"ResponseCode": 403, "CustomResponseBodyKey": BLOCK_BODY_KEY}
+            }
+        },
+        "Rules": [
+            {
+                "Name": RULE_NAME,
+                "Priority": 1,
+                "Action": {"Allow": {}},
+                "Statement": {
+                    "OrStatement": {
+                        "Statements": [
+                            {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v4_arn"]}},
+                            {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v6_arn"]}},
+                        ]
+                    }
+                },
+                "VisibilityConfig": _visibility(f"{metric}allowoffice"),
+            }
+        ],
+        "CustomResponseBodies": {
+            BLOCK_BODY_KEY: {
+                "ContentType": "TEXT_HTML",
+                "Content": block_page(ctx.config.block_message),
+            }
+        },
+        "VisibilityConfig": _visibility(metric),
+    }
+
+
+def _prune(value: Any) -> Any:
+    """Drop None values and empty optional containers AWS (or moto) adds on read."""
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def summarize_web_acl(acl: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "default_action": _prune(acl.get("DefaultAction")),
+        "rules": [
+            {
+                k: v
+                for k, v in _prune(rule).items()
+                if k in ("Name", "Priority", "Action", "Statement", "VisibilityConfig")
+            }
+            for rule in acl.get("Rules", [])
+        ],
+        "custom_response_bodies": _prune(acl.get("CustomResponseBodies") or {}),
+        "visibility_config": _prune(acl.get("VisibilityConfig")),
+    }
+
+
+def plan(ctx: Context) -> list[Change]:
+    changes: list[Change] = []
+    existing = find_ip_sets(ctx)
+    for version, aws_version in VERSIONS.items():
+        key = f"ip_set_v{version}_arn"
+        if version in existing:
+            ctx.state[key] = existing[version]["ARN"]
+            continue
+        ctx.state[key] = UNKNOWN
+        name = ip_set_name(ctx.name, version)
+
+        def create(version=version, aws_version=aws_version, name=name, key=key) -> None:
+            with aws_errors(f"Creating WAF IP set {name}"):
+                response = ctx.clients.wafv2.create_ip_set(
+                    Name=name,
+                    Scope=SCOPE,
+                    IPAddressVersion=aws_version,
+                    Addresses=[],
+                    Description=f"Gatehouse {ctx.name}: office IPv{version} networks (app-managed)",
+                    Tags=ctx.tags(),
+                )
+            ctx.state[key] = response["Summary"]["ARN"]
+            ctx.created_ip_sets = True
+
+        changes.append(
+            Change(
+                "create",
+                "wafv2 ip set",
+                name,
+                create,
+                [
+                    FieldChange("scope", None, SCOPE),
+                    FieldChange("ip_address_version", None, aws_version),
+                    FieldChange("addresses", None, "(seeded and then managed by the app)"),
+                ],
+            )
+        )
+
+    desired = desired_web_acl(ctx)
+    name = web_acl_name(ctx.name)
+    acl = find_web_acl(ctx)
+    desired_summary = summarize_web_acl(desired)
+    if acl is None:
+        ctx.state["web_acl_arn"] = UNKNOWN
+
+        def create_acl() -> None:
+            body = desired_web_acl(ctx)  # the IP set ARNs are known by now
+            with aws_errors(f"Creating WAF web ACL {name}"):
+                response = ctx.clients.wafv2.create_web_acl(
+                    Name=name,
+                    Scope=SCOPE,
+                    Description=f"Gatehouse {ctx.name}: allow office networks, block the rest",
+                    Tags=ctx.tags(),
+                    **body,
+                )
+            ctx.state["web_acl_arn"] = response["Summary"]["ARN"]
+
+        changes.append(
+            Change(
+                "create",
+                "wafv2 web acl",
+                name,
+                create_acl,
+                [FieldChange(k, None, v) for k, v in _brief(desired_summary).items()],
+            )
+        )
+        return changes
+
+    ctx.state["web_acl_arn"] = acl["ARN"]
+    field_changes = diff(summarize_web_acl(acl), desired_summary)
+    if field_changes:
+
+        def update_acl() -> None:
+            current = find_web_acl(ctx)
+            with aws_errors(f"Updating WAF web ACL {name}"):
+                ctx.clients.wafv2.update_web_acl(
+                    Name=name,
+                    Scope=SCOPE,
+                    Id=current["Id"],
+                    LockToken=current["LockToken"],
+                    Description=current.get("Description") or "",
+                    **desired_web_acl(ctx),
+                )
+
+        changes.append(
+            Change("update", "wafv2 web acl", name, update_acl, _brief_fields(field_changes))
+        )
+    return changes
+
+
+def _brief(summary: dict[str, Any]) -> dict[str, Any]:
+    """The block page is long: show its size rather than the HTML in plans."""
+    brief = dict(summary)
+    bodies = brief.get("custom_response_bodies") or {}
+    brief["custom_response_bodies"] = {
+        k: _describe_body(v.get("ContentType"), v.get("Content", "")) for k, v in bodies.items()
+    }
+    return brief
+
+
+def _describe_body(content_type: str | None, content: str) -> str:
+    digest = hashlib.sha256(content.encode()).hexdigest()[:8]
+    return f"{content_type} ({len(content)} chars, sha256 {digest})"
+
+
+def _brief_fields(changes: list[FieldChange]) -> list[FieldChange]:
+    out = []
+    for fc in changes:
+        if fc.field == "custom_response_bodies":
+            old = _brief({"custom_response_bodies": fc.old or {}})["custom_response_bodies"]
+            new = _brief({"custom_response_bodies": fc.new or {}})["custom_response_bodies"]
+            out.append(FieldChange(fc.field, old, new))
+        else:
+            out.append(fc)
+    return out
+
+
+def plan_destroy(ctx: Context) -> list[Change]:
+    changes: list[Change] = []
+    acl = find_web_acl(ctx)
+    if acl is not None:
+        name = acl["Name"]
+
+        def delete_acl() -> None:
+            current = find_web_acl(ctx)
+            if current is None:
+                return
+            with aws_errors(f"Deleting WAF web ACL {name}"):
+                ctx.clients.wafv2.delete_web_acl(
+                    Name=name, Scope=SCOPE, Id=current["Id"], LockToken=current["LockToken"]
+                )
+
+        changes.append(Change("delete", "wafv2 web acl", name, delete_acl))
+    for version, summary in sorted(find_ip_sets(ctx).items()):
+
+        def delete_set(summary=summary) -> None:
+            with aws_errors(f"Deleting WAF IP set {summary['Name']}"):
+                current = ctx.clients.wafv2.get_ip_set(
+                    Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
+                )
+                ctx.clients.wafv2.delete_ip_set(
+                    Name=summary["Name"],
+                    Scope=SCOPE,
+                    Id=summary["Id"],
+                    LockToken=current["LockToken"],
+                )
+
+        changes.append(
+            Change(
+                "delete",
+                "wafv2 ip set",
+                summary["Name"],
+                delete_set,
+                note=f"IPv{version}; the allowlist stays in the database",
+            )
+        )
+    return changes
+
+
+def outputs(ctx: Context) -> dict[str, str]:
+    return {
+        "web_acl_arn": ctx.state.get("web_acl_arn", ""),
+        "ip_set_v4_arn": ctx.state.get("ip_set_v4_arn", ""),
+        "ip_set_v6_arn": ctx.state.get("ip_set_v6_arn", ""),
+    }
