@@ -7,7 +7,7 @@ from django.test import Client
 from moto import mock_aws
 
 # CloudFront appends the viewer, the ALB appends the edge: the viewer is second from right.
-VIEWER_IP = "198.51.100.7"
+VIEWER_IP = "81.2.69.142"
 EDGE_IP = "10.0.0.5"
 PASSWORD = "correct horse battery staple"
 ROLES = ("anonymous", "nobody", "viewer", "editor", "superuser")

@@ -144,7 +144,7 @@ def test_five_failures_lock_out_with_retry_after_and_audit(settings):
 
 def test_lockout_is_per_viewer_ip_not_per_proxy_address():
     make_user("editor")
-    client, token = csrf_client(viewer="198.51.100.7")
+    client, token = csrf_client(viewer="81.2.69.142")
     for i in range(5):
         login(client, token, "editor", f"wrong-{i}")
     assert login(client, token, "editor", PASSWORD).status_code == 429
