@@ -1,0 +1,75 @@
+// The one way the console talks to the server: same origin, session cookie, CSRF header on
+// unsafe methods, and the server's error shape {"error": {"code", "message", "fields"}}
+// turned into an ApiError that views can show next to the right field.
+
+export class ApiError extends Error {
+  constructor(status, error) {
+    super(error.message || `The server answered ${status}.`);
+    this.status = status;
+    this.code = error.code || "error";
+    this.fields = error.fields || {};
+    this.detail = error;
+  }
+}
+
+let onSignedOut = () => {};
+
+// Called when a request finds the session gone (401 not_authenticated).
+export function whenSignedOut(handler) {
+  onSignedOut = handler;
+}
+
+function cookie(name) {
+  for (const part of document.cookie.split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(value.join("="));
+  }
+  return "";
+}
+
+export function url(path, query) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value != null && value !== "") params.set(key, value);
+  }
+  const search = params.toString();
+  return search ? `${path}?${search}` : path;
+}
+
+export async function api(path, { method = "GET", body, query } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (!["GET", "HEAD", "OPTIONS"].includes(method)) headers["X-CSRFToken"] = cookie("csrftoken");
+  let response;
+  try {
+    response = await fetch(url(path, query), {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, {
+      code: "network",
+      message: "Could not reach the server. Check your connection and try again.",
+    });
+  }
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data?.error || { code: `http_${response.status}` });
+    if (error.code === "not_authenticated") onSignedOut();
+    throw error;
+  }
+  return data;
+}
+
+// A raw request for the diagnostics page: what came back, whatever it was.
+export async function probe(path) {
+  try {
+    const response = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+    return { status: response.status, ok: response.ok, body: await response.text() };
+  } catch (exc) {
+    return { status: 0, ok: false, body: String(exc.message || exc) };
+  }
+}

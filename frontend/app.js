@@ -1,0 +1,114 @@
+// The console's entry point: who is signed in, which screen the hash names, and the
+// shared state (me, sync) every screen reads. Hash routes keep the site a single
+// index.html, so S3 needs no rewrite rules.
+import { api, whenSignedOut } from "./api.js";
+import { announce, h } from "./dom.js";
+import { auditView } from "./views/audit.js";
+import { diagnosticsView } from "./views/diagnostics.js";
+import { renderHeader } from "./views/header.js";
+import { loginView } from "./views/login.js";
+import { networksView } from "./views/networks.js";
+
+const routes = {
+  "#/networks": { title: "Allowlist", view: networksView },
+  "#/audit": { title: "Audit log", view: auditView },
+  "#/diagnostics": { title: "Diagnostics", view: diagnosticsView, open: true },
+};
+const main = document.getElementById("main");
+const top = document.getElementById("top");
+
+const ctx = {
+  session: null,
+  user: null,
+  me: null,
+  sync: null,
+  lastSync: null,
+  canEdit: false,
+  // Re-reads who I am and the sync state, then redraws the header.
+  async refresh() {
+    const [me, sync] = await Promise.all([api("/api/me"), api("/api/sync").catch(() => null)]);
+    ctx.me = me;
+    ctx.sync = sync;
+    drawHeader();
+  },
+  // Redraws the current screen's data; a screen may offer a lighter reload than a re-render.
+  viewReload: null,
+  reload: () => (ctx.viewReload ? ctx.viewReload() : show({ keepFocus: true })),
+  signOut,
+};
+
+function drawHeader() {
+  renderHeader(top, ctx, location.hash);
+}
+
+function signedIn(session) {
+  ctx.session = session;
+  ctx.user = session.authenticated ? session.user : null;
+  ctx.canEdit = ["editor", "superuser"].includes(ctx.user?.role);
+}
+
+async function show({ keepFocus = false } = {}) {
+  const hash = location.hash;
+  if (hash && !hash.startsWith("#/")) return; // an in-page anchor such as the skip link
+  const route = routes[hash];
+  if (!route) {
+    history.replaceState(null, "", "#/networks");
+    return show({ keepFocus });
+  }
+  if (!ctx.user && !route.open) return showLogin();
+  document.title = `${route.title} · Gatehouse`;
+  drawHeader();
+  const screen = document.createElement("div");
+  main.replaceChildren(screen);
+  ctx.viewReload = null;
+  await route.view(screen, ctx);
+  if (!keepFocus) main.querySelector("h1")?.focus();
+}
+
+function showLogin(message) {
+  document.title = "Sign in · Gatehouse";
+  top.hidden = true;
+  top.replaceChildren();
+  const screen = document.createElement("div");
+  main.replaceChildren(screen);
+  loginView(screen, {
+    session: ctx.session,
+    message,
+    async onSignedIn(session) {
+      signedIn(session);
+      await ctx.refresh();
+      if (!routes[location.hash] || location.hash === "#/diagnostics") {
+        history.replaceState(null, "", "#/networks");
+      }
+      await show();
+      announce(`Signed in as ${ctx.user.username}.`);
+    },
+  });
+}
+
+async function signOut() {
+  await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  signedIn(await api("/api/auth/session"));
+  announce("Signed out.");
+  showLogin();
+}
+
+whenSignedOut(() => {
+  if (!ctx.user) return;
+  signedIn({ authenticated: false, user: null, viewer_ip: ctx.session?.viewer_ip });
+  showLogin("Your session has ended. Sign in again to continue.");
+});
+
+window.addEventListener("hashchange", () => show());
+
+async function boot() {
+  try {
+    signedIn(await api("/api/auth/session"));
+    if (ctx.user) await ctx.refresh();
+    await show({ keepFocus: true });
+  } catch (error) {
+    main.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
+  }
+}
+
+boot();

@@ -1,0 +1,143 @@
+// DOM helpers: every piece of data reaches the page as a Text node or an attribute value,
+// never as HTML, so nothing the server (or a label) contains can run as markup.
+
+export function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value == null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+const when = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  timeZoneName: "short",
+});
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+// A date in the user's locale with the time zone shown, in a <time> element.
+export function date(iso, { rel = false } = {}) {
+  if (!iso) return null;
+  const at = new Date(iso);
+  const text = when.format(at) + (rel ? ` (${fromNow(at)})` : "");
+  return h("time", { datetime: iso, title: at.toISOString() }, text);
+}
+
+export function fromNow(at) {
+  const minutes = Math.round((at - Date.now()) / 60000);
+  const abs = Math.abs(minutes);
+  if (abs < 60) return relative.format(minutes, "minute");
+  if (abs < 48 * 60) return relative.format(Math.round(minutes / 60), "hour");
+  return relative.format(Math.round(minutes / 1440), "day");
+}
+
+export function formatDate(at) {
+  return when.format(at);
+}
+
+// Polite announcement for screen readers, also shown in the status banner.
+export function announce(message, kind = "info") {
+  const region = document.getElementById("status");
+  region.textContent = "";
+  region.dataset.kind = kind;
+  requestAnimationFrame(() => {
+    region.textContent = message;
+  });
+}
+
+let fieldSeq = 0;
+
+// A labelled form field with a hint and an error slot wired up through aria-describedby.
+export function field(label, control, hint) {
+  const id = control.id || `f${++fieldSeq}`;
+  control.id = id;
+  const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
+  const described = [error.id];
+  let hintEl = null;
+  if (hint) {
+    hintEl = h("p", { class: "hint", id: `${id}-hint` }, hint);
+    described.unshift(hintEl.id);
+  }
+  control.setAttribute("aria-describedby", described.join(" "));
+  const wrap = h("div", { class: "field" }, h("label", { for: id }, label), control, hintEl, error);
+  wrap.dataset.name = control.name;
+  return wrap;
+}
+
+// Puts the server's per-field messages next to their fields; returns the unmatched ones.
+export function showFieldErrors(form, fields) {
+  clearFieldErrors(form);
+  const rest = [];
+  let first = null;
+  for (const [name, messages] of Object.entries(fields || {})) {
+    const text = [].concat(messages).join(" ");
+    const control = form.elements[name];
+    const slot = control && form.querySelector(`#${control.id}-error`);
+    if (!slot) {
+      rest.push(text);
+      continue;
+    }
+    slot.textContent = text;
+    slot.hidden = false;
+    control.setAttribute("aria-invalid", "true");
+    first = first || control;
+  }
+  if (first) first.focus();
+  return rest;
+}
+
+export function clearFieldErrors(form) {
+  for (const slot of form.querySelectorAll(".field-error")) {
+    slot.textContent = "";
+    slot.hidden = true;
+  }
+  for (const control of form.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+  }
+}
+
+// A form-level alert (role=alert makes screen readers read it at once).
+export function alertBox() {
+  return h("div", { class: "alert", role: "alert", hidden: true });
+}
+
+export function setAlert(box, message) {
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+export function badge(text, kind) {
+  return h("span", { class: `badge badge-${kind}` }, text);
+}
+
+// A modal <dialog>; focus returns to `returnTo` (or the opener) when it closes.
+export function modal({ title, body, returnTo }) {
+  const opener = document.activeElement;
+  const heading = h("h2", { id: `dlg${++fieldSeq}` }, title);
+  const dialog = h("dialog", { "aria-labelledby": heading.id }, heading, body);
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    const target = (typeof returnTo === "function" ? returnTo() : returnTo) || opener;
+    if (target?.isConnected) target.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
+}
+
+export function hours(input) {
+  const n = Number(input.value);
+  return Number.isFinite(n) && n > 0 ? n : null;
+}

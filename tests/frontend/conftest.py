@@ -1,0 +1,198 @@
+"""Browser harness: one same-origin server wired like the edge (`/api/*` -> Django, the rest
+-> the static files in frontend/), moto standing in for WAF, and Debian's Chromium.
+
+The server is a threaded wsgiref server on an ephemeral loopback port. Django requests are
+served one at a time (a lock) so the tests' SQLite database never sees concurrent writers;
+each request closes its thread's database connections, which would otherwise outlive the
+short-lived request threads.
+"""
+
+import mimetypes
+import os
+import threading
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import boto3
+import pytest
+from moto import mock_aws
+
+# Django imports wait for the fixtures: pytest loads this file before Django is set up.
+
+CHROMIUM = "/usr/bin/chromium"
+FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
+PASSWORD = "correct horse battery staple"
+
+# What the accesscontrol data migration grants each group. transactional_db flushes every
+# table after a test, migration data included, so the fixture puts the groups back.
+GROUP_PERMISSIONS = {
+    "viewer": ["view_allowednetwork", "view_auditevent", "view_ipsetsyncstate"],
+    "editor": [
+        "view_allowednetwork",
+        "view_auditevent",
+        "view_ipsetsyncstate",
+        "add_allowednetwork",
+        "change_allowednetwork",
+        "delete_allowednetwork",
+        "run_sync",
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"No Chromium at {CHROMIUM}: install it with `apt-get install -y chromium`")
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture(autouse=True)
+def _orm_beside_playwright(monkeypatch):
+    # Playwright's sync API keeps an event loop running in the test thread; Django would
+    # refuse ORM calls from the test body. The ORM work here is plain synchronous setup.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the base class's signature)
+        pass
+
+
+def static_files(environ, start_response):
+    """The S3 origin: files from frontend/, `/` -> index.html, anything else 404."""
+    path = environ.get("PATH_INFO", "/")
+    target = (FRONTEND / ("index.html" if path == "/" else path.lstrip("/"))).resolve()
+    if not target.is_relative_to(FRONTEND) or not target.is_file():
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+    content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if target.suffix == ".js":
+        content_type = "text/javascript"
+    body = target.read_bytes()
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-cache"),
+        ],
+    )
+    return [body]
+
+
+def edge_app(django_app):
+    from django.db import connections
+
+    lock = threading.Lock()
+
+    def app(environ, start_response):
+        if not environ.get("PATH_INFO", "").startswith("/api/"):
+            return static_files(environ, start_response)
+        # What the ALB tells Django: the viewer spoke HTTPS to the edge.
+        environ["HTTP_X_FORWARDED_PROTO"] = "https"
+        with lock:
+            try:
+                return list(django_app(environ, start_response))
+            finally:
+                connections.close_all()
+
+    return app
+
+
+@pytest.fixture
+def waf_ip_sets(settings):
+    """moto with the edge's two office IP sets (WAF for CloudFront: us-east-1)."""
+    with mock_aws():
+        client = boto3.client("wafv2", region_name="us-east-1")
+        for version in (4, 6):
+            client.create_ip_set(
+                Name=f"{settings.GATEHOUSE_EDGE_NAME}-office-v{version}",
+                Scope="CLOUDFRONT",
+                IPAddressVersion=f"IPV{version}",
+                Addresses=[],
+            )
+        yield client
+
+
+def waf_addresses(client, version: int) -> set[str]:
+    from django.conf import settings
+
+    name = f"{settings.GATEHOUSE_EDGE_NAME}-office-v{version}"
+    found = client.list_ip_sets(Scope="CLOUDFRONT")["IPSets"]
+    ip_set_id = next(s["Id"] for s in found if s["Name"] == name)
+    return set(client.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=ip_set_id)["IPSet"]["Addresses"])
+
+
+@pytest.fixture
+def console_url(transactional_db, settings, waf_ip_sets):
+    """Base URL of the console, served same-origin with the API on 127.0.0.1."""
+    from django.core.wsgi import get_wsgi_application
+
+    server = make_server(
+        "127.0.0.1", 0, edge_app(get_wsgi_application()), _ThreadingWSGIServer, _QuietHandler
+    )
+    origin = f"http://127.0.0.1:{server.server_port}"
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    # Django sees HTTPS (X-Forwarded-Proto) while the browser's origin is http://: trust it.
+    # Secure cookies need no change: Chromium keeps them for http://127.0.0.1 (trustworthy).
+    settings.CSRF_TRUSTED_ORIGINS = [origin]
+    settings.GATEHOUSE_CLIENT_IP_SOURCE = "direct"
+    settings.GATEHOUSE_ALLOW_PRIVATE_RANGES = True
+    settings.GATEHOUSE_ORIGIN_SECRETS = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield origin
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def role_group(name: str):
+    from django.contrib.auth.models import Group, Permission
+
+    group, _ = Group.objects.get_or_create(name=name)
+    group.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="accesscontrol", codename__in=GROUP_PERMISSIONS[name]
+        )
+    )
+    return group
+
+
+@pytest.fixture
+def make_user(transactional_db):
+    from django.contrib.auth import get_user_model
+
+    def build(username: str, role: str):
+        user = get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD)
+        user.groups.add(role_group(role))
+        return user
+
+    return build
+
+
+@pytest.fixture
+def console_errors(page):
+    """Console errors and uncaught exceptions seen by the page during the test."""
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    return errors
