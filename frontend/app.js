@@ -3,16 +3,13 @@
 // index.html, so S3 needs no rewrite rules.
 import { api, whenSignedOut } from "./api.js";
 import { announce, h } from "./dom.js";
-import { auditView } from "./views/audit.js";
-import { diagnosticsView } from "./views/diagnostics.js";
 import { renderHeader } from "./views/header.js";
-import { loginView } from "./views/login.js";
-import { networksView } from "./views/networks.js";
 
+// Screens load on first use, so the first render fetches only the screen it shows.
 const routes = {
-  "#/networks": { title: "Allowlist", view: networksView },
-  "#/audit": { title: "Audit log", view: auditView },
-  "#/diagnostics": { title: "Diagnostics", view: diagnosticsView, open: true },
+  "#/networks": { title: "Allowlist", view: () => import("./views/networks.js").then((m) => m.networksView) },
+  "#/audit": { title: "Audit log", view: () => import("./views/audit.js").then((m) => m.auditView) },
+  "#/diagnostics": { title: "Diagnostics", view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView), open: true },
 };
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -61,11 +58,13 @@ async function show({ keepFocus = false } = {}) {
   const screen = document.createElement("div");
   main.replaceChildren(screen);
   ctx.viewReload = null;
-  await route.view(screen, ctx);
+  const view = await route.view();
+  if (screen.isConnected) await view(screen, ctx);
   if (!keepFocus) main.querySelector("h1")?.focus();
 }
 
-function showLogin(message) {
+async function showLogin(message) {
+  const { loginView } = await import("./views/login.js");
   document.title = "Sign in · Gatehouse";
   top.hidden = true;
   top.replaceChildren();

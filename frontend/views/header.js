@@ -1,7 +1,6 @@
 // The header: navigation, who is signed in (and as what), the viewer's address as the
 // edge sees it and whether the allowlist covers it, and the WAF sync state.
-import { api } from "../api.js";
-import { announce, badge, date, h, modal } from "../dom.js";
+import { badge, date, h } from "../dom.js";
 
 const SYNC = {
   in_sync: ["In sync", "ok"],
@@ -36,6 +35,12 @@ export function renderHeader(top, ctx, hash) {
   top.replaceChildren(bar);
   if (ctx.user && ctx.me) top.append(h("div", { class: "strip" }, viewerInfo(ctx.me), syncInfo(ctx)));
   top.hidden = false;
+}
+
+// The sync actions load on first use: most visits only look at the badge.
+async function sync(action, ...args) {
+  const module = await import("./sync.js");
+  module[action](...args);
 }
 
 function viewerInfo(me) {
@@ -83,68 +88,9 @@ function syncInfo(ctx) {
   }
   if (ctx.canEdit) {
     wrap.append(
-      h("button", { type: "button", class: "small", onclick: () => preview(ctx) }, "Preview"),
-      h("button", { type: "button", class: "small", onclick: (e) => syncNow(ctx, e.currentTarget) }, "Sync now"),
+      h("button", { type: "button", class: "small", onclick: () => sync("preview", ctx) }, "Preview"),
+      h("button", { type: "button", class: "small", onclick: (e) => sync("syncNow", ctx, e.currentTarget) }, "Sync now"),
     );
   }
   return wrap;
-}
-
-async function syncNow(ctx, button) {
-  if (button) button.disabled = true;
-  announce("Syncing the WAF IP sets…");
-  try {
-    const result = await api("/api/sync", { method: "POST", body: { dry_run: false } });
-    ctx.lastSync = result;
-    const failed = result.sets.filter((s) => s.error);
-    announce(
-      failed.length
-        ? `Sync failed for ${failed.map((s) => s.name).join(", ")}: ${failed[0].error}`
-        : `Synced: ${summary(result)}.`,
-      failed.length ? "error" : "ok",
-    );
-    await ctx.refresh();
-    await ctx.reload();
-  } catch (error) {
-    announce(`Sync failed: ${error.message}`, "error");
-    if (button?.isConnected) button.disabled = false;
-  }
-}
-
-function summary(result) {
-  return result.sets
-    .map((s) => `${s.name} ${s.wrote ? `+${s.to_add.length} −${s.to_remove.length}` : "unchanged"}`)
-    .join(", ");
-}
-
-async function preview(ctx) {
-  const body = h("div", { class: "dialog-body" }, h("p", {}, "Reading the IP sets…"));
-  const close = h("button", { type: "button", onclick: () => dialog.close() }, "Close");
-  const apply = h("button", { type: "button", class: "primary", onclick: () => { dialog.close(); syncNow(ctx); } }, "Sync now");
-  const dialog = modal({ title: "Sync preview (dry run)", body: h("div", {}, body, h("div", { class: "actions" }, close, apply)) });
-  close.focus();
-  try {
-    const plan = await api("/api/sync", { method: "POST", body: { dry_run: true } });
-    body.replaceChildren(...plan.sets.map(planFor));
-  } catch (error) {
-    body.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
-  }
-}
-
-function planFor(set) {
-  const list = (label, items, kind) =>
-    items?.length
-      ? h("div", { class: `plan plan-${kind}` }, h("h4", {}, `${label} (${items.length})`), h("ul", {}, items.map((i) => h("li", {}, h("code", {}, i)))))
-      : null;
-  const changes = (set.to_add?.length || 0) + (set.to_remove?.length || 0) + (set.adopted?.length || 0);
-  return h(
-    "section",
-    { class: "plan-set", "data-testid": "plan-set" },
-    h("h3", {}, set.name, " ", h("span", { class: "muted" }, `IPv${set.ip_version}`)),
-    changes ? null : h("p", { class: "muted" }, "No changes: the IP set matches the allowlist."),
-    list("Add", set.to_add, "add"),
-    list("Remove", set.to_remove, "remove"),
-    list("Adopt (found in WAF, not added by Gatehouse)", set.adopted, "adopt"),
-    set.error ? h("p", { class: "alert", role: "alert" }, set.error) : null,
-  );
 }

@@ -1,12 +1,15 @@
-// The allowlist: the table, search and filter, add, allow-my-IP, edit and remove. Every
-// change goes through the API, which syncs WAF; a change that would cut off the user's
-// own address comes back as 409 self_lockout and is only re-sent after a second yes.
-import { ApiError, api } from "../api.js";
-import { alertBox, announce, badge, clearFieldErrors, date, field, h, hours, modal, setAlert, showFieldErrors } from "../dom.js";
+// The allowlist screen: the table, search and filter, and the add form. The dialogs
+// (allow my IP, edit, remove) load on first use from dialogs.js.
+import { api } from "../api.js";
+import { alertBox, badge, clearFieldErrors, date, field, h, setAlert, showFieldErrors } from "../dom.js";
+import { done, showError, temporaryFields, ttlOf } from "./forms.js";
 
 const PAGE_SIZE = 50;
 const state = { search: "", status: "", page: 1 };
 const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap" };
+
+// Loads the dialogs module, then opens one of its dialogs.
+const open = (name, ...args) => import("./dialogs.js").then((m) => m[name](...args));
 
 export async function networksView(root, ctx) {
   const heading = h("h1", { tabindex: "-1" }, "Allowlist");
@@ -50,7 +53,7 @@ export async function networksView(root, ctx) {
       toggle.setAttribute("aria-expanded", "false");
       toggle.focus();
     }));
-    actions.append(h("button", { type: "button", onclick: () => allowMine(ctx) }, "Allow my current IP"), toggle);
+    actions.append(h("button", { type: "button", onclick: () => open("allowMine", ctx) }, "Allow my current IP"), toggle);
   }
 
   root.append(
@@ -137,62 +140,14 @@ function row(n, ctx) {
         h(
           "div",
           { class: "row-actions" },
-          h("button", { type: "button", class: "small", "aria-label": `Edit ${n.cidr}`, onclick: () => edit(n, ctx) }, "Edit"),
-          h("button", { type: "button", class: "small danger", "aria-label": `Remove ${n.cidr}`, onclick: () => remove(n, ctx) }, "Remove"),
+          h("button", { type: "button", class: "small", "aria-label": `Edit ${n.cidr}`, onclick: () => open("edit", n, ctx) }, "Edit"),
+          h("button", { type: "button", class: "small danger", "aria-label": `Remove ${n.cidr}`, onclick: () => open("remove", n, ctx) }, "Remove"),
         ),
       ),
     );
   }
   return h("tr", { "data-cidr": n.cidr }, cells);
 }
-
-function syncText(sync) {
-  if (!sync) return "";
-  return sync.status === "applied" ? " WAF updated." : ` WAF update pending${sync.reason ? `: ${sync.reason}` : ""}.`;
-}
-
-// After a change: say what happened, re-read the header and table, then put focus back.
-async function done(ctx, message, sync, focus) {
-  announce(message + syncText(sync), sync?.status === "pending" ? "warn" : "ok");
-  await ctx.refresh();
-  await ctx.reload();
-  focus?.()?.focus();
-}
-
-const rowButton = (cidr, name) => () =>
-  document.querySelector(`tr[data-cidr="${CSS.escape(cidr)}"] button[aria-label^="${name}"]`);
-
-// Shows a failed request on its form: field messages next to fields, the rest on top.
-function showError(form, alert, error) {
-  if (!(error instanceof ApiError)) throw error;
-  const fields = { ...error.fields };
-  if (fields.expires_at && form.elements.ttl_hours) {
-    fields.ttl_hours = fields.expires_at;
-    delete fields.expires_at;
-  }
-  if (error.code === "duplicate" && !fields.cidr) {
-    const existing = error.detail.existing;
-    fields.cidr = existing ? `${error.message} (${existing.cidr}, “${existing.label}”)` : error.message;
-  }
-  const rest = showFieldErrors(form, fields);
-  setAlert(alert, rest.length ? rest.join(" ") : Object.keys(fields).length ? "" : error.message);
-}
-
-function temporaryFields(checked = false) {
-  const temporary = h("input", { type: "checkbox", name: "temporary", checked });
-  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", max: "8760", step: "1", value: "8", inputmode: "numeric" });
-  const duration = field("Duration (hours)", ttl, "The entry expires after this many hours.");
-  duration.hidden = !checked;
-  temporary.addEventListener("change", () => {
-    duration.hidden = !temporary.checked;
-  });
-  return [h("label", { class: "check" }, temporary, " Temporary access"), duration];
-}
-
-function ttlOf(form) {
-  return form.elements.temporary.checked ? hours(form.elements.ttl_hours) ?? form.elements.ttl_hours.value : undefined;
-}
-
 function addForm(ctx, close) {
   const alert = alertBox();
   const form = h(
@@ -234,155 +189,4 @@ function addForm(ctx, close) {
     }
   });
   return form;
-}
-
-function allowMine(ctx) {
-  const alert = alertBox();
-  const me = ctx.me || {};
-  const form = h(
-    "form",
-    { novalidate: true, method: "dialog" },
-    h("p", {}, "Your address, as the edge sees it:"),
-    h("p", { class: "big-ip" }, h("code", { "data-testid": "detected-ip" }, me.viewer_ip || "unknown")),
-    me.allowed
-      ? h("p", { class: "muted" }, `Already allowed by ${(me.covering_networks || []).map((n) => n.cidr).join(", ")}.`)
-      : h("p", { class: "muted" }, "It is not on the allowlist yet."),
-    alert,
-    field("Label", h("input", { name: "label", maxlength: "100", value: `${ctx.user.username} (current IP)` })),
-    temporaryFields(),
-    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => dialog.close() }, "Cancel"), h("button", { type: "submit", class: "primary" }, "Allow this IP")),
-  );
-  const dialog = modal({ title: "Allow my current IP", body: form });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    setAlert(alert, "");
-    const body = { label: form.elements.label.value.trim() || undefined };
-    const ttl = ttlOf(form);
-    if (ttl !== undefined) body.ttl_hours = ttl;
-    try {
-      const added = await api("/api/networks/mine", { method: "POST", body });
-      dialog.close();
-      await done(ctx, `Allowed your address ${added.cidr}${added.expires_at ? " temporarily" : ""}.`, added.sync);
-    } catch (error) {
-      showError(form, alert, error);
-    }
-  });
-  form.elements.label.focus();
-}
-
-// The warning shown when the server says a change would block the user's own address.
-function lockoutWarning(error) {
-  const covering = (error.detail.covering || []).map((n) => n.cidr);
-  return h(
-    "div",
-    { class: "warning", role: "alert" },
-    h("strong", {}, "This would block your own address. "),
-    `Your IP ${error.detail.viewer_ip || ""} is covered only by ${covering.join(", ") || "this network"}. `,
-    "Once WAF syncs, you could no longer reach Gatehouse from here. Do it anyway?",
-  );
-}
-
-// Sends a change; on self_lockout shows the warning and asks again before confirm=true.
-async function sendWithConfirm({ form, alert, warn, submit, send, label }) {
-  const confirm = submit.dataset.confirm === "true";
-  try {
-    return await send(confirm ? { confirm: "true" } : undefined);
-  } catch (error) {
-    if (error instanceof ApiError && error.code === "self_lockout" && !confirm) {
-      warn.replaceChildren(lockoutWarning(error));
-      warn.hidden = false;
-      submit.dataset.confirm = "true";
-      submit.textContent = label;
-      submit.classList.add("danger");
-      form.querySelector("[data-cancel]").focus();
-    } else {
-      showError(form, alert, error);
-    }
-    return null;
-  }
-}
-
-function edit(n, ctx) {
-  const alert = alertBox();
-  const warn = h("div", { hidden: true });
-  const expiry = h(
-    "select",
-    { name: "expiry" },
-    h("option", { value: "keep" }, n.expires_at ? "Keep the current expiry" : "Keep: never expires"),
-    n.expires_at ? h("option", { value: "never" }, "Never expires") : null,
-    h("option", { value: "hours" }, "Expires in a number of hours"),
-  );
-  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", max: "8760", value: "8", inputmode: "numeric" });
-  const ttlField = field("Hours from now", ttl);
-  ttlField.hidden = true;
-  expiry.addEventListener("change", () => {
-    ttlField.hidden = expiry.value !== "hours";
-  });
-  const submit = h("button", { type: "submit", class: "primary" }, "Save");
-  const form = h(
-    "form",
-    { novalidate: true },
-    h("p", {}, h("code", { class: "cidr" }, n.cidr), n.expires_at ? h("span", { class: "muted" }, " expires ", date(n.expires_at, { rel: true })) : null),
-    alert,
-    warn,
-    field("Label", h("input", { name: "label", required: true, maxlength: "100", value: n.label })),
-    field("Note", h("textarea", { name: "note", rows: "3", maxlength: "1000" }, n.note || "")),
-    field("Expiry", expiry),
-    ttlField,
-    h("div", { class: "actions" }, h("button", { type: "button", "data-cancel": true, onclick: () => dialog.close() }, "Cancel"), submit),
-  );
-  const dialog = modal({ title: `Edit ${n.cidr}`, body: form });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    setAlert(alert, "");
-    const body = { label: form.elements.label.value.trim(), note: form.elements.note.value.trim() };
-    if (!body.label) return showFieldErrors(form, { label: "Give the network a label." });
-    if (expiry.value === "never") body.expires_at = null;
-    if (expiry.value === "hours") body.ttl_hours = hours(ttl) ?? ttl.value;
-    const saved = await sendWithConfirm({
-      form, alert, warn, submit, label: "Save anyway",
-      send: (query) => api(`/api/networks/${n.id}`, { method: "PATCH", body, query }),
-    });
-    if (saved) {
-      dialog.close();
-      await done(ctx, `Saved ${saved.cidr}.`, saved.sync, rowButton(n.cidr, "Edit"));
-    }
-  });
-  form.elements.label.focus();
-}
-
-function remove(n, ctx) {
-  const alert = alertBox();
-  const warn = h("div", { hidden: true });
-  const submit = h("button", { type: "submit", class: "danger" }, "Remove");
-  const form = h(
-    "form",
-    { novalidate: true },
-    h("p", {}, "Remove ", h("code", { class: "cidr" }, n.cidr), ` (${n.label}) from the allowlist? The edge blocks it once WAF syncs.`),
-    alert,
-    warn,
-    h("div", { class: "actions" }, h("button", { type: "button", "data-cancel": true, onclick: () => dialog.close() }, "Cancel"), submit),
-  );
-  let removed = false;
-  const dialog = modal({
-    title: "Remove network",
-    body: form,
-    returnTo: () => (removed ? document.querySelector("main h1") : null),
-  });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    setAlert(alert, "");
-    const ok = await sendWithConfirm({
-      form, alert, warn, submit, label: "Remove anyway",
-      send: (query) => api(`/api/networks/${n.id}`, { method: "DELETE", query }).then(() => true),
-    });
-    if (ok) {
-      removed = true;
-      dialog.close();
-      await done(ctx, `Removed ${n.cidr}.`, null, () => document.querySelector("main h1"));
-    }
-  });
-  form.querySelector("[data-cancel]").focus();
 }

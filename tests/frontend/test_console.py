@@ -156,7 +156,9 @@ def test_removing_own_network_asks_again_then_removes(
     # Cancelling puts focus back on the button that opened the dialog.
     opener = page.get_by_role("button", name="Remove 127.0.0.1/32")
     opener.click()
+    expect(page.get_by_role("dialog", name="Remove network")).to_be_visible()
     page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
     expect(opener).to_be_focused()
 
     opener.click()
@@ -257,9 +259,7 @@ def test_no_console_errors_on_any_page(console_url, page, make_user, console_err
     assert console_errors == []
 
 
-def test_narrow_screen_stacks_the_table_without_sideways_scrolling(
-    console_url, page, make_user
-):
+def test_narrow_screen_stacks_the_table_without_sideways_scrolling(console_url, page, make_user):
     make_user("alice", "editor")
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, console_url, "alice")

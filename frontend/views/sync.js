@@ -1,0 +1,62 @@
+// Sync actions from the header: a dry-run preview of the plan, and "Sync now".
+import { api } from "../api.js";
+import { announce, h, modal } from "../dom.js";
+
+export async function syncNow(ctx, button) {
+  if (button) button.disabled = true;
+  announce("Syncing the WAF IP sets…");
+  try {
+    const result = await api("/api/sync", { method: "POST", body: { dry_run: false } });
+    ctx.lastSync = result;
+    const failed = result.sets.filter((s) => s.error);
+    announce(
+      failed.length
+        ? `Sync failed for ${failed.map((s) => s.name).join(", ")}: ${failed[0].error}`
+        : `Synced: ${summary(result)}.`,
+      failed.length ? "error" : "ok",
+    );
+    await ctx.refresh();
+    await ctx.reload();
+  } catch (error) {
+    announce(`Sync failed: ${error.message}`, "error");
+    if (button?.isConnected) button.disabled = false;
+  }
+}
+
+function summary(result) {
+  return result.sets
+    .map((s) => `${s.name} ${s.wrote ? `+${s.to_add.length} −${s.to_remove.length}` : "unchanged"}`)
+    .join(", ");
+}
+
+export async function preview(ctx) {
+  const body = h("div", { class: "dialog-body" }, h("p", {}, "Reading the IP sets…"));
+  const close = h("button", { type: "button", onclick: () => dialog.close() }, "Close");
+  const apply = h("button", { type: "button", class: "primary", onclick: () => { dialog.close(); syncNow(ctx); } }, "Sync now");
+  const dialog = modal({ title: "Sync preview (dry run)", body: h("div", {}, body, h("div", { class: "actions" }, close, apply)) });
+  close.focus();
+  try {
+    const plan = await api("/api/sync", { method: "POST", body: { dry_run: true } });
+    body.replaceChildren(...plan.sets.map(planFor));
+  } catch (error) {
+    body.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
+  }
+}
+
+function planFor(set) {
+  const list = (label, items, kind) =>
+    items?.length
+      ? h("div", { class: `plan plan-${kind}` }, h("h4", {}, `${label} (${items.length})`), h("ul", {}, items.map((i) => h("li", {}, h("code", {}, i)))))
+      : null;
+  const changes = (set.to_add?.length || 0) + (set.to_remove?.length || 0) + (set.adopted?.length || 0);
+  return h(
+    "section",
+    { class: "plan-set", "data-testid": "plan-set" },
+    h("h3", {}, set.name, " ", h("span", { class: "muted" }, `IPv${set.ip_version}`)),
+    changes ? null : h("p", { class: "muted" }, "No changes: the IP set matches the allowlist."),
+    list("Add", set.to_add, "add"),
+    list("Remove", set.to_remove, "remove"),
+    list("Adopt (found in WAF, not added by Gatehouse)", set.adopted, "adopt"),
+    set.error ? h("p", { class: "alert", role: "alert" }, set.error) : null,
+  );
+}
