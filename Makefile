@@ -28,5 +28,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Bytes and requests the admin console costs a browser up to its first render (Chromium).
+bench-frontend: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_frontend.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
