@@ -96,6 +96,13 @@ SCHEMA: dict[str, Any] = {
     },
     "tags": (dict, False),
 }
+TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    list: "a list",
+    dict: "a table",
+    bool: "a boolean",
+}
 REQUIRED_SECTIONS = {"app", "origin", "network", "targets", "frontend"}
 
 
@@ -145,7 +152,8 @@ class _Checker:
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise self.fail(
                     full,
-                    f"must be a {kind.__name__}, got {type(value).__name__} {value!r}",
+                    f"must be {TYPE_NAMES[kind]}, got "
+                    f"{TYPE_NAMES.get(type(value), 'something else')} {value!r}",
                     "Fix its value.",
                 )
             if kind is list and not all(isinstance(item, str) for item in value):
@@ -163,7 +171,7 @@ def _check_cert(check: _Checker, key: str, arn: str, region: str, why: str) -> N
     if match.group(1) != region:
         raise check.fail(
             key,
-            f"the certificate is in region {match.group(1)}, but {why} must be in {region}",
+            f"the certificate is in region {match.group(1)}, but {why} {region}",
             f"Request or import the certificate in ACM in {region} and use that ARN.",
         )
 
@@ -224,14 +232,14 @@ def load_config(path: str | Path) -> EdgeConfig:
         "app.certificate_arn",
         app["certificate_arn"],
         CLOUDFRONT_CERT_REGION,
-        "CloudFront only uses ACM certificates that",
+        "CloudFront only accepts ACM certificates from",
     )
     _check_cert(
         check,
         "origin.certificate_arn",
         origin["certificate_arn"],
         region,
-        "the ALB certificate (same region as the ALB, the 'region' key)",
+        "the ALB needs one from its own region (key 'region'),",
     )
 
     subnets = network["subnet_ids"]
