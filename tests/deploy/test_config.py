@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_ACCOUNT = {
     "vpc_id": "vpc-0abc",
     "subnet_ids": ["subnet-0aaa", "subnet-0bbb"],
-    "app_cert": "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
-    "origin_cert": "arn:aws:acm:eu-west-1:123456789012:certificate/66666666-2222-3333-4444-555555555555",
+    "app_cert": "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-5555",
+    "origin_cert": "arn:aws:acm:eu-west-1:123456789012:certificate/66666666-2222-3333-4444-5555",
 }
 
 

@@ -64,8 +64,10 @@ def load_balancer():
 def listeners():
     lb = load_balancer()
     return {
-        l["Port"]: l
-        for l in elbv2().describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        listener["Port"]: listener
+        for listener in elbv2().describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])[
+            "Listeners"
+        ]
     }
 
 
