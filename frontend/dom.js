@@ -27,12 +27,13 @@ const when = new Intl.DateTimeFormat(undefined, {
 });
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 
-// A date in the user's locale with the time zone shown, in a <time> element.
+// A date in the user's locale with the time zone shown, in a <time> element;
+// `rel` adds how far away it is ("in 2 hours") on a line of its own.
 export function date(iso, { rel = false } = {}) {
   if (!iso) return null;
   const at = new Date(iso);
-  const text = when.format(at) + (rel ? ` (${fromNow(at)})` : "");
-  return h("time", { datetime: iso, title: at.toISOString() }, text);
+  const time = h("time", { datetime: iso, title: at.toISOString() }, when.format(at));
+  return rel ? [time, h("div", { class: "note" }, fromNow(at))] : time;
 }
 
 export function fromNow(at) {

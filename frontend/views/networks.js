@@ -121,7 +121,7 @@ function table(page, ctx) {
 
 function row(n, ctx) {
   const cells = [
-    h("td", { "data-label": "Network" }, h("code", { class: "cidr" }, n.cidr), n.covers_you ? badge("Covers you", "you") : null),
+    h("td", { "data-label": "Network" }, h("code", { class: "cidr" }, n.cidr), n.covers_you === true ? badge("Covers you", "you") : null),
     h("td", { "data-label": "Label" }, h("strong", {}, n.label), n.note ? h("div", { class: "note" }, n.note) : null),
     h(
       "td",

@@ -117,7 +117,7 @@ def test_allow_my_ip_temporarily_shows_the_detected_ip_first(
     expect(dialog).to_have_count(0)
     mine = row(page, "127.0.0.1/32")
     expect(mine).to_contain_text("Covers you")
-    expect(mine.locator('td[data-label="Expires"] time')).to_contain_text("in 2 hours")
+    expect(mine.locator('td[data-label="Expires"]')).to_contain_text("in 2 hours")
     expect(page.get_by_test_id("viewer")).to_contain_text("Allowed")
     assert "127.0.0.1/32" in waf_addresses(waf_ip_sets, 4)
 
@@ -138,7 +138,7 @@ def test_editing_changes_label_note_and_expiry(console_url, page, make_user):
     edited = row(page, "198.51.100.0/24")
     expect(edited).to_contain_text("Branch office")
     expect(edited).to_contain_text("Second floor")
-    expect(edited.locator('td[data-label="Expires"] time')).to_contain_text("in 5 hours")
+    expect(edited.locator('td[data-label="Expires"]')).to_contain_text("in 5 hours")
     expect(page.get_by_role("button", name="Edit 198.51.100.0/24")).to_be_focused()
 
 
@@ -151,7 +151,8 @@ def test_removing_own_network_asks_again_then_removes(
     expect(row(page, "203.0.113.0/24")).to_be_visible()
     page.get_by_role("button", name="Allow my current IP").click()
     page.get_by_role("dialog").get_by_role("button", name="Allow this IP").click()
-    expect(row(page, "127.0.0.1/32")).to_be_visible()
+    expect(row(page, "127.0.0.1/32")).to_contain_text("Covers you")
+    expect(row(page, "203.0.113.0/24")).not_to_contain_text("Covers you")
 
     # Cancelling puts focus back on the button that opened the dialog.
     opener = page.get_by_role("button", name="Remove 127.0.0.1/32")
@@ -287,3 +288,16 @@ def test_allowlist_screenshot(console_url, page, make_user, tmp_path):
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dates_show_in_the_users_locale_and_time_zone(console_url, browser, make_user):
+    make_user("alice", "editor")
+    context = browser.new_context(locale="de-DE", timezone_id="America/New_York")
+    page = context.new_page()
+    sign_in(page, console_url, "alice")
+    add_network(page, "203.0.113.0/24", "Head office")
+    created = row(page, "203.0.113.0/24").locator('td[data-label="Created"] time')
+    expect(created).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
+    # German month/day order and New York's zone name (EST or EDT, depending on the date).
+    expect(created).to_have_text(re.compile(r"^\d{1,2}\. \w+\.? \d{4}.*\b(EST|EDT|GMT-[45])$"))
+    context.close()
