@@ -301,3 +301,46 @@ def test_dates_show_in_the_users_locale_and_time_zone(console_url, browser, make
     # German month/day order and New York's zone name (EST or EDT, depending on the date).
     expect(created).to_have_text(re.compile(r"^\d{1,2}\. \w+\.? \d{4}.*\b(EST|EDT|GMT-[45])$"))
     context.close()
+
+
+def test_sync_now_adopts_addresses_added_outside_gatehouse(
+    console_url, page, make_user, waf_ip_sets, settings
+):
+    make_user("alice", "editor")
+    # Someone adds an address in the AWS console (break-glass), not through Gatehouse.
+    name = f"{settings.GATEHOUSE_EDGE_NAME}-office-v4"
+    summary = next(
+        s for s in waf_ip_sets.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"] == name
+    )
+    waf_ip_sets.update_ip_set(
+        Name=name,
+        Scope="CLOUDFRONT",
+        Id=summary["Id"],
+        Addresses=["192.0.2.0/24"],
+        LockToken=summary["LockToken"],
+    )
+    sign_in(page, console_url, "alice")
+    page.get_by_role("button", name="Sync now").click()
+    expect(row(page, "192.0.2.0/24")).to_contain_text("adopted from WAF")
+    expect(page.get_by_test_id("sync")).to_contain_text("Adopted from WAF")
+    expect(page.get_by_test_id("sync")).to_contain_text("192.0.2.0/24")
+
+
+def test_waf_failure_keeps_the_change_and_shows_pending(
+    console_url, page, make_user, monkeypatch, console_errors
+):
+    from moto.wafv2.exceptions import WAFNonexistentItemException
+    from moto.wafv2.models import WAFV2Backend
+
+    def unavailable(self, *args, **kwargs):
+        raise WAFNonexistentItemException()
+
+    make_user("alice", "editor")
+    sign_in(page, console_url, "alice")
+    monkeypatch.setattr(WAFV2Backend, "update_ip_set", unavailable)
+    add_network(page, "203.0.113.0/24", "Head office")
+    expect(row(page, "203.0.113.0/24")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("WAF update pending")
+    expect(page.get_by_test_id("sync")).to_contain_text(re.compile("Pending|Failed"))
+    expect(page.get_by_test_id("sync").locator(".sync-error")).not_to_be_empty()
+    assert console_errors == []
