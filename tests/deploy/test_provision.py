@@ -516,3 +516,20 @@ def test_bucket_of_someone_else_is_refused(edge_config, aws_calls):
 def test_managed_policy_ids_are_the_documented_ones():
     assert cf_module.CACHING_DISABLED == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
     assert cf_module.ALL_VIEWER_AND_CLOUDFRONT_HEADERS == "33f36d7e-f396-46d9-90e0-52428a34d9dc"
+
+
+def test_aws_failure_becomes_a_command_error_with_a_hint(edge_config, monkeypatch):
+    from moto.core.exceptions import JsonRESTError
+    from moto.wafv2.models import WAFV2Backend
+
+    def denied(self, *args, **kwargs):
+        raise JsonRESTError("AccessDeniedException", "not authorized to perform CreateIPSet")
+
+    monkeypatch.setattr(WAFV2Backend, "create_ip_set", denied)
+    with pytest.raises(CommandError) as caught:
+        run("--config", str(edge_config), "--apply")
+    assert str(caught.value) == (
+        "Creating WAF IP set gh-test-office-v4 failed: AccessDeniedException: not authorized "
+        "to perform CreateIPSet. The AWS identity lacks a permission: compare it with "
+        "`python manage.py provision_infra --print-iam-policy`."
+    )
