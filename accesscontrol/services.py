@@ -423,15 +423,21 @@ class _Merge:
     to_remove: list[str] = field(default_factory=list)
     removed_outside: list[str] = field(default_factory=list)
     known_elsewhere: list[str] = field(default_factory=list)
+    ordered: list[str] = field(default_factory=list)
 
     def outside_additions(self, current: frozenset[str]) -> set[str]:
         return set(current) - self.last_applied - self.desired
 
-    def finish(self, current: frozenset[str]) -> set[str]:
-        self.to_add = sorted(self.desired - current)
+    def finish(self, current: frozenset[str]) -> list[str]:
+        """The addresses to write, sorted once (filtering keeps the order: no re-sorts of
+        up to 10,000 addresses)."""
+        self.ordered = sorted(self.desired)
+        self.to_add = [a for a in self.ordered if a not in current]
         self.to_remove = sorted(current - self.desired)
-        self.removed_outside = sorted((self.last_applied & self.desired) - current)
-        return self.desired
+        self.removed_outside = [
+            a for a in self.ordered if a in self.last_applied and a not in current
+        ]
+        return self.ordered
 
 
 def _active_cidrs(version: int, now: datetime) -> set[str]:
@@ -458,7 +464,7 @@ def _plan_set(version: int, state: IpSetSyncState, gateway: WafIpSetGateway) -> 
         last_applied=set(state.last_applied) if state.name == name else set(),
     )
     try:
-        snapshot = gateway.read(version)
+        snapshot = gateway.read(version, known=merge.desired | merge.last_applied)
     except WafSyncError as exc:
         return SetSyncResult(name, version, [], [], [], False, _failure_status(exc), str(exc))
     to_adopt, _known = _split_outside(merge.outside_additions(snapshot.addresses))
@@ -548,7 +554,7 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
         now = timezone.now()
         merge = _Merge(desired=_active_cidrs(version, now), last_applied=set(state.last_applied))
 
-        def plan(snapshot: IpSetSnapshot) -> set[str]:
+        def plan(snapshot: IpSetSnapshot) -> list[str]:
             to_adopt, known = _split_outside(merge.outside_additions(snapshot.addresses))
             if to_adopt:
                 _adopt(to_adopt, version, name, requester)
@@ -558,7 +564,7 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
             return merge.finish(snapshot.addresses)
 
         try:
-            result = gateway.apply(version, plan)
+            result = gateway.apply(version, plan, known=merge.desired | merge.last_applied)
         except WafSyncError as exc:
             status = _failure_status(exc)
             if state.status != status or state.last_error != str(exc):
@@ -593,13 +599,16 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
         if merge.removed_outside:
             drift["removed_outside"] = merge.removed_outside
             log.warning("%s: %s removed outside Gatehouse; restored", name, merge.removed_outside)
+        fields = ["name", "ip_set_id", "last_synced_at", "status", "last_error", "drift"]
+        if state.last_applied != merge.ordered:  # skip rewriting 10,000 unchanged entries
+            state.last_applied = merge.ordered
+            fields.append("last_applied")
         state.ip_set_id = result.snapshot.id
-        state.last_applied = sorted(merge.desired)
         state.last_synced_at = now
         state.status = IpSetSyncState.Status.IN_SYNC
         state.last_error = ""
         state.drift = drift
-        state.save()
+        state.save(update_fields=[*fields, "updated_at"])
         if result.wrote:
             AuditEvent.objects.bulk_create(
                 [

@@ -8,13 +8,15 @@ left to botocore's standard retry mode. Every botocore failure leaves as a
 `WafSyncError` (the botocore text goes to the log, not into the exception message).
 
 Clients are built lazily (never at import: moto must be active first) from one
-`boto3.Session`; `AWS_ENDPOINT_URL` is honoured because boto3 reads it itself.
+`boto3.Session` and reused per process; `AWS_ENDPOINT_URL` is honoured because boto3
+reads it itself.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import random
 import threading
 import time
@@ -50,6 +52,7 @@ _TRANSIENT_CODES = {
 
 _session_lock = threading.Lock()
 _session: boto3.Session | None = None
+_clients: dict[tuple[str, str], Any] = {}
 
 
 def ip_set_names(edge_name: str) -> dict[int, str]:
@@ -57,25 +60,30 @@ def ip_set_names(edge_name: str) -> dict[int, str]:
     return {4: f"{edge_name}-office-v4", 6: f"{edge_name}-office-v6"}
 
 
-def boto3_session() -> boto3.Session:
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = boto3.Session()
-        return _session
-
-
 def wafv2_client() -> Any:
-    """A wafv2 client in the WAF region with botocore's standard retry mode."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=5,
-        read_timeout=20,
-    )
-    session = boto3_session()
-    # boto3 sessions are not thread-safe while creating clients; clients themselves are.
+    """A wafv2 client in the WAF region with botocore's standard retry mode.
+
+    Clients are thread-safe and cost ~10 ms to build, so one per process is reused (per
+    endpoint: `AWS_ENDPOINT_URL` is part of the key)."""
+    key = (settings.GATEHOUSE_WAF_REGION, os.environ.get("AWS_ENDPOINT_URL", ""))
     with _session_lock:
-        return session.client("wafv2", region_name=settings.GATEHOUSE_WAF_REGION, config=config)
+        client = _clients.get(key)
+        if client is None:
+            global _session
+            if _session is None:
+                _session = boto3.Session()
+            config = Config(
+                retries={"mode": "standard", "max_attempts": 5},
+                # Client-side validation walks every address (10,000 per set) on each
+                # write; WAF validates server-side anyway and refusals become errors.
+                parameter_validation=False,
+                connect_timeout=5,
+                read_timeout=20,
+            )
+            # boto3 sessions are not thread-safe while creating clients; clients are.
+            client = _session.client("wafv2", region_name=key[0], config=config)
+            _clients[key] = client
+        return client
 
 
 def normalise_address(address: str) -> str:
@@ -180,14 +188,19 @@ class WafIpSetGateway:
                 raise IpSetNotFound(name, SCOPE, settings.GATEHOUSE_WAF_REGION)
             params["NextMarker"] = marker
 
-    def read(self, ip_version: int) -> IpSetSnapshot:
+    def read(
+        self, ip_version: int, *, known: frozenset[str] | set[str] = frozenset()
+    ) -> IpSetSnapshot:
+        """The set's addresses (normalised) and lock token. `known`: addresses already in
+        our normal form, taken as they are (parsing 10,000 addresses is the main cost of
+        a no-op sync)."""
         name = self.names[ip_version]
-        known = ip_version in self._ids
+        remembered = ip_version in self._ids
         set_id = self._ids.get(ip_version) or self._find_id(ip_version)
         try:
             response = self._call("get_ip_set", name, Name=name, Scope=SCOPE, Id=set_id)
         except IpSetNotFound:
-            if not known:
+            if not remembered:
                 raise
             # The remembered id is stale (the set was re-created): find it again, once.
             self._ids.pop(ip_version, None)
@@ -204,20 +217,23 @@ class WafIpSetGateway:
             name=name,
             id=ip_set["Id"],
             arn=ip_set["ARN"],
-            addresses=frozenset(normalise_address(a) for a in ip_set.get("Addresses", [])),
+            addresses=frozenset(
+                a if a in known else normalise_address(a) for a in ip_set.get("Addresses", [])
+            ),
             lock_token=response["LockToken"],
             ip_version=ip_version,
             description=ip_set.get("Description") or "",
         )
 
     def write(self, snapshot: IpSetSnapshot, addresses: Iterable[str]) -> str:
-        """Replace the set's addresses using the snapshot's lock token; returns the next
-        token. Raises WafLockConflict when the set changed since `snapshot` was read."""
+        """Replace the set's addresses (in the order given) using the snapshot's lock
+        token; returns the next token. Raises WafLockConflict when the set changed since
+        `snapshot` was read."""
         params: dict[str, Any] = {
             "Name": snapshot.name,
             "Scope": SCOPE,
             "Id": snapshot.id,
-            "Addresses": sorted(addresses),
+            "Addresses": list(addresses),
             "LockToken": snapshot.lock_token,
         }
         if snapshot.description:  # update_ip_set replaces it: keep what is there
@@ -226,12 +242,16 @@ class WafIpSetGateway:
         return response.get("NextLockToken", "")
 
     def apply(
-        self, ip_version: int, plan: Callable[[IpSetSnapshot], Iterable[str] | None]
+        self,
+        ip_version: int,
+        plan: Callable[[IpSetSnapshot], Iterable[str] | None],
+        *,
+        known: frozenset[str] | set[str] = frozenset(),
     ) -> ApplyResult:
         """Read, ask `plan` for the addresses wanted given what is there, write if they
         differ. On a lock conflict re-read and re-plan, up to max_attempts times."""
         for attempt in range(1, self.max_attempts + 1):
-            snapshot = self.read(ip_version)
+            snapshot = self.read(ip_version, known=known)
             wanted = plan(snapshot)
             if wanted is None or frozenset(wanted) == snapshot.addresses:
                 return ApplyResult(snapshot=snapshot, wrote=False, attempts=attempt)
