@@ -128,7 +128,7 @@ def summarize(cfg: dict[str, Any]) -> dict[str, Any]:
     }
     behaviours = (cfg.get("CacheBehaviors") or {}).get("Items") or []
     cert = cfg.get("ViewerCertificate") or {}
-    return {
+    summary = {
         "enabled": cfg.get("Enabled"),
         "aliases": sorted((cfg.get("Aliases") or {}).get("Items") or []),
         "default_root_object": cfg.get("DefaultRootObject") or None,
@@ -145,20 +145,23 @@ def summarize(cfg: dict[str, Any]) -> dict[str, Any]:
             (custom.get("OriginSslProtocols") or {}).get("Items") or []
         ),
         "origin.alb.custom_headers": headers,
-        "default_behaviour": _behaviour(cfg.get("DefaultCacheBehavior") or {}),
         "behaviours": [b.get("PathPattern") for b in behaviours],
-        "behaviour./api/*": next(
-            (_behaviour(b) for b in behaviours if b.get("PathPattern") == API_PATH), None
-        ),
-        "viewer_certificate": {
-            "acm_certificate_arn": cert.get("ACMCertificateArn") or None,
-            "ssl_support_method": cert.get("SSLSupportMethod"),
-            "minimum_protocol_version": cert.get("MinimumProtocolVersion"),
-        },
+        "viewer_certificate.acm_certificate_arn": cert.get("ACMCertificateArn") or None,
+        "viewer_certificate.ssl_support_method": cert.get("SSLSupportMethod"),
+        "viewer_certificate.minimum_protocol_version": cert.get("MinimumProtocolVersion"),
         "web_acl_id": cfg.get("WebACLId") or None,
         "http_version": cfg.get("HttpVersion"),
         "ipv6": cfg.get("IsIPV6Enabled"),
     }
+    # One line per behaviour setting, so a plan shows exactly which one drifted.
+    api = next((b for b in behaviours if b.get("PathPattern") == API_PATH), {})
+    for prefix, behaviour in (
+        ("default_behaviour", cfg.get("DefaultCacheBehavior") or {}),
+        (f"behaviour.{API_PATH}", api),
+    ):
+        for key, value in _behaviour(behaviour).items():
+            summary[f"{prefix}.{key}"] = value
+    return summary
 
 
 def find_distribution(ctx: Context) -> dict[str, Any] | None:

@@ -349,7 +349,7 @@ def test_drift_plan_shows_old_and_new_values(applied, edge_config):
     plan = run("--config", str(edge_config))
     assert "tcp 0-65535 from 0.0.0.0/0" in plan
     assert 'default_action: {"Allow": {}} -> {"Block":' in plan
-    assert '"allowed_methods": ["GET", "HEAD"]' in plan and '"PATCH"' in plan
+    assert 'behaviour./api/*.allowed_methods: ["GET", "HEAD"] -> ["DELETE", "GET"' in plan
 
 
 def test_unmanaged_listener_rule_is_removed(applied, edge_config):
