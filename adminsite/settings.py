@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": "/api",
     # Separate request/response components: read-only fields are not asked for as input.
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "NetworkStatusEnum": ["active", "expired"],
+        "SyncStatusEnum": ["in_sync", "pending", "failed"],
+    },
 }
 
 # --- Login throttling (django-axes) ---------------------------------------------------------

@@ -47,6 +47,32 @@ def parse_ip(value: str | None):
     return address
 
 
+# --- JSON input: types as the schema says them -------------------------------------------
+# DRF would turn 5 into "5" for a string field and "yes" into True for a boolean; the
+# console sends proper JSON types, so anything else is a client bug worth a 400.
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 # --- users and sessions --------------------------------------------------------------
 
 
@@ -72,8 +98,8 @@ class SessionSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=4096, trim_whitespace=False)
 
 
 # --- networks --------------------------------------------------------------------------
@@ -152,7 +178,7 @@ class NetworkChangeSerializer(NetworkSerializer):
 
 class _ExpiryInput(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    ttl_hours = serializers.IntegerField(
+    ttl_hours = StrictIntegerField(
         required=False,
         min_value=1,
         max_value=MAX_TTL_HOURS,
@@ -170,27 +196,36 @@ class _ExpiryInput(serializers.Serializer):
 
 
 class NetworkCreateSerializer(_ExpiryInput):
-    cidr = serializers.CharField(
+    cidr = StrictCharField(
         max_length=64,
         help_text='An address or network: "203.0.113.7", "203.0.113.0/24", "2001:db8::/48".',
     )
-    label = serializers.CharField(max_length=100)
-    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=100)
+    note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class MyNetworkCreateSerializer(_ExpiryInput):
-    label = serializers.CharField(max_length=100, required=False)
-    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=100, required=False)
+    note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class NetworkUpdateSerializer(_ExpiryInput):
-    label = serializers.CharField(max_length=100, required=False)
-    note = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    label = StrictCharField(max_length=100, required=False)
+    note = StrictCharField(max_length=1000, required=False, allow_blank=True)
 
 
 class NetworkListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=("active", "expired"), required=False)
-    search = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    search = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Part of the label, note or CIDR (case-insensitive).",
+    )
+    page = serializers.IntegerField(required=False, min_value=1, help_text="From 1.")
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, help_text="Rows per page: 50 by default, at most 500."
+    )
 
 
 class ConfirmQuerySerializer(serializers.Serializer):
@@ -238,7 +273,7 @@ class SyncStatusSerializer(serializers.Serializer):
 
 
 class SyncRunSerializer(serializers.Serializer):
-    dry_run = serializers.BooleanField(default=False)
+    dry_run = StrictBooleanField(default=False)
 
 
 class SetSyncResultSerializer(serializers.Serializer):

@@ -1,10 +1,10 @@
 """Everything under /api/ (CloudFront routes /api/* to the ALB, the rest to S3)."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import auth, networks, seed, sync
+from api.views import auth, errors, networks, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -19,4 +19,6 @@ urlpatterns = [
     path("sync", sync.SyncView.as_view(), name="sync"),
     path("audit", sync.AuditView.as_view(), name="audit"),
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    # Last: anything else under /api/ is a JSON 404 (e.g. /api/networks/-1), not HTML.
+    re_path(r"^(?P<unmatched>[\s\S]*)$", errors.not_found, name="api-not-found"),
 ]

@@ -87,11 +87,7 @@ class NetworkListView(APIView):
     @extend_schema(
         operation_id="networks_list",
         summary="The allowlist, newest first",
-        parameters=[
-            NetworkListQuerySerializer,
-            OpenApiParameter("page", int, description="Page number, from 1."),
-            OpenApiParameter("page_size", int, description="Rows per page (default 50, max 500)."),
-        ],
+        parameters=[NetworkListQuerySerializer],
         responses={
             200: NetworkSerializer(many=True),
             400: INVALID,

@@ -203,3 +203,25 @@ def test_admin_is_for_staff_only(make_client):
     assert response.status_code == 302
     assert "/api/admin/login/" in response["Location"]
     assert make_client("superuser").get("/api/admin/").status_code == 200
+
+
+def test_unknown_api_paths_are_json_404s(editor_client):
+    for path in ("/api/nothing-here", "/api/networks/-5", "/api/networks/abc", "/api/a%0Ab"):
+        response = editor_client.get(path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_admin_without_slash_still_redirects(https_client):
+    response = https_client.get("/api/admin")
+    assert response.status_code == 301
+    assert response["Location"] == "/api/admin/"
+
+
+def test_schema_is_valid_openapi_without_generator_warnings(tmp_path):
+    from django.core.management import call_command
+
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml")
+    )
+    assert "/api/networks/{id}" in (tmp_path / "schema.yml").read_text()

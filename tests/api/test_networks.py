@@ -302,3 +302,18 @@ def test_invalid_json_is_400_in_the_error_shape(editor_client, waf):
     response = editor_client.post("/api/networks", "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"cidr": BRANCH, "label": 5},
+        {"cidr": BRANCH, "label": "x", "note": 1.5},
+        {"cidr": BRANCH, "label": "x", "ttl_hours": "3"},
+        {"cidr": 623011200, "label": "x"},
+    ],
+)
+def test_json_of_the_wrong_type_is_400(editor_client, waf, body):
+    response = post(editor_client, "/api/networks", body)
+    assert response.status_code == 400
+    assert AllowedNetwork.objects.count() == 0
