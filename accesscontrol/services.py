@@ -40,6 +40,10 @@ from accesscontrol.waf import IP_VERSIONS, IpSetSnapshot, WafIpSetGateway
 log = logging.getLogger(__name__)
 
 UPDATABLE_FIELDS = ("label", "note", "expires_at")
+# A sync.apply event lists at most this many addresses per kind (with the full counts):
+# each address change has its own event already (allow/revoke/adopt/expire), and a first
+# sync of 10,000 entries should not write a 10,000-entry audit record.
+AUDIT_LIST_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -617,9 +621,11 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
                         action="sync.apply",
                         subject=name,
                         after={
-                            "added": merge.to_add,
-                            "removed": merge.to_remove,
-                            "removed_outside": merge.removed_outside,
+                            "added_count": len(merge.to_add),
+                            "removed_count": len(merge.to_remove),
+                            "added": merge.to_add[:AUDIT_LIST_LIMIT],
+                            "removed": merge.to_remove[:AUDIT_LIST_LIMIT],
+                            "removed_outside": merge.removed_outside[:AUDIT_LIST_LIMIT],
                         },
                         reason=f"{len(merge.desired)} address(es) in {name}.",
                     )

@@ -124,6 +124,24 @@ def test_address_removed_in_the_waf_console_is_restored_and_reported(gateway, wa
     assert report.sets[0].removed_outside == [OFFICE_V4]
     assert waf.addresses(4) == {OFFICE_V4, HOME_V4}
     assert state(4).drift == {"removed_outside": [OFFICE_V4]}
+    event = AuditEvent.objects.filter(action="sync.apply").first()  # newest first
+    assert event.after == {
+        "added_count": 1,
+        "removed_count": 0,
+        "added": [OFFICE_V4],
+        "removed": [],
+        "removed_outside": [OFFICE_V4],
+    }
+
+
+def test_sync_apply_event_lists_at_most_100_addresses_with_full_counts(gateway, waf):
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(cidr=f"81.3.{i}.0/24", ip_version=4, label="bulk") for i in range(150)
+    )
+    sync_waf_ip_sets(gateway=gateway)
+    event = AuditEvent.objects.get(action="sync.apply")
+    assert event.after["added_count"] == 150 and len(event.after["added"]) == 100
+    assert len(waf.addresses(4)) == 150
 
 
 def test_pre_existing_waf_entries_are_adopted_on_the_first_sync(waf, gateway):
