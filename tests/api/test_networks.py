@@ -317,3 +317,12 @@ def test_json_of_the_wrong_type_is_400(editor_client, waf, body):
     response = post(editor_client, "/api/networks", body)
     assert response.status_code == 400
     assert AllowedNetwork.objects.count() == 0
+
+
+def test_nul_characters_are_400_not_a_database_error(editor_client, waf):
+    # PostgreSQL refuses NUL in text; DRF's fields refuse it first, with a message.
+    assert editor_client.get("/api/networks?search=a%00b").status_code == 400
+    assert editor_client.get("/api/audit?actor=a%00b").status_code == 400
+    response = post(editor_client, "/api/networks", {"cidr": BRANCH, "label": "a\x00b"})
+    assert response.status_code == 400
+    assert "label" in response.json()["error"]["fields"]
