@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from accesscontrol import services
+from accesscontrol import services, validation
 from accesscontrol.clientip import viewer_ip
 from accesscontrol.exceptions import AccessControlError
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
@@ -17,10 +17,39 @@ def _requester(request) -> services.Requester:
     )
 
 
+def _field_errors(exc: ValidationError, field: str) -> ValidationError:
+    return ValidationError(exc.error_dict[field]) if hasattr(exc, "error_dict") else exc
+
+
 class AllowedNetworkForm(forms.ModelForm):
+    """The services' input rules, shown on the form (the admin is for superusers, so wide
+    prefixes are allowed here)."""
+
     class Meta:
         model = AllowedNetwork
         fields = ["cidr", "label", "note", "expires_at"]
+
+    def clean_cidr(self):
+        try:
+            network = validation.parse_network(self.cleaned_data["cidr"])
+            validation.check_network_policy(network, is_superuser=True)
+        except ValidationError as exc:
+            raise _field_errors(exc, "cidr") from None
+        return str(network)
+
+    def clean_label(self):
+        try:
+            return validation.clean_label(self.cleaned_data["label"])
+        except ValidationError as exc:
+            raise _field_errors(exc, "label") from None
+
+    def clean_expires_at(self):
+        if "expires_at" not in self.changed_data:
+            return self.cleaned_data["expires_at"]
+        try:
+            return validation.clean_expires_at(self.cleaned_data["expires_at"])
+        except ValidationError as exc:
+            raise _field_errors(exc, "expires_at") from None
 
 
 @admin.register(AllowedNetwork)

@@ -254,11 +254,10 @@ def allow_network(
 
 
 def _coverage_end(networks: list[AllowedNetwork], overrides: dict[int, Any]) -> datetime | None:
-    """When coverage by `networks` ends (None = never), with some expiries overridden."""
+    """When coverage by the (non-empty) `networks` ends, None meaning never, with some
+    expiries overridden."""
     ends = [overrides.get(n.pk, n.expires_at) for n in networks]
-    if not ends or any(end is None for end in ends):
-        return None if ends else timezone.now()
-    return max(ends)
+    return None if any(end is None for end in ends) else max(ends)
 
 
 def update_network(
