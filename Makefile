@@ -32,6 +32,10 @@ format: $(STAMP)
 bench-sync: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_sync.py
 
+# gunicorn + wrk: /api/health vs the seed's Flask app, and the signed-in network list.
+bench-api: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_api.py
+
 # Bytes and requests the admin console costs a browser up to its first render (Chromium).
 bench-frontend: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_frontend.py

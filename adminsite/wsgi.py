@@ -6,4 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminsite.settings")
 
-application = get_wsgi_application()
+from api.wsgi import with_health_check  # noqa: E402  (after the settings module is named)
+
+# ALB health checks are answered before Django: no middleware, no host check, no database.
+application = with_health_check(get_wsgi_application())

@@ -1,20 +1,26 @@
 """Pagination for the API.
 
 `CountedPagePagination` is DRF's page-number pagination ({"count", "next", "previous",
-"results"}) that reads the page and the total in one query (`COUNT(*) OVER ()`), so a
-list request costs one query for its data.
+"results"}) that reads the page and the total in one query (the count as an uncorrelated
+scalar subquery, which the database evaluates once; `COUNT(*) OVER ()` would make it
+materialise every row before the LIMIT), so a list request costs one query for its data.
 
 `AuditCursorPagination` walks the append-only audit trail newest first; a cursor stays
 valid while new events arrive.
 """
 
-from django.db.models import Count, Window
+from django.db.models import IntegerField, Subquery
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 TOTAL = "_page_total"
+
+
+class _CountOf(Subquery):
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS _counted)"
+    output_field = IntegerField()
 
 
 class CountedPagePagination(PageNumberPagination):
@@ -34,7 +40,9 @@ class CountedPagePagination(PageNumberPagination):
             raise ValidationError({self.page_query_param: ["A page number is 1 or more."]})
         offset = (self.page_number - 1) * self.page_size
         rows = list(
-            queryset.annotate(**{TOTAL: Window(Count("pk"))})[offset : offset + self.page_size]
+            queryset.annotate(**{TOTAL: _CountOf(queryset.order_by().values("pk"))})[
+                offset : offset + self.page_size
+            ]
         )
         if not rows and offset:
             raise NotFound("That page is past the end of the list.")

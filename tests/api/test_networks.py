@@ -326,3 +326,20 @@ def test_nul_characters_are_400_not_a_database_error(editor_client, waf):
     response = post(editor_client, "/api/networks", {"cidr": BRANCH, "label": "a\x00b"})
     assert response.status_code == 400
     assert "label" in response.json()["error"]["fields"]
+
+
+def test_a_list_page_costs_at_most_four_queries(editor_client, waf):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(cidr=f"62.{i // 256}.{i % 256}.0/24", ip_version=4, label=f"n{i}")
+        for i in range(120)
+    )
+    editor_client.get("/api/networks")
+    with CaptureQueriesContext(connection) as queries:
+        body = editor_client.get("/api/networks?status=active&search=n1").json()
+    # session, user, the user's permissions, the page with its count
+    assert len(queries) <= 4, [q["sql"] for q in queries.captured_queries]
+    assert body["count"] == 31  # n1, n10..n19, n100..n119
+    assert len(body["results"]) == 31

@@ -1,0 +1,186 @@
+"""Benchmark of the API under gunicorn against the seed's Flask app (prints figures; pytest
+does not collect it).
+
+Both apps run under gunicorn with the project's gunicorn.conf.py, 2 sync workers, on
+loopback ports chosen by the OS. `wrk -t2 -c20 -d10s --latency`, runs alternated
+(Flask health, Django health, Django list, and again) so both see the same machine load;
+the best run of each is reported (the least disturbed by anything else on the machine).
+
+- /api/health on Flask and on Django;
+- GET /api/networks (first page, 50 of 1,000 rows) signed in as an editor (session cookie
+  handed to wrk with -H), through the whole middleware stack in production mode.
+DB queries per list request are counted in-process with CaptureQueriesContext.
+
+Goals: health >= 1.0x Flask; list <= 4 queries and >= 0.3x our health req/s.
+
+Run: `make bench-api` (SQLite in a throwaway file) or
+`DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench-api` (a database of its
+own: its allowlist is replaced by the 1,000 benchmark rows).
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+WORKDIR = Path(tempfile.mkdtemp(prefix="gatehouse-bench-api-"))
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "adminsite.settings",
+    "DJANGO_SECRET_KEY": "benchmark-only-key-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+    "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{WORKDIR / 'bench.sqlite3'}"),
+    "WEB_CONCURRENCY": "2",
+    "GUNICORN_LOG_LEVEL": "warning",
+    "DJANGO_LOG_LEVEL": "WARNING",
+}
+os.environ.update(ENV)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import Group  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+
+from accesscontrol.models import AllowedNetwork  # noqa: E402
+
+ROWS = 1_000
+WRK = ["wrk", "-t2", "-c20", "-d10s", "--latency"]
+ROUNDS = 2
+HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "81.2.69.142, 10.0.0.5"}
+
+
+def prepare_database() -> str:
+    """Migrate, 1,000 networks, an editor; returns the editor's session cookie value."""
+    call_command("migrate", verbosity=0, interactive=False)
+    AllowedNetwork.objects.all().delete()
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(cidr=f"62.{i // 256}.{i % 256}.0/24", ip_version=4, label=f"Site {i}")
+        for i in range(ROWS)
+    )
+    User = get_user_model()
+    User.objects.filter(username="bench-editor").delete()
+    editor = User.objects.create_user("bench-editor", password="unused-" + "x" * 20)
+    editor.groups.add(Group.objects.get(name="editor"))
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
+    client.force_login(editor)
+    return client.cookies["sessionid"].value
+
+
+def queries_per_list_request(session: str) -> tuple[int, int]:
+    setup_test_environment()  # lets the test client run against ALLOWED_HOSTS
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
+    client.cookies["sessionid"] = session
+    client.get("/api/networks")  # warm: content types, permissions
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/networks")
+    assert response.status_code == 200, response.content
+    return len(queries.captured_queries), len(response.json()["results"])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(app: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"{base}/api/health", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return process, base
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"{app} did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=20)
+
+
+def wrk(url: str, headers: dict[str, str]) -> tuple[float, float, int]:
+    """(requests/s, p99 latency in ms, non-2xx responses)."""
+    args = [*WRK]
+    for name, value in headers.items():
+        args += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return rps, p99, int(bad.group(1)) if bad else 0
+
+
+def best(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    return max(runs, key=lambda run: run[0])
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian package 'wrk').")
+    session = prepare_database()
+    queries, rows = queries_per_list_request(session)
+
+    flask, flask_url = start("tests.benchmarks.flask_seed:app")
+    django_app, django_url = start("adminsite.wsgi")
+    list_headers = {**HEADERS, "Cookie": f"sessionid={session}"}
+    runs = {"flask health": [], "django health": [], "django list": []}
+    try:
+        for _ in range(ROUNDS):
+            runs["flask health"].append(wrk(f"{flask_url}/api/health", {}))
+            runs["django health"].append(wrk(f"{django_url}/api/health", HEADERS))
+            runs["django list"].append(wrk(f"{django_url}/api/networks", list_headers))
+    finally:
+        stop(flask)
+        stop(django_app)
+        shutil.rmtree(WORKDIR, ignore_errors=True)
+
+    print(f"wrk {' '.join(WRK[1:])}; gunicorn 2 sync workers; best of {ROUNDS} alternated runs")
+    print(f"database: {ENV['DATABASE_URL'].split(':', 1)[0]}; {ROWS:,} networks")
+    print(f"{'target':<16}{'req/s':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    results = {name: best(values) for name, values in runs.items()}
+    for name, (rps, p99, bad) in results.items():
+        print(f"{name:<16}{rps:>10.0f}{p99:>10.1f}{bad:>10}")
+    health_ratio = results["django health"][0] / results["flask health"][0]
+    list_ratio = results["django list"][0] / results["django health"][0]
+    print(f"DB queries per list request: {queries} ({rows} rows on the page)")
+    goals = [
+        (f"health vs Flask {health_ratio:.2f}x >= 1.0x", health_ratio >= 1.0),
+        (f"list queries {queries} <= 4", queries <= 4),
+        (f"list vs our health {list_ratio:.2f}x >= 0.3x", list_ratio >= 0.3),
+        ("every response 2xx", all(bad == 0 for _, _, bad in results.values())),
+    ]
+    for text, met in goals:
+        print(f"  [{'met' if met else 'MISSED'}] {text}")
+    return 0 if all(met for _, met in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
