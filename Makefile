@@ -13,9 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The local stack's settings: development mode, loopback allowed, the local edge's name.
+# Django still runs in its production `cloudfront` client-IP mode behind the local edge.
+LOCAL_ENV := DJANGO_DEBUG=true GATEHOUSE_ALLOW_PRIVATE_RANGES=true \
+	GATEHOUSE_EDGE_NAME=gatehouse-local GATEHOUSE_CLIENT_IP_SOURCE=cloudfront
+
+# The whole edge on this machine: AWS stand-in, provisioning, local CloudFront + WAF, Django.
 run: $(STAMP)
-	DJANGO_DEBUG=true GATEHOUSE_CLIENT_IP_SOURCE=direct $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=true GATEHOUSE_CLIENT_IP_SOURCE=direct $(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(LOCAL_ENV) $(BIN)/python manage.py runlocal
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

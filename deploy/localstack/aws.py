@@ -1,0 +1,121 @@
+"""The local stack's AWS stand-in: moto's server in-process, and what a user's account
+would already have (a VPC, two subnets, ACM certificates) created in it.
+
+Development only: production never imports this module (moto is a dev dependency).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from pathlib import Path
+
+import boto3
+
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",  # noqa: S105 - the stand-in takes any credentials
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # Never the user's real profile or config, whatever their ~/.aws says.
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+def point_boto3_at(endpoint: str) -> None:
+    """Every boto3 client made from now on in this process talks to the stand-in."""
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(LOCAL_CREDENTIALS)
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+
+
+def start_moto_server(port: int):
+    """moto's server on loopback, with the fixes that keep it faithful to real AWS."""
+    from moto.server import ThreadedMotoServer
+
+    from deploy.moto_fixes import apply_moto_fixes
+
+    apply_moto_fixes()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def self_signed_certificate(hostname: str) -> tuple[bytes, bytes]:
+    """A throwaway certificate + key for the stand-in's ACM (cryptography ships with moto)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def _import_certificate(hostname: str, region: str) -> str:
+    cert, key = self_signed_certificate(hostname)
+    acm = boto3.client("acm", region_name=region)
+    return acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
+
+
+def _toml_value(text: str, key: str) -> str:
+    match = re.search(rf'^{key}\s*=\s*"([^"]*)"', text, re.MULTILINE)
+    if not match:
+        raise ValueError(f"{key} missing from the local edge config")
+    return match.group(1)
+
+
+def prepare_account(template: Path, destination: Path) -> Path:
+    """Create the VPC, subnets and certificates the edge config expects, and write a copy
+    of the config with the template's placeholder ids replaced by the stand-in's."""
+    text = template.read_text()
+    region = _toml_value(text, "region")
+    ec2 = boto3.client("ec2", region_name=region)
+    vpc_id = ec2.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=region + zone)["Subnet"][
+            "SubnetId"
+        ]
+        for cidr, zone in (("10.80.1.0/24", "a"), ("10.80.2.0/24", "b"))
+    ]
+    app_host = re.search(r'^hostnames\s*=\s*\["([^"]+)"', text, re.MULTILINE).group(1)
+    origin_host = _toml_value(text, "hostname")
+    replacements = {
+        _toml_value(text, "vpc_id"): vpc_id,
+        # CloudFront takes certificates from us-east-1 only; the ALB's lives in the region.
+        re.findall(r'certificate_arn\s*=\s*"([^"]+)"', text)[0]: _import_certificate(
+            app_host, "us-east-1"
+        ),
+        re.findall(r'certificate_arn\s*=\s*"([^"]+)"', text)[1]: _import_certificate(
+            origin_host, region
+        ),
+    }
+    placeholders = re.search(r"subnet_ids\s*=\s*\[([^\]]*)\]", text).group(1)
+    for placeholder, subnet in zip(re.findall(r'"([^"]+)"', placeholders), subnets, strict=True):
+        replacements[placeholder] = subnet
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(text)
+    return destination

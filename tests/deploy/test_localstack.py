@@ -1,0 +1,219 @@
+"""End to end through the local stack (`manage.py runlocal`, what `make run` starts):
+the real provisioning into moto's server, the local CloudFront + WAF edge, Django in
+`cloudfront` mode. Nothing of ours is mocked; the WAF sets are read back with boto3."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EDGE = "gatehouse-local"
+PASSWORD = "local-stack-test-pw"  # noqa: S105
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_env(tmp: Path, aws_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
+    env.update(
+        DJANGO_DEBUG="true",
+        GATEHOUSE_ALLOW_PRIVATE_RANGES="true",
+        GATEHOUSE_EDGE_NAME=EDGE,
+        GATEHOUSE_CLIENT_IP_SOURCE="cloudfront",
+        GATEHOUSE_ADMIN_PASSWORD=PASSWORD,
+        GATEHOUSE_LOCAL_ACCESS_LOG="0",
+        DATABASE_URL=f"sqlite:///{tmp / 'local.sqlite3'}",
+        AWS_ENDPOINT_URL=f"http://127.0.0.1:{aws_port}",
+        AWS_ACCESS_KEY_ID="local",
+        AWS_SECRET_ACCESS_KEY="local",
+        AWS_REGION="us-east-1",
+    )
+    env.pop("AWS_SESSION_TOKEN", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("localstack")
+    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port()}
+    env = local_env(tmp, ports["aws"])
+    log = open(tmp / "runlocal.log", "w+")  # noqa: SIM115 - closed in teardown
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "manage.py",
+            "runlocal",
+            f"--port={ports['edge']}",
+            f"--aws-port={ports['aws']}",
+            f"--origin-port={ports['origin']}",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 90
+    while "Press Ctrl-C to stop." not in (tmp / "runlocal.log").read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("runlocal did not come up:\n" + (tmp / "runlocal.log").read_text())
+        time.sleep(0.2)
+    yield {"ports": ports, "env": env, "log": tmp / "runlocal.log"}
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+class Browser:
+    """A cookie-keeping HTTP client that talks to the local edge like the console does."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def csrf(self) -> str:
+        return next((c.value for c in self.jar if c.name == "csrftoken"), "")
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        if method not in ("GET", "HEAD"):
+            request.add_header("X-CSRFToken", self.csrf())
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def login(self) -> None:
+        assert self.call("GET", "/api/auth/session")[0] == 200
+        status, body = self.call(
+            "POST", "/api/auth/login", {"username": "admin", "password": PASSWORD}
+        )
+        assert status == 200, body
+
+
+def waf_addresses(aws_port: int) -> dict[str, set[str]]:
+    waf = boto3.client(
+        "wafv2",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{aws_port}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    found = {}
+    for summary in waf.list_ip_sets(Scope="CLOUDFRONT")["IPSets"]:
+        ip_set = waf.get_ip_set(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])
+        found[summary["Name"]] = set(ip_set["IPSet"]["Addresses"])
+    return found
+
+
+def eventually(check, timeout: float = 5.0):
+    """The edge re-reads the web ACL at most once a second."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_console_and_seed_routes_through_the_edge(stack):
+    browser = Browser(stack["ports"]["edge"])
+    status, body = browser.call("GET", "/")
+    assert status == 200 and b"<html" in body.lower()
+    assert browser.call("GET", "/api/test1") == (200, b'{"message":"This is /api/test1"}\n')
+    # Not an /api/* path: the S3 behaviour answers, never Django.
+    assert browser.call("GET", "/v1/test1")[0] == 404
+
+
+def test_networks_added_and_removed_over_http_land_in_waf(stack):
+    browser = Browser(stack["ports"]["edge"])
+    browser.login()
+    status, body = browser.call(
+        "POST", "/api/networks", {"cidr": "198.18.7.0/24", "label": "branch office"}
+    )
+    assert status == 201, body
+    created = json.loads(body)
+    assert created["sync"]["status"] == "applied"
+    sets = waf_addresses(stack["ports"]["aws"])
+    assert sets[f"{EDGE}-office-v4"] == {"127.0.0.1/32", "198.18.7.0/24"}
+    assert sets[f"{EDGE}-office-v6"] == {"::1/128"}
+
+    status, _ = browser.call("DELETE", f"/api/networks/{created['id']}")
+    assert status == 204
+    assert waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"] == {"127.0.0.1/32"}
+
+
+def test_revoking_own_address_blocks_then_allow_ip_recovers(stack):
+    browser = Browser(stack["ports"]["edge"])
+    browser.login()
+    status, body = browser.call("GET", "/api/networks?search=127.0.0.1")
+    own = json.loads(body)["results"][0]
+    # ::1/128 stays, so the allowlist is not empty, but this viewer (127.0.0.1) loses access.
+    status, body = browser.call("DELETE", f"/api/networks/{own['id']}")
+    assert status == 409
+    assert json.loads(body)["error"]["code"] == "self_lockout"
+    status, _ = browser.call("DELETE", f"/api/networks/{own['id']}?confirm=true")
+    assert status == 204
+
+    def blocked():
+        status, body = browser.call("GET", "/api/me")
+        return status == 403 and b"not on the allowlist" in body
+
+    assert eventually(blocked), "the edge still lets 127.0.0.1 in"
+
+    # Break-glass from another terminal: only AWS credentials and the database.
+    recovery = subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "allow_ip", "127.0.0.1", "--label", "recovery"],
+        cwd=ROOT,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert recovery.returncode == 0, recovery.stdout + recovery.stderr
+    assert eventually(lambda: browser.call("GET", "/api/me")[0] == 200)
+
+
+def test_request_straight_to_django_is_refused_without_origin_secret(stack):
+    direct = Browser(stack["ports"]["origin"])
+    status, body = direct.call("GET", "/api/auth/session")
+    assert status == 403
+    assert json.loads(body)["error"]["code"] == "origin_forbidden"
+    # The ALB's health check still gets through.
+    assert direct.call("GET", "/api/health")[0] == 200
+
+
+def test_viewer_headers_from_the_client_are_not_trusted(stack):
+    browser = Browser(stack["ports"]["edge"])
+    request = urllib.request.Request(  # noqa: S310
+        browser.base + "/api/auth/session",
+        headers={
+            "CloudFront-Viewer-Address": "8.8.8.8:1234",
+            "X-Forwarded-For": "8.8.8.8",
+            "X-Origin-Verify": "guess",
+        },
+    )
+    with browser.opener.open(request, timeout=10) as response:
+        assert json.loads(response.read())["viewer_ip"] == "127.0.0.1"
