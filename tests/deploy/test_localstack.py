@@ -217,3 +217,18 @@ def test_viewer_headers_from_the_client_are_not_trusted(stack):
     )
     with browser.opener.open(request, timeout=10) as response:
         assert json.loads(response.read())["viewer_ip"] == "127.0.0.1"
+
+
+def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
+    env.update(DJANGO_SECRET_KEY="k" * 60, DJANGO_ALLOWED_HOSTS="admin.example.com")
+    probe = (
+        "import sys, adminsite.wsgi; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'werkzeug', "
+        "'cryptography') or m.startswith('deploy.localstack')))"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
