@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench-sync bench-api bench-frontend soak clean
+.PHONY: run test lint format bench-sync bench-api bench-frontend soak soak-short clean
 
 # Re-installs only when pyproject.toml changes, so a second run starts at once.
 $(STAMP): pyproject.toml
@@ -44,6 +44,18 @@ bench-api: $(STAMP)
 # Bytes and requests the admin console costs a browser up to its first render (Chromium).
 bench-frontend: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_frontend.py
+
+# Reliability suite (tests/reliability): gunicorn (4 workers) on PostgreSQL, moto's server
+# with injected faults, over HTTP; prints a table of figures. Needs PostgreSQL on 127.0.0.1.
+SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse_soak
+soak: $(STAMP)
+	GATEHOUSE_SOAK=1 GATEHOUSE_SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) \
+		$(BIN)/python -m pytest tests/reliability -s -p no:cacheprovider $(PYTEST_ARGS)
+
+# The same scenarios with small counts (CI).
+soak-short: $(STAMP)
+	GATEHOUSE_SOAK=1 GATEHOUSE_SOAK_SHORT=1 GATEHOUSE_SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) \
+		$(BIN)/python -m pytest tests/reliability -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
