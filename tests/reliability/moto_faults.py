@@ -21,7 +21,8 @@ Control endpoint (JSON):
                       "injected": {"<code>": n}, "conflicts": {"<name>": n},
                       "faults": {...}}
     POST /faults  {"update_ip_set": [codes], "get_ip_set": [codes], "delay": seconds}
-                  opens a window (an empty body closes it)
+                  opens a window (an empty body closes it); "delay" slows every
+                  update_ip_set (a slow WAF: requests stay in flight longer)
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class Faults:
     def before(self, operation: str, name: str) -> None:
         with self.lock:
             self.calls[f"{operation}:{name}"] += 1
-            delay = float(self.config.get("delay", 0) or 0)
+            delay = float(self.config.get("delay", 0) or 0) if operation == "update_ip_set" else 0
             cycle = self.cycles.get(operation)
             code = next(cycle) if cycle else None
             if code:

@@ -10,6 +10,8 @@ equal the active networks, and the audit trail has exactly one event per change.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 import pytest
 
 from tests.reliability.conftest import (
+    PASSWORD,
     SHORT,
+    VIEWER_IP,
     ApiSession,
     percentile,
     record,
@@ -170,3 +174,538 @@ def test_concurrent_editors_and_churn_end_with_db_equal_to_waf_and_one_audit_eve
         **latency(outcomes),
     )
     assert waf_writes <= len(outcomes)
+
+
+# -- 2. external writer -----------------------------------------------------------------
+
+N_EXTERNAL = 5 if SHORT else 10
+
+
+def test_external_writer_additions_are_adopted_with_audit_and_never_deleted(stack, editors, editor):
+    marker = stack.max_audit_id()
+    wanted = [f"45.2.{i}.0/24" for i in range(N_LOAD)]
+    external = [f"45.2.250.{i * 4}/30" for i in range(N_EXTERNAL)]
+    name, set_id = stack.set_name(4), stack.ip_set_ids[4]
+    between: list[Outcome] = []
+    conflicts = Counter()
+
+    def external_writer() -> None:
+        """A console user adding addresses by hand: read, add one, write with the lock
+        token; on a lock conflict read again and retry."""
+        for i, cidr in enumerate(external):
+            for tries in range(30):
+                current = stack.waf.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=set_id)
+                if i == 0 and tries == 0:
+                    # The app writes between our read and our write: our token is stale.
+                    between.append(allow(editor, "45.2.249.0/24", "between"))
+                try:
+                    stack.waf.update_ip_set(
+                        Name=name,
+                        Scope="CLOUDFRONT",
+                        Id=set_id,
+                        Addresses=sorted(set(current["IPSet"]["Addresses"]) | {cidr}),
+                        Description=current["IPSet"].get("Description") or "",
+                        LockToken=current["LockToken"],
+                    )
+                except stack.waf.exceptions.WAFOptimisticLockException:
+                    conflicts["external"] += 1
+                    time.sleep(0.02 * (tries + 1))
+                    continue
+                break
+            else:
+                raise AssertionError(f"external writer never got {cidr} in")
+            time.sleep(0.05)
+
+    conflicts_before = stack.waf_counts().get(f"conflict:{name}", 0)
+    writer = threading.Thread(target=external_writer)
+    writer.start()
+    added = burst(editors, wanted, "load with external writer")
+    writer.join(timeout=300)
+    assert not writer.is_alive()
+    # The console's "Sync now": picks up what the writer added after the last change.
+    final = editor.call("POST", "/api/sync", {"dry_run": False})
+    assert final.status == 200, final.body
+
+    outcomes = added + between
+    assert not server_errors(outcomes), server_errors(outcomes)[:5]
+    assert all(o.status == 201 for o in outcomes), [o for o in outcomes if o.status != 201]
+    assert conflicts["external"] >= 1  # the stale token was refused, and retried
+    waf = stack.waf_addresses(4)
+    assert set(external) <= waf, f"deleted from WAF: {sorted(set(external) - waf)}"
+    adopted = dict(
+        stack.sql(
+            "SELECT cidr, source FROM accesscontrol_allowednetwork WHERE cidr = ANY(%s)",
+            (external,),
+        )
+    )
+    assert adopted == dict.fromkeys(external, "adopted")
+    events = network_events(stack, marker, "45.2.")
+    assert {c: events["network.adopt", c] for c in external} == dict.fromkeys(external, 1)
+    expected = expected_audit(outcomes) + Counter(("network.adopt", c) for c in external)
+    assert events == expected
+    stack.assert_db_matches_waf()
+    app_conflicts = stack.waf_counts().get(f"conflict:{name}", 0) - conflicts_before
+    record(
+        "2 external writer",
+        app_changes=len(outcomes),
+        external_additions=N_EXTERNAL,
+        adopted_with_audit_event=sum(events["network.adopt", c] for c in external),
+        external_deleted=0,
+        lock_conflicts_total=app_conflicts,
+        lock_conflicts_external_retried=conflicts["external"],
+        sync_answers=dict(Counter(o.body["sync"]["status"] for o in outcomes)),
+        responses_5xx_or_dropped=0,
+        **latency(outcomes),
+    )
+
+
+# -- 3. faults --------------------------------------------------------------------------
+
+N_FAULT = 10 if SHORT else 30
+FAULT_CODES = ["ThrottlingException", "WAFUnavailableEntityException", "WAFOptimisticLockException"]
+
+
+def test_waf_faults_leave_changes_saved_and_pending_then_sync_waf_converges(stack, editors, editor):
+    marker = stack.max_audit_id()
+    wanted = [f"45.3.{i}.0/24" for i in range(N_FAULT)]
+    waf_before = stack.waf_addresses(4)
+    injected_before = stack.waf_counts()
+    stack.control({"update_ip_set": FAULT_CODES})
+    try:
+        started = time.perf_counter()
+        outcomes = burst(editors, wanted, "during WAF faults")
+        window = time.perf_counter() - started
+        during = editor.call("GET", "/api/sync").json()
+        waf_during = stack.waf_addresses(4)
+    finally:
+        injected = stack.waf_counts()
+        stack.control({})
+
+    assert not server_errors(outcomes), server_errors(outcomes)[:5]
+    assert [o.status for o in outcomes] == [201] * N_FAULT
+    answers = Counter(o.body["sync"]["status"] for o in outcomes)
+    assert answers == {"pending": N_FAULT}
+    assert all(o.body["sync"]["reason"] for o in outcomes)
+    v4 = next(s for s in during["sets"] if s["ip_version"] == 4)
+    assert not during["in_sync"] and v4["status"] == "pending" and v4["last_error"], v4
+    assert waf_during == waf_before  # nothing got through
+    assert set(wanted) <= stack.active_cidrs(4)  # ...but every change is saved
+    assert network_events(stack, marker, "45.3.") == expected_audit(outcomes)
+    fails = sum(1 for action, _ in stack.audit_since(marker) if action == "sync.fail")
+
+    writes_before = writes(stack)
+    started = time.perf_counter()
+    stack.manage("sync_waf")
+    converge = time.perf_counter() - started
+    stack.assert_db_matches_waf()
+    assert writes(stack) - writes_before == 1
+    stack.manage("sync_waf")  # converged: the next one writes nothing
+    assert writes(stack) - writes_before == 1
+    assert editor.call("GET", "/api/sync").json()["in_sync"]
+    record(
+        "3 WAF faults",
+        changes_in_window=N_FAULT,
+        answered_201_pending=answers["pending"],
+        responses_5xx_or_dropped=0,
+        faults_injected={
+            code.replace("Exception", ""): injected.get(f"injected:{code}", 0)
+            - injected_before.get(f"injected:{code}", 0)
+            for code in FAULT_CODES
+        },
+        sync_fail_audit_events=fails,
+        state_during_window=f"{v4['status']}: {v4['last_error'][:60]}",
+        window_s=window,
+        sync_waf_after_s=converge,
+        sync_waf_writes=1,
+        **latency(outcomes),
+    )
+
+
+# -- 4. worker killed -------------------------------------------------------------------
+
+N_KILL = 16 if SHORT else 40
+
+
+def test_killed_worker_leaves_no_half_applied_change_and_next_sync_converges(stack, editors):
+    marker = stack.max_audit_id()
+    wanted = [f"45.4.{i}.0/24" for i in range(N_KILL)]
+    killed: list[int] = []
+
+    def killer() -> None:
+        for _ in range(2):
+            time.sleep(1.0)
+            pid = stack.workers()[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    stack.control({"delay": 0.25})  # a slow WAF: every worker has a request in flight
+    try:
+        thread = threading.Thread(target=killer)
+        thread.start()
+        outcomes = burst(editors, wanted, "worker kill")
+        thread.join(timeout=60)
+    finally:
+        stack.control({})
+    started = time.perf_counter()
+    stack.wait_workers()
+    respawn = time.perf_counter() - started
+
+    dropped = [o for o in outcomes if o.status is None]
+    answered = [o for o in outcomes if o.status is not None]
+    assert len(killed) == 2
+    assert dropped, "no request was in flight in a killed worker"
+    assert all(o.status == 201 for o in answered), [o for o in answered if o.status != 201]
+    in_db = stack.sql("SELECT cidr FROM accesscontrol_allowednetwork WHERE cidr LIKE '45.4.%%'")
+    in_db = {r[0] for r in in_db}
+    events = network_events(stack, marker, "45.4.")
+    for cidr in wanted:  # all or nothing: a saved network has its one event, and vice versa
+        assert events["network.allow", cidr] == (1 if cidr in in_db else 0), cidr
+    assert {o.cidr for o in answered} <= in_db
+    assert set(events) <= {("network.allow", c) for c in wanted}
+
+    stack.manage("sync_waf")
+    stack.assert_db_matches_waf()
+    saved = sum(1 for o in dropped if o.cidr in in_db)
+    record(
+        "4 worker SIGKILL",
+        changes_sent=N_KILL,
+        workers_killed=len(killed),
+        answered_201=len(answered),
+        dropped_connections=len(dropped),
+        dropped_but_committed=saved,
+        dropped_and_rolled_back=len(dropped) - saved,
+        half_applied=0,
+        workers_back_s=respawn,
+        next_sync_converged="yes",
+    )
+
+
+# -- 5. fuzz ----------------------------------------------------------------------------
+
+FUZZ_EXAMPLES = 5 if SHORT else 25
+
+
+def test_schemathesis_against_the_live_server_finds_no_5xx_and_no_schema_violation(stack):
+    """Every operation of the served schema, positive and negative input, as a signed-in
+    editor. Not checked: that every schema-valid body is accepted (a string the schema
+    allows as "cidr" may still be no network: a 400 with a field message is right)."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+    base = f"http://127.0.0.1:{stack.port}"
+    fuzzer = ApiSession(stack.port)
+    assert fuzzer.login("editor").status == 200
+    loaded = schemathesis.openapi.from_url(
+        f"{base}/api/schema?format=json", headers=fuzzer.headers("GET")
+    )
+    raw = loaded.raw_schema
+    # Authentication is scenario 6's subject: here every request is the editor's.
+    raw.get("components", {}).pop("securitySchemes", None)
+    for item in raw["paths"].values():
+        for operation in item.values():
+            operation.pop("security", None)
+    schema = schemathesis.openapi.from_dict(raw)
+    operations = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
+
+    def has_input(label: str) -> bool:
+        method, path = label.split(" ", 1)
+        definition = raw["paths"][path][method.lower()]
+        return bool(definition.get("parameters") or definition.get("requestBody"))
+
+    cases = [(label, GenerationMode.POSITIVE) for label in sorted(operations)] + [
+        (label, GenerationMode.NEGATIVE) for label in sorted(operations) if has_input(label)
+    ]
+    statuses: Counter = Counter()
+    failures: dict[str, str] = {}
+
+    def fuzz(label: str, mode: GenerationMode, headers: dict, cookies: dict) -> None:
+        @given(case=operations[label].as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
+        def check(case):
+            response = case.call_and_validate(
+                base_url=base,
+                headers=headers,
+                cookies=cookies,
+                excluded_checks=[positive_data_acceptance],
+                timeout=60,
+            )
+            statuses[response.status_code] += 1
+            if response.status_code == 401:  # signed in: the fuzzing must get past that
+                assert response.json()["error"]["code"] != "not_authenticated"
+
+        check()
+
+    for label, mode in cases:
+        if fuzzer.call("GET", "/api/me").status == 401:  # the logout operation ran
+            assert fuzzer.login("editor").status == 200
+        headers = fuzzer.headers("POST")
+        for name in ("Cookie", "Host", "Content-Type"):
+            headers.pop(name)
+        try:
+            fuzz(label, mode, headers, dict(fuzzer.cookies))
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            failures[f"{label} {mode.value}"] = str(exc)[:800]
+
+    server = sum(n for status, n in statuses.items() if status >= 500)
+    record(
+        "5 fuzz (schemathesis)",
+        operations=len(operations),
+        cases_positive_negative=len(cases),
+        requests=sum(statuses.values()),
+        by_status=dict(sorted(statuses.items())),
+        responses_5xx=server,
+        schema_violations=len(failures),
+    )
+    assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+    assert server == 0
+    assert len(operations) >= 13
+    stack.assert_db_matches_waf()
+
+
+# -- 6. abuse ---------------------------------------------------------------------------
+
+ROLES = ("anonymous", "nobody", "viewer", "editor", "root")
+READ = {"anonymous": 401, "nobody": 403, "viewer": 200, "editor": 200, "root": 200}
+
+
+def write_ok(ok: int) -> dict:
+    return {"anonymous": 401, "nobody": 403, "viewer": 403, "editor": ok, "root": ok}
+
+
+def test_abuse_roles_csrf_brute_force_and_spoofing_are_refused_over_http(stack, root):
+    sessions = {role: ApiSession(stack.port) for role in ROLES}
+    for role, session in sessions.items():
+        if role == "anonymous":
+            session.call("GET", "/api/auth/session")  # a CSRF token, so only the role decides
+        else:
+            assert session.login(role).status == 200, role
+    targets = {}
+    for name, cidr in (
+        ("read", "45.6.100.0/24"),
+        ("editor", "45.6.101.0/24"),
+        ("root", "45.6.102.0/24"),
+    ):
+        reply = root.call("POST", "/api/networks", {"cidr": cidr, "label": f"target {name}"})
+        assert reply.status == 201, reply.body
+        targets[name] = reply.json()["id"]
+
+    # The role matrix over HTTP.
+    matrix = [
+        ("GET", "/api/me", None, READ),
+        ("GET", "/api/networks", None, READ),
+        ("GET", f"/api/networks/{targets['read']}", None, READ),
+        ("PATCH", f"/api/networks/{targets['read']}", {"label": "renamed"}, write_ok(200)),
+        ("POST", "/api/sync", {"dry_run": True}, write_ok(200)),
+        ("GET", "/api/sync", None, READ),
+        ("GET", "/api/audit", None, READ),
+        ("GET", "/api/admin/", None, {**dict.fromkeys(ROLES, 302), "root": 200}),
+    ]
+    cells = 0
+    mismatches = []
+    for method, path, body, expected in matrix:
+        for role in ROLES:
+            status = sessions[role].call(method, path, body).status
+            cells += 1
+            if status != expected[role]:
+                mismatches.append((method, path, role, status, expected[role]))
+    for index, role in enumerate(ROLES):  # adds, each role its own network
+        reply = sessions[role].call(
+            "POST", "/api/networks", {"cidr": f"45.6.{10 + index}.0/24", "label": "matrix"}
+        )
+        cells += 1
+        if reply.status != write_ok(201)[role]:
+            mismatches.append(("POST", "/api/networks", role, reply.status, write_ok(201)[role]))
+        target = targets.get(role, targets["read"])
+        status = sessions[role].call("DELETE", f"/api/networks/{target}").status
+        cells += 1
+        if status != write_ok(204)[role]:
+            mismatches.append(("DELETE", "/api/networks/<id>", role, status, write_ok(204)[role]))
+    wide = {"cidr": "47.0.0.0/12", "label": "wide"}
+    editor_wide = sessions["editor"].call("POST", "/api/networks", wide)
+    root_wide = sessions["root"].call("POST", "/api/networks", wide)
+    assert not mismatches, mismatches
+    assert editor_wide.status == 400 and "cidr" in editor_wide.json()["error"]["fields"]
+    assert root_wide.status == 201
+    assert sessions["root"].call("DELETE", f"/api/networks/{root_wide.json()['id']}").status == 204
+    assert stack.sql(
+        "SELECT count(*) FROM accesscontrol_allowednetwork WHERE cidr = '45.6.100.0/24'"
+    ) == [(1,)]  # the refused deletes removed nothing
+
+    # CSRF: a signed-in editor's unsafe request without the token, or with a foreign
+    # Origin, is refused and changes nothing; so is a login without the token.
+    editor = sessions["editor"]
+    no_token = editor.call(
+        "POST", "/api/networks", {"cidr": "45.6.50.0/24", "label": "x"}, csrf=False
+    )
+    foreign = editor.call(
+        "POST",
+        "/api/networks",
+        {"cidr": "45.6.51.0/24", "label": "x"},
+        headers={"Origin": "https://evil.example"},
+    )
+    fresh = ApiSession(stack.port)
+    fresh.call("GET", "/api/auth/session")
+    login_no_token = fresh.call(
+        "POST", "/api/auth/login", {"username": "editor", "password": PASSWORD}, csrf=False
+    )
+    for reply in (no_token, foreign, login_no_token):
+        assert reply.status == 403 and reply.json()["error"]["code"] == "permission_denied"
+    assert stack.sql(
+        "SELECT count(*) FROM accesscontrol_allowednetwork "
+        "WHERE cidr IN ('45.6.50.0/24', '45.6.51.0/24')"
+    ) == [(0,)]
+
+    # Brute force: failures per username and viewer address lock sign-in (429), and a
+    # spoofed X-Forwarded-For does not change who the viewer is.
+    attacker = ApiSession(stack.port, viewer="62.30.7.7")
+    attacker.call("GET", "/api/auth/session")
+    failures = 0
+    for attempt_no in range(1, 11):
+        reply = attacker.call(
+            "POST",
+            "/api/auth/login",
+            {"username": "target", "password": f"guess-{attempt_no}"},
+            headers={"X-Forwarded-For": f"198.18.0.{attempt_no}, 10.0.0.{attempt_no}"},
+        )
+        if reply.status == 429:
+            break
+        assert reply.status == 401, reply.body
+        failures += 1
+    assert reply.status == 429, "never locked out"
+    lockout = reply
+    locked = reply.json()["error"]
+    assert locked["code"] == "locked_out" and locked["retry_after_seconds"] > 0
+    assert int(reply.headers["Retry-After"]) > 0
+    right = attacker.call("POST", "/api/auth/login", {"username": "target", "password": PASSWORD})
+    assert right.status == 429  # even the right password, from the locked address
+    elsewhere = ApiSession(stack.port, viewer="81.2.69.10")
+    assert elsewhere.login("target").status == 200  # the real user's office is not locked
+
+    # The origin secret: without it (or with a wrong one) nothing but health answers,
+    # whatever viewer headers are spoofed.
+    spoof = {
+        "X-Forwarded-For": f"{VIEWER_IP}, 10.0.0.5",
+        "CloudFront-Viewer-Address": f"{VIEWER_IP}:1",
+    }
+    refused = []
+    for secret in (None, "wrong-secret"):
+        bare = ApiSession(stack.port, secret=secret, cookies=dict(root.cookies))
+        for method, path in (
+            ("GET", "/api/auth/session"),
+            ("GET", "/api/networks"),
+            ("POST", "/api/auth/login"),
+            ("POST", "/api/networks"),
+            ("GET", "/api/admin/"),
+        ):
+            reply = bare.call(method, path, {"cidr": "45.6.60.0/24", "label": "x"}, headers=spoof)
+            refused.append(reply.status)
+            assert reply.status == 403 and reply.json()["error"]["code"] == "origin_forbidden"
+        health = bare.call("GET", "/api/health", headers={"Host": "10.0.1.23"})
+        assert health.status == 200 and health.json() == {"message": "This is /api/health"}
+    # With the secret, CloudFront's viewer address wins over a forged X-Forwarded-For.
+    seen = editor.call("GET", "/api/auth/session", headers={"X-Forwarded-For": "9.9.9.9"})
+    assert seen.json()["viewer_ip"] == VIEWER_IP
+    audit_ips = stack.sql(
+        "SELECT DISTINCT host(request_ip) FROM accesscontrol_auditevent "
+        "WHERE action = 'network.allow' AND subject LIKE '45.6.%%'"
+    )
+    assert audit_ips == [(VIEWER_IP,)]
+
+    record(
+        "6 abuse",
+        role_matrix_cells=cells,
+        role_mismatches=len(mismatches),
+        csrf_refusals="3/3 (403, nothing saved)",
+        failed_logins_before_lockout=failures,
+        lockout=f"429 locked_out, Retry-After {lockout.headers['Retry-After']} s",
+        lockout_survives_spoofed_xff="yes",
+        no_origin_secret=f"{len(refused)}/{len(refused)} refused 403, health 200",
+        forged_xff_viewer_ip=f"ignored ({VIEWER_IP})",
+    )
+
+
+# -- 7. limits --------------------------------------------------------------------------
+
+LIMIT = 10_000
+FILL = """
+import os
+from accesscontrol.models import AllowedNetwork, AuditEvent
+limit = int(os.environ["SOAK_LIMIT"])
+active = AllowedNetwork.objects.active().filter(ip_version=4).count()
+existing = set(AllowedNetwork.objects.values_list("cidr", flat=True))
+candidates = (f"49.{i // 256}.{i % 256}.0/24" for i in range(2 * limit))
+cidrs = [c for c in candidates if c not in existing][: limit - active]
+AllowedNetwork.objects.bulk_create(
+    [AllowedNetwork(cidr=c, ip_version=4, label="bulk", source="cli") for c in cidrs],
+    batch_size=1000,
+)
+AuditEvent.objects.bulk_create(
+    [AuditEvent(actor_name="system", action="network.allow", subject=c, reason="soak fill")
+     for c in cidrs],
+    batch_size=1000,
+)
+print(len(cidrs))
+"""
+
+
+def test_ten_thousand_ipv4_entries_sync_in_one_read_and_one_write_and_the_next_is_refused(
+    stack, editor
+):
+    started = time.perf_counter()
+    output = stack.manage("shell", "-c", FILL, extra_env={"SOAK_LIMIT": str(LIMIT)}).stdout
+    filled = int(output.split()[-1])
+    fill_s = time.perf_counter() - started
+    assert len(stack.active_cidrs(4)) == LIMIT
+    name = stack.set_name(4)
+
+    def cost(counts_before: dict) -> tuple[int, int]:
+        after = stack.waf_counts()
+        return (
+            after.get(f"get_ip_set:{name}", 0) - counts_before.get(f"get_ip_set:{name}", 0),
+            after.get(f"update_ip_set:{name}", 0) - counts_before.get(f"update_ip_set:{name}", 0),
+        )
+
+    before = stack.waf_counts()
+    started = time.perf_counter()
+    stack.manage("sync_waf")
+    first_s = time.perf_counter() - started
+    first = cost(before)
+    assert first == (1, 1)
+    assert len(stack.waf_addresses(4)) == LIMIT
+    stack.assert_db_matches_waf()
+
+    before = stack.waf_counts()
+    started = time.perf_counter()
+    stack.manage("sync_waf")
+    noop_s = time.perf_counter() - started
+    noop = cost(before)
+    assert noop == (1, 0)
+
+    refused = editor.call("POST", "/api/networks", {"cidr": "45.7.0.0/24", "label": "one too many"})
+    assert refused.status == 400, refused.body
+    message = refused.json()["error"]["fields"]["cidr"][0]
+    assert "10,000" in message and "IPv4" in message, message
+    assert len(stack.active_cidrs(4)) == LIMIT
+    # The other IP version is not affected by the IPv4 limit.
+    v6 = editor.call("POST", "/api/networks", {"cidr": "2a00:1450:4001::/48", "label": "v6"})
+    assert v6.status == 201 and v6.json()["sync"]["status"] == "applied"
+    stack.assert_db_matches_waf()
+    record(
+        "7 limits",
+        ipv4_entries=LIMIT,
+        bulk_inserted=filled,
+        bulk_insert_s=fill_s,
+        first_sync_reads_writes=f"{first[0]} read + {first[1]} write",
+        first_sync_s=first_s,
+        unchanged_sync_reads_writes=f"{noop[0]} read + {noop[1]} write",
+        unchanged_sync_s=noop_s,
+        entry_10001=f"{refused.status}: {message[:70]}...",
+    )
