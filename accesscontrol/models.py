@@ -55,7 +55,11 @@ class AllowedNetwork(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["ip_version", "expires_at"], name="network_version_expiry")]
+        indexes = [
+            models.Index(fields=["ip_version", "expires_at"], name="network_version_expiry"),
+            # The console's list pages newest first: read a page, don't sort the table.
+            models.Index(fields=["-created_at", "-id"], name="network_newest_first"),
+        ]
         permissions = [("run_sync", "Can run a WAF sync")]
 
     def __str__(self) -> str:
@@ -92,6 +96,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The audit log only grows; its cursor pages walk this index newest first.
+        indexes = [models.Index(fields=["-created_at", "-id"], name="audit_newest_first")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.subject}"

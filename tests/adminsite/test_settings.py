@@ -52,3 +52,13 @@ def test_production_defaults_are_secure(settings):
     assert settings.SECURE_SSL_REDIRECT
     assert settings.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
     assert settings.X_FRAME_OPTIONS == "DENY"
+
+
+def test_models_and_migrations_agree(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
