@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 TOTAL = "_page_total"
+MAX_ROW = 2**63 - 1  # LIMIT/OFFSET are signed 64-bit in PostgreSQL and SQLite
 
 
 class _CountOf(Subquery):
@@ -39,6 +40,8 @@ class CountedPagePagination(PageNumberPagination):
         if self.page_number < 1:
             raise ValidationError({self.page_query_param: ["A page number is 1 or more."]})
         offset = (self.page_number - 1) * self.page_size
+        if offset + self.page_size > MAX_ROW:  # no list is that long; the SQL would overflow
+            raise NotFound("That page is past the end of the list.")
         rows = list(
             queryset.annotate(**{TOTAL: _CountOf(queryset.order_by().values("pk"))})[
                 offset : offset + self.page_size
