@@ -249,7 +249,9 @@ def allow_network(
                 "Already covered by " + ", ".join(n.cidr for n in covered_by) if covered_by else ""
             ),
         )
-    outcome = _sync_after_change(versions=(network.ip_version,), gateway=gateway)
+    outcome = _sync_after_change(
+        versions=(network.ip_version,), requester=requester, gateway=gateway
+    )
     return NetworkChange(network=network, sync=outcome, covered_by=covered_by)
 
 
@@ -306,7 +308,9 @@ def update_network(
             after=network_snapshot(locked),
         )
         covered_by = selectors.networks_containing(locked.cidr)
-    outcome = _sync_after_change(versions=(locked.ip_version,), gateway=gateway)
+    outcome = _sync_after_change(
+        versions=(locked.ip_version,), requester=requester, gateway=gateway
+    )
     return NetworkChange(network=locked, sync=outcome, covered_by=covered_by)
 
 
@@ -352,7 +356,7 @@ def revoke_network(
         record_audit_event(
             requester=requester, action="network.revoke", subject=before["cidr"], before=before
         )
-    return _sync_after_change(versions=(version,), gateway=gateway)
+    return _sync_after_change(versions=(version,), requester=requester, gateway=gateway)
 
 
 # -- sync -----------------------------------------------------------------------------------
@@ -368,14 +372,17 @@ def _in_callers_transaction() -> bool:
 
 
 def _sync_after_change(
-    *, versions: tuple[int, ...], gateway: WafIpSetGateway | None
+    *, versions: tuple[int, ...], requester: Requester, gateway: WafIpSetGateway | None
 ) -> SyncOutcome:
+    """Sync what the change touched; its audit events name who made the change."""
     if _in_callers_transaction():
-        transaction.on_commit(lambda: _sync(versions=versions, requester=None, gateway=gateway))
+        transaction.on_commit(
+            lambda: _sync(versions=versions, requester=requester, gateway=gateway)
+        )
         return SyncOutcome(
             status="pending", reason="WAF is updated when the surrounding transaction commits."
         )
-    report = _sync(versions=versions, requester=None, gateway=gateway)
+    report = _sync(versions=versions, requester=requester, gateway=gateway)
     problems = [s for s in report.sets if s.status != IpSetSyncState.Status.IN_SYNC]
     if problems:
         return SyncOutcome(
