@@ -12,6 +12,7 @@ import hashlib
 import html
 from typing import Any
 
+from accesscontrol.waf import ip_set_names
 from deploy.aws import aws_errors
 from deploy.context import Context
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
@@ -23,8 +24,8 @@ VERSIONS = {4: "IPV4", 6: "IPV6"}
 
 
 def ip_set_name(edge_name: str, version: int) -> str:
-    # Same names as accesscontrol.waf.ip_set_names (a test keeps them equal).
-    return f"{edge_name}-office-v{version}"
+    # The app finds its IP sets by these names: one definition, the app's.
+    return ip_set_names(edge_name)[version]
 
 
 def web_acl_name(edge_name: str) -> str:

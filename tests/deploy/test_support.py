@@ -77,10 +77,8 @@ def test_moto_fix_undo_restores_moto():
     test_unpatched_moto_still_loses_it_so_the_fix_is_needed()
 
 
-def test_ip_set_names_match_the_apps_gateway():
-    from accesscontrol.waf import ip_set_names
-
-    assert ip_set_names(EDGE) == {v: waf.ip_set_name(EDGE, v) for v in (4, 6)}
+def test_ip_set_names_are_the_ones_the_architecture_names():
+    assert [waf.ip_set_name(EDGE, v) for v in (4, 6)] == [f"{EDGE}-office-v4", f"{EDGE}-office-v6"]
 
 
 def _allowed_actions(policy) -> set[str]:
