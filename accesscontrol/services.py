@@ -337,7 +337,12 @@ def revoke_network(
     allow_empty: bool = False,
     gateway: WafIpSetGateway | None = None,
 ) -> SyncOutcome:
+    selectors.sync_states()  # the rows locked below exist from the first sync on
     with transaction.atomic():
+        # Two revokes at once must not each see "another network remains" and together
+        # empty the allowlist: they queue on the sync-state rows. Syncs take the same rows
+        # and never a network row, and here they come first, so the two cannot deadlock.
+        list(IpSetSyncState.objects.select_for_update().order_by("ip_version"))
         locked = AllowedNetwork.objects.select_for_update().get(pk=network.pk)
         if locked.is_active:
             others = AllowedNetwork.objects.active().exclude(pk=locked.pk)

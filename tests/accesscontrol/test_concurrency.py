@@ -3,6 +3,7 @@ syncs of one IP set serialise on a row lock and a waiter whose change is already
 skips its write."""
 
 import threading
+import time
 
 import pytest
 from django.db import connection, connections
@@ -66,3 +67,46 @@ def test_twenty_concurrent_additions_all_reach_waf_in_fewer_writes(waf, monkeypa
     state = IpSetSyncState.objects.get(ip_version=4)
     assert (state.status, set(state.last_applied)) == ("in_sync", expected)
     print(f"{THREADS} concurrent changes -> {len(writes)} WAF writes")
+
+
+def test_two_admins_revoking_the_last_two_networks_at_once_cannot_empty_it(waf, monkeypatch):
+    from accesscontrol import selectors, services
+    from accesscontrol.exceptions import EmptyAllowlist
+
+    first = allow_network(requester=Requester(), cidr="81.2.90.0/24", label="a").network
+    second = allow_network(requester=Requester(), cidr="81.2.91.0/24", label="b").network
+    # Widen the window between "is another network left?" and the delete, so both
+    # revokes would pass the check if nothing serialised them.
+    real_covering = selectors.networks_covering
+
+    def slow_covering(**kwargs):
+        time.sleep(0.5)
+        return real_covering(**kwargs)
+
+    monkeypatch.setattr(services.selectors, "networks_covering", slow_covering)
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def revoke(network) -> None:
+        try:
+            start.wait()
+            services.revoke_network(
+                requester=Requester(ip="198.51.100.7"),
+                network=network,
+                gateway=WafIpSetGateway.from_settings(),
+            )
+            outcomes.append("revoked")
+        except EmptyAllowlist:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=revoke, args=(n,)) for n in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["refused", "revoked"]
+    assert AllowedNetwork.objects.count() == 1
+    assert waf.addresses(4) == set(AllowedNetwork.objects.values_list("cidr", flat=True))
