@@ -62,3 +62,23 @@ def test_models_and_migrations_agree(db):
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)
     assert "No changes detected" in out.getvalue()
+
+
+def test_default_sqlite_folder_exists_in_a_fresh_clone(settings):
+    # `make run` on a clean clone migrates the default database straight away.
+    assert (settings.VAR_DIR / ".gitkeep").is_file()
+    assert str(settings.VAR_DIR) in env_default_database_url()
+
+
+def env_default_database_url() -> str:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", "from adminsite import settings; print(settings.DATABASES)"],
+        cwd=ROOT,
+        env={**env, "DJANGO_DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
