@@ -6,7 +6,7 @@ hundreds of rows per request, and DRF's per-field machinery costs more than the 
 """
 
 import ipaddress
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -18,11 +18,11 @@ MAX_TTL_HOURS = 24 * 366
 
 
 def iso(value: datetime | None) -> str | None:
-    """DRF's ISO 8601 rendering (UTC as "Z"), without a field object per value."""
+    """ISO 8601 in UTC with "Z" (as DRF renders it under TIME_ZONE = "UTC"), without a
+    field object or a current-timezone lookup per value: a list page renders hundreds."""
     if value is None:
         return None
-    value = timezone.localtime(value) if timezone.is_aware(value) else value
-    text = value.isoformat()
+    text = (value.astimezone(UTC) if value.tzinfo is not None else value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
