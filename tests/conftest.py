@@ -16,6 +16,14 @@ def pytest_configure(config):
     django.setup()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests run last, after pytest-django's own ordering: Playwright's sync API
+    keeps an asyncio loop running in the main thread for the rest of the session, and
+    Django refuses ORM calls from a thread with a running loop (SynchronousOnlyOperation)."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105
