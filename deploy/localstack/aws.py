@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 from pathlib import Path
 
 import boto3
+
+from deploy.config import load_config
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -79,18 +80,11 @@ def _import_certificate(hostname: str, region: str) -> str:
     return acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
 
 
-def _toml_value(text: str, key: str) -> str:
-    match = re.search(rf'^{key}\s*=\s*"([^"]*)"', text, re.MULTILINE)
-    if not match:
-        raise ValueError(f"{key} missing from the local edge config")
-    return match.group(1)
-
-
 def prepare_account(template: Path, destination: Path) -> Path:
     """Create the VPC, subnets and certificates the edge config expects, and write a copy
     of the config with the template's placeholder ids replaced by the stand-in's."""
-    text = template.read_text()
-    region = _toml_value(text, "region")
+    placeholders = load_config(template)  # the project's own loader reads the template
+    region = placeholders.region
     ec2 = boto3.client("ec2", region_name=region)
     vpc_id = ec2.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -99,23 +93,20 @@ def prepare_account(template: Path, destination: Path) -> Path:
         ]
         for cidr, zone in (("10.80.1.0/24", "a"), ("10.80.2.0/24", "b"))
     ]
-    app_host = re.search(r'^hostnames\s*=\s*\["([^"]+)"', text, re.MULTILINE).group(1)
-    origin_host = _toml_value(text, "hostname")
     replacements = {
-        _toml_value(text, "vpc_id"): vpc_id,
+        placeholders.vpc_id: vpc_id,
         # CloudFront takes certificates from us-east-1 only; the ALB's lives in the region.
-        re.findall(r'certificate_arn\s*=\s*"([^"]+)"', text)[0]: _import_certificate(
-            app_host, "us-east-1"
+        placeholders.app_certificate_arn: _import_certificate(
+            placeholders.app_hostnames[0], "us-east-1"
         ),
-        re.findall(r'certificate_arn\s*=\s*"([^"]+)"', text)[1]: _import_certificate(
-            origin_host, region
+        placeholders.origin_certificate_arn: _import_certificate(
+            placeholders.origin_hostname, region
         ),
+        **dict(zip(placeholders.subnet_ids, subnets, strict=True)),
     }
-    placeholders = re.search(r"subnet_ids\s*=\s*\[([^\]]*)\]", text).group(1)
-    for placeholder, subnet in zip(re.findall(r'"([^"]+)"', placeholders), subnets, strict=True):
-        replacements[placeholder] = subnet
+    text = template.read_text()
     for old, new in replacements.items():
-        text = text.replace(old, new)
+        text = text.replace(f'"{old}"', f'"{new}"')
     destination.parent.mkdir(parents=True, exist_ok=True)
     destination.write_text(text)
     return destination

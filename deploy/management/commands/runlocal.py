@@ -26,7 +26,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.core.wsgi import get_wsgi_application
 
 from deploy import engine
 from deploy.aws import AwsClients
@@ -123,15 +122,18 @@ class Command(BaseCommand):
         settings.GATEHOUSE_ORIGIN_SECRETS = [secret]
 
         password_note = self._ensure_admin()
+        # The WSGI app gunicorn serves in production (health check wrapper included).
+        from adminsite.wsgi import application
+
         edge = LocalEdge(
             judge=WebAclJudge(wafv2=ctx.clients.wafv2, web_acl_name=f"{config.name}-edge"),
             routes=DistributionRoutes(ctx.clients.cloudfront, ctx.state["distribution_id"]),
-            origin_app=get_wsgi_application(),
+            origin_app=application,
             static_root=BASE_DIR / "frontend",
         )
         try:
             edge_server = serve(edge, options["port"])
-            origin_server = serve(get_wsgi_application(), options["origin_port"])
+            origin_server = serve(application, options["origin_port"])
         except OSError as exc:
             moto_server.stop()
             raise CommandError(
