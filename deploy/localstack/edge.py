@@ -43,6 +43,22 @@ CONTENT_TYPES = {
 StartResponse = Callable[..., Any]
 
 
+class Fresh:
+    """A value re-read through `load` when older than CACHE_SECONDS (thread-safe)."""
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self.load = load
+        self._cached: tuple[float, Any] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
+                self._cached = (now, self.load())
+            return self._cached[1]
+
+
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
@@ -57,8 +73,10 @@ class WebAclJudge:
 
     wafv2: Any
     web_acl_name: str
-    _cached: tuple[float, Any] | None = field(default=None, init=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _fresh: Fresh = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._fresh = Fresh(self._load)
 
     def _load(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
         summaries = self.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
@@ -72,11 +90,7 @@ class WebAclJudge:
         return acl["WebACL"], ip_sets
 
     def state(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
-        with self._lock:
-            now = time.monotonic()
-            if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
-                self._cached = (now, self._load())
-            return self._cached[1]
+        return self._fresh.get()
 
     def judge(self, viewer: str) -> Verdict:
         acl, ip_sets = self.state()
@@ -144,8 +158,7 @@ class DistributionRoutes:
     def __init__(self, cloudfront: Any, distribution_id: str) -> None:
         self.cloudfront = cloudfront
         self.distribution_id = distribution_id
-        self._cached: tuple[float, list[Route]] | None = None
-        self._lock = threading.Lock()
+        self._fresh = Fresh(self._load)
 
     def _load(self) -> list[Route]:
         config = self.cloudfront.get_distribution_config(Id=self.distribution_id)
@@ -164,11 +177,7 @@ class DistributionRoutes:
         return routes
 
     def match(self, path: str) -> Route | None:
-        with self._lock:
-            now = time.monotonic()
-            if self._cached is None or now - self._cached[0] > CACHE_SECONDS:
-                self._cached = (now, self._load())
-            routes = self._cached[1]
+        routes = self._fresh.get()
         return next((r for r in routes if fnmatch.fnmatchcase(path, r.path_pattern)), None)
 
 
