@@ -3,15 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PIP_VERSION := 26.3
 
-.PHONY: run test lint format bench-sync bench-api bench-frontend soak soak-short clean
+.PHONY: run test lint lock format bench-sync bench-api bench-frontend soak soak-short clean
 
-# Re-installs only when pyproject.toml changes, so a second run starts at once.
-$(STAMP): pyproject.toml
+# Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
+# Versions come from constraints.txt (the lock); compat mode keeps setuptools quiet.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) 'pip==$(PIP_VERSION)'
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
+
+# Re-resolve every dependency to its newest allowed version and rewrite the lock.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet 'pip==$(PIP_VERSION)'
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	{ head -2 constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-lock
 
 # The local stack's settings: development mode, loopback allowed, the local edge's name.
 # Django still runs in its production `cloudfront` client-IP mode behind the local edge.
