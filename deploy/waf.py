@@ -159,7 +159,9 @@ def plan(ctx: Context) -> list[Change]:
                     Scope=SCOPE,
                     IPAddressVersion=aws_version,
                     Addresses=[],
-                    Description=f"Gatehouse {ctx.name}: office IPv{version} networks (app-managed)",
+                    # WAF's description pattern refuses parentheses (and more): see
+                    # botocore's EntityDescription; the conformance guard checks it.
+                    Description=f"Gatehouse {ctx.name}: office IPv{version} networks, app-managed",
                     Tags=ctx.tags(),
                 )
             ctx.state[key] = response["Summary"]["ARN"]
