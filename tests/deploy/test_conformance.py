@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 from deploy import conformance
+from deploy import waf as deploy_waf
 from deploy.conformance import AwsConformanceError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,27 +59,46 @@ def test_the_old_ip_set_description_is_refused_before_it_reaches_moto(waf):
     assert any("CreateIPSet.Description" in v for v in conformance.violations())
 
 
-def test_the_description_provisioning_sends_now_is_accepted(waf):
-    from types import SimpleNamespace
-
-    from deploy import waf as deploy_waf
-
-    ctx = SimpleNamespace(
+def waf_context(waf):
+    """Just enough of deploy.context.Context for deploy/waf.py's plan."""
+    return SimpleNamespace(
         name="gatehouse-local",
         state={},
         clients=SimpleNamespace(wafv2=waf),
         config=SimpleNamespace(block_message="Blocked."),
         tags=lambda: [{"Key": "gatehouse:edge", "Value": "gatehouse-local"}],
     )
-    changes = [c for c in deploy_waf.plan(ctx) if c.kind == "wafv2 ip set"]
-    for change in changes:
-        change.apply()
+
+
+def test_the_description_provisioning_sends_now_is_accepted(waf):
+    for change in deploy_waf.plan(waf_context(waf)):
+        if change.kind == "wafv2 ip set":
+            change.apply()
 
     descriptions = {s["Description"] for s in waf.list_ip_sets(Scope=SCOPE)["IPSets"]}
     assert descriptions == {
         "Gatehouse gatehouse-local: office IPv4 networks, app-managed",
         "Gatehouse gatehouse-local: office IPv6 networks, app-managed",
     }
+
+
+def test_a_web_acl_made_without_a_description_is_updated_without_sending_an_empty_one(waf):
+    ctx = waf_context(waf)
+    for change in deploy_waf.plan(ctx):
+        change.apply()  # the IP sets, then the web ACL
+    acl = deploy_waf.find_web_acl(ctx)
+    waf.delete_web_acl(Name=acl["Name"], Scope=SCOPE, Id=acl["Id"], LockToken=acl["LockToken"])
+    waf.create_web_acl(  # by hand, in the console: no description, default Allow
+        Name=acl["Name"],
+        Scope=SCOPE,
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=acl["VisibilityConfig"],
+    )
+
+    (update,) = deploy_waf.plan(ctx)
+    update.apply()  # sent Description="" before: refused (minimum length 1)
+
+    assert "Block" in deploy_waf.find_web_acl(ctx)["DefaultAction"]
 
 
 def test_nested_paths_ranges_enums_and_unicode_tag_patterns(waf):

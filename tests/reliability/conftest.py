@@ -284,7 +284,7 @@ class Stack:
                 Scope="CLOUDFRONT",
                 IPAddressVersion=f"IPV{version}",
                 Addresses=[],
-                Description="office allowlist (soak)",
+                Description="office allowlist, soak",
             )["Summary"]
             self.ip_set_ids[version] = summary["Id"]
 
