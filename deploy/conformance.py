@@ -369,9 +369,12 @@ def check_request(params: dict[str, Any], model: Any, context: Any = None, **_: 
             problems.append(f"{model.name}: {exc}")
     _check(_operation_node(model), params, model.name, problems)
     with _state_lock:
+        first = label not in _checked
         _checked[label] += 1
         if problems:
             _violations.extend(problems)
+    if first:  # at once: a process ended by a signal never writes its counts at exit
+        _write_report({"operations": [label]})
     if problems:
         _write_report({"violations": problems, "operation": label})
         raise AwsConformanceError(model.name, problems)
@@ -436,16 +439,25 @@ def _write_counts() -> None:
         _write_report({"checked": dict(counts)})
 
 
-def read_report(path: str) -> tuple[Counter[str], list[str]]:
-    """What processes reported to `path`: operations checked and violations."""
-    counts: Counter[str] = Counter()
-    problems: list[str] = []
+@dataclass
+class Report:
+    """What processes reported to one file."""
+
+    counts: Counter[str]  # requests by operation, from processes that exited normally
+    operations: set[str]  # every operation checked, however the process ended
+    violations: list[str]
+
+
+def read_report(path: str) -> Report:
+    report = Report(Counter(), set(), [])
     try:
-        with open(path, encoding="utf-8") as report:
-            for line in report:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
                 record = json.loads(line)
-                counts.update(record.get("checked", {}))
-                problems.extend(record.get("violations", []))
+                report.counts.update(record.get("checked", {}))
+                report.operations.update(record.get("operations", []))
+                report.violations.extend(record.get("violations", []))
     except FileNotFoundError:
         pass
-    return counts, problems
+    report.operations.update(report.counts)
+    return report

@@ -49,30 +49,31 @@ def aws_conformance():
         pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
 
 
-def _subprocess_report() -> tuple:
+def _subprocess_report() -> conformance.Report:
     return conformance.read_report(os.environ[conformance.ENV_REPORT])
 
 
 def pytest_sessionfinish(session, exitstatus):
-    _, problems = _subprocess_report()
-    if problems:
-        session.config._gatehouse_subprocess_violations = problems
+    if _subprocess_report().violations:
         session.exitstatus = 1
 
 
 def pytest_terminal_summary(terminalreporter):
     own = conformance.checked()
-    others, problems = _subprocess_report()
-    total = own + others
+    others = _subprocess_report()
+    operations = set(own) | others.operations
     terminalreporter.write_line(
-        f"AWS conformance guard: {sum(total.values())} requests checked, "
-        f"{len(total)} operations ({sum(others.values())} requests in subprocesses); "
-        f"{len(problems)} violations in subprocesses"
+        f"AWS conformance guard: {len(operations)} operations checked "
+        f"({sum(own.values())} requests here, {len(others.operations)} operations in "
+        f"subprocesses); {len(others.violations)} violations in subprocesses"
     )
     if os.environ.get("GATEHOUSE_AWS_CONFORMANCE_SUMMARY") == "1":
-        for operation, count in sorted(total.items()):
-            terminalreporter.write_line(f"  {operation:<50} {count}")
-    for problem in problems:
+        total = own + others.counts
+        for operation in sorted(operations):
+            where = "" if operation in own else "  (subprocesses only)"
+            count = total[operation] or "-"  # a process ended by a signal: no count
+            terminalreporter.write_line(f"  {operation:<50} {count}{where}")
+    for problem in others.violations:
         terminalreporter.write_line(f"  VIOLATION (subprocess): {problem}", red=True)
     if _OWN_REPORT:
         os.unlink(os.environ[conformance.ENV_REPORT])

@@ -194,6 +194,6 @@ def test_processes_report_what_they_checked(tmp_path, waf):
     finally:
         conformance._report_path = saved
 
-    counts, problems = conformance.read_report(str(report))
-    assert counts["wafv2.ListIPSets"] >= 2
-    assert problems == ["ListIPSets.Limit: 101 is more than the maximum 100"]
+    found = conformance.read_report(str(report))
+    assert found.counts["wafv2.ListIPSets"] >= 2
+    assert found.violations == ["ListIPSets.Limit: 101 is more than the maximum 100"]
