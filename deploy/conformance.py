@@ -304,9 +304,23 @@ def _check(node: Node | None, value: Any, path: str, problems: list[str]) -> Non
             return
         if node.max is not None and len(value) > node.max:
             problems.append(f"{path}: {len(value)} items, more than the maximum {node.max:g}")
-        if node.item is not None:
+        item_node = node.item
+        if item_node is None:
+            return
+        if item_node.kind == "string":
+            # Fast path (10,000 addresses per IP set write): test each string inline and
+            # build a path and message only for one that fails.
+            limit, enum, pattern = item_node.max, item_node.enum, item_node.pattern
             for index, item in enumerate(value):
-                _check(node.item, item, f"{path}[{index}]", problems)
+                if isinstance(item, str) and (
+                    (limit is not None and len(item) > limit)
+                    or (enum is not None and item not in enum)
+                    or (pattern is not None and pattern.search(item) is None)
+                ):
+                    _check(item_node, item, f"{path}[{index}]", problems)
+            return
+        for index, item in enumerate(value):
+            _check(item_node, item, f"{path}[{index}]", problems)
     elif kind == "map":
         if not isinstance(value, dict):
             return
