@@ -53,6 +53,7 @@ by `uncompilable_patterns()`; none of the operations Gatehouse calls has one tod
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import os
 import re
@@ -125,22 +126,29 @@ _category_lock = threading.Lock()
 
 def _category_class_body(category: str) -> str:
     """A character-class body (no brackets) of every code point in a Unicode general
-    category (`L`) or subcategory (`Lu`), as `\\uXXXX-\\uXXXX` ranges."""
+    category (`L`) or subcategory (`Lu`), as `\\uXXXX-\\uXXXX` ranges. All categories
+    are computed in one pass over the code points, once per process (~0.3 s)."""
     with _category_lock:
-        if category not in _CATEGORY_RANGES:
-            ranges: list[tuple[int, int]] = []
-            for code in range(sys.maxunicode + 1):
-                if unicodedata.category(chr(code)).startswith(category):
-                    if ranges and ranges[-1][1] == code - 1:
-                        ranges[-1] = (ranges[-1][0], code)
+        if not _CATEGORY_RANGES:
+            ranges: dict[str, list[tuple[int, int]]] = {}
+            code = 0
+            categories = map(unicodedata.category, map(chr, range(sys.maxunicode + 1)))
+            for sub, run in itertools.groupby(categories):
+                end = code + sum(1 for _ in run) - 1
+                for name in (sub, sub[0]):
+                    spans = ranges.setdefault(name, [])
+                    if spans and spans[-1][1] == code - 1:
+                        spans[-1] = (spans[-1][0], end)
                     else:
-                        ranges.append((code, code))
-            if not ranges:
-                raise re.error(f"unknown Unicode category {category!r}")
-            _CATEGORY_RANGES[category] = "".join(
-                _escape_code(a) if a == b else f"{_escape_code(a)}-{_escape_code(b)}"
-                for a, b in ranges
-            )
+                        spans.append((code, end))
+                code = end + 1
+            for name, spans in ranges.items():
+                _CATEGORY_RANGES[name] = "".join(
+                    _escape_code(a) if a == b else f"{_escape_code(a)}-{_escape_code(b)}"
+                    for a, b in spans
+                )
+        if category not in _CATEGORY_RANGES:
+            raise re.error(f"unknown Unicode category {category!r}")
         return _CATEGORY_RANGES[category]
 
 
