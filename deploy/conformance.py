@@ -50,9 +50,10 @@ A pattern that still does not compile is skipped (never failing the request) and
 by `uncompilable_patterns()`. Across botocore 1.44.8, 266 of 10,093 patterns stay
 unchecked, none in the services Gatehouse calls (wafv2, cloudfront, ec2, elbv2, s3, acm;
 with iam and sts, 188 patterns, all compiled): Java UTF-16 surrogate ranges
-(`\\uD800\\uDC00-\\uDBFF\\uDFFF`), POSIX/Java classes (`\\p{Print}`, `\\p{ASCII}`, `\\p{Graph}`, `\\p{Alnum}`, `\\p{XDigit}`,
-`\\p{IsAlphabetic}`), `\\P{C}` inside a class, Java's literal '-' after a class escape
-(`[\\w-_]`), inline flags mid-pattern (`(?i)`), quantified anchors (`${2,64}`), `\\x{..}`.
+(`\\uD800\\uDC00-\\uDBFF\\uDFFF`), POSIX/Java classes (`\\p{Print}`, `\\p{ASCII}`,
+`\\p{Graph}`, `\\p{Alnum}`, `\\p{XDigit}`, `\\p{IsAlphabetic}`), `\\P{C}` inside a class,
+Java's literal '-' after a class escape (`[\\w-_]`), inline flags mid-pattern (`(?i)`),
+quantified anchors (`${2,64}`), `\\x{..}`.
 """
 
 from __future__ import annotations
