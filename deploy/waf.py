@@ -159,7 +159,9 @@ def plan(ctx: Context) -> list[Change]:
                     Scope=SCOPE,
                     IPAddressVersion=aws_version,
                     Addresses=[],
-                    Description=f"Gatehouse {ctx.name}: office IPv{version} networks (app-managed)",
+                    # WAF's description pattern refuses parentheses (and more): see
+                    # botocore's EntityDescription; the conformance guard checks it.
+                    Description=f"Gatehouse {ctx.name}: office IPv{version} networks, app-managed",
                     Tags=ctx.tags(),
                 )
             ctx.state[key] = response["Summary"]["ARN"]
@@ -215,13 +217,16 @@ def plan(ctx: Context) -> list[Change]:
 
         def update_acl() -> None:
             current = find_web_acl(ctx)
+            # update_web_acl replaces the description: keep it, but never send "" (WAF's
+            # minimum length is 1; a web ACL made without one is left without one).
+            kept = {"Description": current["Description"]} if current.get("Description") else {}
             with aws_errors(f"Updating WAF web ACL {name}"):
                 ctx.clients.wafv2.update_web_acl(
                     Name=name,
                     Scope=SCOPE,
                     Id=current["Id"],
                     LockToken=current["LockToken"],
-                    Description=current.get("Description") or "",
+                    **kept,
                     **desired_web_acl(ctx),
                 )
 

@@ -1,7 +1,13 @@
 """Shared fixtures. Tests load the production settings module with production defaults;
-only the secret key and fake AWS credentials are supplied here."""
+only the secret key and fake AWS credentials are supplied here.
+
+The fake is held to AWS's rules for the whole session: every boto3 request is checked
+against botocore's models (deploy/conformance.py: installed before any client exists,
+and switched on in the processes tests start through GATEHOUSE_AWS_CONFORMANCE), and
+moto's WAF gets the documented behaviour it lacks (deploy/moto_fixes.py)."""
 
 import os
+import tempfile
 
 # Set here, not in pytest's ini, so they are in place before Django reads settings:
 # tests run the production settings module in production mode, which needs a key.
@@ -11,9 +17,66 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-key-" + "x" * 50)
 import django  # noqa: E402
 import pytest  # noqa: E402
 
+from deploy import conformance  # noqa: E402
+
+conformance.install(report_to="")  # this process keeps its counts in memory
+# Processes the tests start (runlocal, gunicorn, manage.py) check their requests too and
+# report what they checked here; read back at the end of the session.
+os.environ[conformance.ENV_SWITCH] = "1"
+_OWN_REPORT = not os.environ.get(conformance.ENV_REPORT)
+if _OWN_REPORT:
+    _fd, _report = tempfile.mkstemp(prefix="gatehouse-aws-conformance-", suffix=".jsonl")
+    os.close(_fd)
+    os.environ[conformance.ENV_REPORT] = _report
+
 
 def pytest_configure(config):
     django.setup()
+    from deploy.moto_fixes import apply_waf_fixes
+
+    apply_waf_fixes()
+
+
+@pytest.fixture(autouse=True)
+def aws_conformance():
+    """A request the guard refused fails the test even if the code under test caught the
+    error (our AWS wrappers turn unexpected errors into "pending" sync states)."""
+    conformance.clear_violations()
+    yield
+    found = conformance.violations()
+    conformance.clear_violations()
+    if found:
+        pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
+
+
+def _subprocess_report() -> conformance.Report:
+    return conformance.read_report(os.environ[conformance.ENV_REPORT])
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _subprocess_report().violations:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    own = conformance.checked()
+    others = _subprocess_report()
+    operations = set(own) | others.operations
+    terminalreporter.write_line(
+        f"AWS conformance guard: {len(operations)} operations checked "
+        f"({sum(own.values())} requests here, {len(others.operations)} operations in "
+        f"subprocesses); {len(others.violations)} violations in subprocesses"
+    )
+    if os.environ.get("GATEHOUSE_AWS_CONFORMANCE_SUMMARY") == "1":
+        total = own + others.counts
+        for operation in sorted(operations):
+            where = "" if operation in own else "  (subprocesses only)"
+            count = total[operation] or "-"  # a process ended by a signal: no count
+            terminalreporter.write_line(f"  {operation:<50} {count}{where}")
+    for problem in others.violations:
+        terminalreporter.write_line(f"  VIOLATION (subprocess): {problem}", red=True)
+    if _OWN_REPORT:
+        os.unlink(os.environ[conformance.ENV_REPORT])
 
 
 @pytest.hookimpl(trylast=True)

@@ -37,9 +37,10 @@ def start_moto_server(port: int):
     """moto's server on loopback, with the fixes that keep it faithful to real AWS."""
     from moto.server import ThreadedMotoServer
 
-    from deploy.moto_fixes import apply_moto_fixes
+    from deploy.moto_fixes import apply_moto_fixes, apply_waf_fixes
 
     apply_moto_fixes()
+    apply_waf_fixes()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server

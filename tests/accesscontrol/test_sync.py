@@ -85,7 +85,9 @@ def test_sets_are_found_beyond_the_first_page_of_the_listing(waf, gateway):
 
 def test_a_remembered_id_that_went_stale_is_found_again(gateway, waf):
     add(OFFICE_V4, gateway)
-    IpSetSyncState.objects.filter(ip_version=4).update(ip_set_id="stale-id")
+    # A well-formed id (WAF refuses malformed ones as invalid, not as missing) of no set.
+    stale = "00000000-0000-4000-8000-000000000000"
+    IpSetSyncState.objects.filter(ip_version=4).update(ip_set_id=stale)
     report = sync_waf_ip_sets(gateway=fresh_gateway())
     assert report.in_sync
     assert state(4).ip_set_id == waf.ids[4]

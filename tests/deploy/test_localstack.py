@@ -40,6 +40,8 @@ def local_env(tmp: Path, aws_port: int) -> dict[str, str]:
         GATEHOUSE_CLIENT_IP_SOURCE="cloudfront",
         GATEHOUSE_ADMIN_PASSWORD=PASSWORD,
         GATEHOUSE_LOCAL_ACCESS_LOG="0",
+        # The break-glass command run against the stack checks its AWS requests too.
+        GATEHOUSE_AWS_CONFORMANCE="1",
         DATABASE_URL=f"sqlite:///{tmp / 'local.sqlite3'}",
         AWS_ENDPOINT_URL=f"http://127.0.0.1:{aws_port}",
         AWS_ACCESS_KEY_ID="local",
@@ -47,6 +49,8 @@ def local_env(tmp: Path, aws_port: int) -> dict[str, str]:
         AWS_REGION="us-east-1",
     )
     env.pop("AWS_SESSION_TOKEN", None)
+    if os.environ.get("GATEHOUSE_AWS_CONFORMANCE_REPORT"):  # set by tests/conftest.py
+        env["GATEHOUSE_AWS_CONFORMANCE_REPORT"] = os.environ["GATEHOUSE_AWS_CONFORMANCE_REPORT"]
     return env
 
 

@@ -284,7 +284,7 @@ class Stack:
                 Scope="CLOUDFRONT",
                 IPAddressVersion=f"IPV{version}",
                 Addresses=[],
-                Description="office allowlist (soak)",
+                Description="office allowlist, soak",
             )["Summary"]
             self.ip_set_ids[version] = summary["Id"]
 
@@ -307,6 +307,12 @@ class Stack:
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "WEB_CONCURRENCY": str(WORKERS),
             "GUNICORN_LOG_LEVEL": "warning",
+            # Workers and manage.py check every AWS request against botocore's models;
+            # the session reports what they checked and fails on a violation.
+            "GATEHOUSE_AWS_CONFORMANCE": "1",
+            "GATEHOUSE_AWS_CONFORMANCE_REPORT": os.environ.get(
+                "GATEHOUSE_AWS_CONFORMANCE_REPORT", ""
+            ),
         }
         self.manage("migrate", "--noinput", timeout=180)
         self.manage(

@@ -7,10 +7,10 @@ Run as its own process (so a scenario can kill or inspect it without touching py
 It starts moto's ThreadedMotoServer on an ephemeral loopback port and a small control
 server on another, then writes {"aws_port", "control_port"} as JSON to PATH.
 
-moto's WAFV2 backend is patched in this process only:
-- `update_ip_set` runs under one lock, so the lock-token check and the update are atomic
-  (moto's threaded server would otherwise let two writers with the same token both win,
-  which real WAF never does);
+moto's WAFV2 backend gets deploy/moto_fixes.py's WAF fixes (as the local stack's does:
+UUID lock tokens checked atomically with the update, so two writers holding one token
+never both win; the 10,000-address and custom response body limits), and in this process
+only:
 - while a fault window is open, `update_ip_set` / `get_ip_set` raise the errors real WAF
   answers with, as moto's own JsonRESTError subclasses (so botocore sees the same HTTP
   400 + `__type` it would get from AWS), rotating through the configured codes;
@@ -41,6 +41,8 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.wafv2 import exceptions as waf_exceptions
 from moto.wafv2.models import WAFV2Backend
 
+from deploy.moto_fixes import apply_waf_fixes
+
 MESSAGES = {
     "ThrottlingException": "Rate exceeded",
     "WAFUnavailableEntityException": (
@@ -61,7 +63,6 @@ def fault(code: str) -> JsonRESTError:
 class Faults:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.write_lock = threading.Lock()
         self.config: dict = {}
         self.cycles: dict[str, itertools.cycle] = {}
         self.calls: Counter[str] = Counter()
@@ -106,26 +107,25 @@ FAULTS = Faults()
 
 
 def patch_backend() -> None:
+    apply_waf_fixes()  # first: the fault window wraps the faithful fake
     original_update = WAFV2Backend.update_ip_set
     original_get = WAFV2Backend.get_ip_set
 
     def update_ip_set(self, name, scope, _id, description, addresses, lock_token):
         FAULTS.before("update_ip_set", name)
-        with FAULTS.write_lock:
-            try:
-                result = original_update(self, name, scope, _id, description, addresses, lock_token)
-            except waf_exceptions.WAFOptimisticLockException:
-                with FAULTS.lock:  # a real conflict: the token was stale
-                    FAULTS.conflicts[name] += 1
-                raise
+        try:
+            result = original_update(self, name, scope, _id, description, addresses, lock_token)
+        except waf_exceptions.WAFOptimisticLockException:
+            with FAULTS.lock:  # a real conflict: the token was stale
+                FAULTS.conflicts[name] += 1
+            raise
         with FAULTS.lock:
             FAULTS.writes[name] += 1
         return result
 
     def get_ip_set(self, name, scope, _id):
         FAULTS.before("get_ip_set", name)
-        with FAULTS.write_lock:  # never read half of a concurrent write
-            return original_get(self, name, scope, _id)
+        return original_get(self, name, scope, _id)
 
     WAFV2Backend.update_ip_set = update_ip_set
     WAFV2Backend.get_ip_set = get_ip_set

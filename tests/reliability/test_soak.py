@@ -198,13 +198,15 @@ def test_external_writer_additions_are_adopted_with_audit_and_never_deleted(stac
                 if i == 0 and tries == 0:
                     # The app writes between our read and our write: our token is stale.
                     between.append(allow(editor, "45.2.249.0/24", "between"))
+                description = current["IPSet"].get("Description")
                 try:
                     stack.waf.update_ip_set(
                         Name=name,
                         Scope="CLOUDFRONT",
                         Id=set_id,
                         Addresses=sorted(set(current["IPSet"]["Addresses"]) | {cidr}),
-                        Description=current["IPSet"].get("Description") or "",
+                        # WAF refuses "" (minimum length 1): send it only when there is one.
+                        **({"Description": description} if description else {}),
                         LockToken=current["LockToken"],
                     )
                 except stack.waf.exceptions.WAFOptimisticLockException:

@@ -81,10 +81,14 @@ class Command(BaseCommand):
                 "runlocal is for the local stack: start it with `make run` (it sets "
                 "DJANGO_DEBUG=true and GATEHOUSE_ALLOW_PRIVATE_RANGES=true)."
             )
+        from deploy.conformance import install as check_aws_requests
         from deploy.localstack.aws import point_boto3_at, prepare_account, start_moto_server
         from deploy.localstack.edge import DistributionRoutes, LocalEdge, WebAclJudge
 
         started = time.monotonic()
+        # Every AWS request this process makes (provisioning, the local edge, the Django
+        # app it serves) is checked against botocore's models before moto sees it.
+        check_aws_requests()
         # moto's server logs every AWS call through werkzeug; the banner says what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         call_command("migrate", interactive=False, verbosity=0)
@@ -157,7 +161,7 @@ class Command(BaseCommand):
                     f"    export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local "
                     "AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1",
                     f"    export DJANGO_DEBUG=true GATEHOUSE_EDGE_NAME={config.name} "
-                    "GATEHOUSE_ALLOW_PRIVATE_RANGES=true",
+                    "GATEHOUSE_ALLOW_PRIVATE_RANGES=true GATEHOUSE_AWS_CONFORMANCE=1",
                     "    .venv/bin/python manage.py sync_waf --dry-run",
                     "    .venv/bin/python manage.py allow_ip 127.0.0.1 --label recovery",
                     f"    .venv/bin/python manage.py provision_infra --config {config_path}",
