@@ -238,3 +238,46 @@ def test_rotation_explains_the_order_before_it_acts(edge_config, aws_calls, monk
     output = run("--config", str(edge_config), "--rotate-origin-secret")
     assert "new = your GATEHOUSE_ORIGIN_SECRET" in output
     assert output.index("<new>,<old>") < output.index("Origin secret rotated")
+
+
+def test_origin_access_control_used_by_another_distribution_is_refused(edge_config, aws_calls):
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    oac = cf.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": f"{EDGE}-frontend",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    theirs = cf.create_distribution(
+        DistributionConfig={
+            "CallerReference": "theirs",
+            "Comment": "",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "s3",
+                        "DomainName": "theirs.s3.us-east-1.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                        "OriginAccessControlId": oac,
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {"TargetOriginId": "s3", "ViewerProtocolPolicy": "allow-all"},
+        }
+    )["Distribution"]["Id"]
+    aws_calls.clear()
+    with pytest.raises(CommandError) as caught:
+        run("--config", str(edge_config), "--apply")
+    assert (
+        f"cloudfront origin access control {EDGE}-frontend ({oac}) is used by CloudFront "
+        f"distribution {theirs}, which is not this edge's" in str(caught.value)
+    )
+    assert mutating(aws_calls) == {}
+    # --destroy leaves it (and their distribution) alone.
+    output = run("--config", str(edge_config), "--destroy")
+    assert f"cloudfront origin access control {EDGE}-frontend ({oac}) is used by" in output
+    assert cf.get_origin_access_control(Id=oac)["OriginAccessControl"]["Id"] == oac

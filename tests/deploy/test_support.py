@@ -7,6 +7,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from django.core.management import CommandError, call_command
 from moto import mock_aws
 
@@ -76,6 +77,55 @@ def test_moto_fix_undo_restores_moto():
     undo = apply_moto_fixes()
     undo()
     test_unpatched_moto_still_loses_it_so_the_fix_is_needed()
+
+
+def _target_groups(count: int) -> list[str]:
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+    return [
+        elbv2.create_target_group(Name=f"tg{i}", Protocol="HTTP", Port=80, VpcId=vpc)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for i in range(count)
+    ]
+
+
+def test_moto_fix_limits_elb_describe_tags_to_20_arns():
+    undo = apply_moto_fixes()
+    try:
+        with mock_aws():
+            arns = _target_groups(21)
+            elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+            assert len(elbv2.describe_tags(ResourceArns=arns[:20])["TagDescriptions"]) == 20
+            with pytest.raises(ClientError, match="up to 20 resources"):
+                elbv2.describe_tags(ResourceArns=arns)
+    finally:
+        undo()
+
+
+def test_unpatched_moto_takes_more_than_20_arns_so_the_limit_is_needed():
+    """If this fails, moto enforces the limit itself: its fix in moto_fixes.py can go."""
+    with mock_aws():
+        arns = _target_groups(21)
+        response = boto3.client("elbv2", region_name="eu-west-1").describe_tags(ResourceArns=arns)
+    assert len(response["TagDescriptions"]) == 21
+
+
+def test_ownership_reads_elb_tags_20_arns_at_a_time(edge_config, aws_calls):
+    from deploy.aws import AwsClients
+    from deploy.context import Context
+    from deploy.ownership import elb_tags
+
+    undo = apply_moto_fixes()
+    try:
+        arns = _target_groups(45)
+        aws_calls.clear()
+        ctx = Context(config=load_config(edge_config), clients=AwsClients(region="eu-west-1"))
+        assert set(elb_tags(ctx, arns)) == set(arns)
+    finally:
+        undo()
+    assert aws_calls["DescribeTags"] == 3
 
 
 def test_ip_set_names_are_the_ones_the_architecture_names():
