@@ -221,7 +221,6 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"\nDestroy complete: {len(done)} resource(s) removed.")
             + "\nThe allowlist stays in the database; a new --apply seeds the new IP sets from it."
         )
-        self._report_skipped(ctx)
 
     def _report_skipped(self, ctx: Context) -> None:
         if ctx.skipped:
