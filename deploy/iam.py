@@ -16,7 +16,10 @@ Scoped to one edge (its config: name, region, VPC, certificates, bucket) and one
   tags and get random ids) on `origin-access-control/*` of the account.
 - `iam:CreateServiceLinkedRole` only for elasticloadbalancing.amazonaws.com.
 - Describe/List/Get calls without resource-level permissions stay on "*".
-- `AdoptUntaggedNamesakes` (tagging an untagged resource) is only needed for --adopt.
+- `AdoptUntaggedNamesakes` (tagging an untagged security group) is only needed for
+  --adopt.
+- It stays under the 6,144 characters of a customer managed policy (tested); it is over
+  the 2,048 of a user's inline policies, which the command says.
 
 The app's own runtime policy (WAF IP sets only) is separate: see README.
 """
@@ -31,8 +34,10 @@ from deploy.aws import EDGE_TAG, GLOBAL_REGION, aws_errors
 from deploy.config import EdgeConfig
 from deploy.waf import ip_set_name, web_acl_name
 
-# IAM counts a user's inline policies together, whitespace excluded.
+# IAM's size limits, whitespace excluded: all inline policies of a user together, and one
+# customer managed policy.
 INLINE_USER_POLICY_LIMIT = 2048
+MANAGED_POLICY_LIMIT = 6144
 
 
 def caller_account_id(*, region: str) -> str:
@@ -53,12 +58,8 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
     waf = f"arn:aws:wafv2:{GLOBAL_REGION}:{account_id}:global"
     elb = f"arn:aws:elasticloadbalancing:{region}:{account_id}"
     alb = lb_name(name)
-    elb_arns = [
-        f"{elb}:loadbalancer/app/{alb}/*",
-        f"{elb}:listener/app/{alb}/*",
-        f"{elb}:listener-rule/app/{alb}/*",
-        f"{elb}:targetgroup/{tg_name(name)}/*",
-    ]
+    # `*/app/<alb>/*` is the ALB, its listeners and their rules; then the target group.
+    elb_arns = [f"{elb}:*/app/{alb}/*", f"{elb}:targetgroup/{tg_name(name)}/*"]
     security_groups = f"arn:aws:ec2:{region}:{account_id}:security-group/*"
     distributions = f"arn:aws:cloudfront::{account_id}:distribution/*"
     bucket = config.frontend_bucket
@@ -109,20 +110,13 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
             "Resource": sorted({config.app_certificate_arn, config.origin_certificate_arn}),
         },
         {
-            "Sid": "CloudFrontRead",
+            "Sid": "CloudFrontReadAndCreate",
             "Effect": "Allow",
             "Action": [
                 "cloudfront:GetDistribution",
                 "cloudfront:GetDistributionConfig",
                 "cloudfront:ListTagsForResource",
                 "cloudfront:GetInvalidation",
-            ],
-            "Resource": distributions,
-        },
-        {
-            "Sid": "CloudFrontCreateTagged",
-            "Effect": "Allow",
-            "Action": [
                 "cloudfront:CreateDistribution",
                 "cloudfront:CreateDistributionWithTags",
             ],
@@ -209,20 +203,16 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
         {
             "Sid": "LoadBalancerChangeOwn",
             "Effect": "Allow",
+            # Wildcards keep the policy under IAM's size limits; the resources and the tag
+            # condition are what scope them.
             "Action": [
-                "elasticloadbalancing:DeleteLoadBalancer",
-                "elasticloadbalancing:SetSubnets",
-                "elasticloadbalancing:SetSecurityGroups",
-                "elasticloadbalancing:ModifyTargetGroup",
-                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:Delete*",
+                "elasticloadbalancing:Modify*",
+                "elasticloadbalancing:Set*",
                 "elasticloadbalancing:RegisterTargets",
                 "elasticloadbalancing:DeregisterTargets",
                 "elasticloadbalancing:CreateListener",
-                "elasticloadbalancing:ModifyListener",
-                "elasticloadbalancing:DeleteListener",
                 "elasticloadbalancing:CreateRule",
-                "elasticloadbalancing:ModifyRule",
-                "elasticloadbalancing:DeleteRule",
             ],
             "Resource": elb_arns,
             "Condition": _tag("ResourceTag", name),
@@ -244,10 +234,12 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
             },
         },
         {
+            # Only --adopt tags an existing security group (ELB AddTags, wafv2:TagResource
+            # and s3:PutBucketTagging are granted above on the edge's own resources).
             "Sid": "AdoptUntaggedNamesakes",
             "Effect": "Allow",
-            "Action": ["elasticloadbalancing:AddTags", "ec2:CreateTags"],
-            "Resource": [*elb_arns, security_groups],
+            "Action": "ec2:CreateTags",
+            "Resource": security_groups,
             "Condition": _tag("RequestTag", name),
         },
         {

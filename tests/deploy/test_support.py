@@ -1,6 +1,7 @@
 """The pieces around the engine: moto fixes, IAM policy, IP set names, seeding, systemd."""
 
 import configparser
+import fnmatch
 import io
 import json
 from pathlib import Path
@@ -247,7 +248,10 @@ def test_no_destructive_action_is_unscoped(edge_config):
 
 
 def _statements_with(policy, action):
-    return [s for s in policy["Statement"] if action in _actions(s)]
+    """The statements that allow `action` (IAM action wildcards match)."""
+    return [
+        s for s in policy["Statement"] if any(fnmatch.fnmatchcase(action, a) for a in _actions(s))
+    ]
 
 
 def test_policy_scopes_each_service_the_way_it_supports(edge_config):
@@ -294,7 +298,7 @@ def test_account_id_defaults_to_the_callers(edge_config):
 def test_policy_over_the_inline_user_limit_says_so(edge_config):
     policy, err = print_policy("--config", str(edge_config), "--account-id", "111122223333")
     size = len("".join(json.dumps(policy).split()))
-    assert size > 2048
+    assert 2048 < size < 6144 - 600  # room for longer names and regions than the test's
     assert f"this policy is {size} characters without whitespace" in err
     assert "2,048" in err and "customer managed policy" in err
 

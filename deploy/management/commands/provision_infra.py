@@ -28,7 +28,12 @@ from deploy.aws import AwsClients
 from deploy.config import load_config
 from deploy.context import Context
 from deploy.errors import DeployError
-from deploy.iam import INLINE_USER_POLICY_LIMIT, caller_account_id, policy_json
+from deploy.iam import (
+    INLINE_USER_POLICY_LIMIT,
+    MANAGED_POLICY_LIMIT,
+    caller_account_id,
+    policy_json,
+)
 from deploy.plan import render_plan
 
 
@@ -139,7 +144,13 @@ class Command(BaseCommand):
         text = policy_json(config, account_id=account)
         self.stdout.write(text)
         compact = len("".join(text.split()))
-        if compact > INLINE_USER_POLICY_LIMIT:
+        if compact > MANAGED_POLICY_LIMIT:
+            self.stderr.write(
+                f"Note: this policy is {compact} characters without whitespace, more than the "
+                f"{MANAGED_POLICY_LIMIT:,} of a customer managed policy: split its statements "
+                "into two managed policies, or put it inline on a role (up to 10,240)."
+            )
+        elif compact > INLINE_USER_POLICY_LIMIT:
             self.stderr.write(
                 f"Note: this policy is {compact} characters without whitespace, more than the "
                 f"{INLINE_USER_POLICY_LIMIT:,} IAM allows for the inline policies of a user. "
