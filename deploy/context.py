@@ -41,6 +41,10 @@ class Context:
     # planning a resource that does not exist yet.
     state: dict[str, Any] = field(default_factory=dict)
     created_ip_sets: bool = False
+    # --adopt: tag untagged namesakes instead of refusing them (deploy/ownership.py).
+    adopt: bool = False
+    # --destroy: foreign namesakes left alone, one line each for the report.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deploy import alb, cloudfront, s3, security_group, waf
+from deploy import alb, cloudfront, ownership, s3, security_group, waf
 from deploy.context import Context, OriginSecret
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, render_change
@@ -82,9 +82,14 @@ def resolve_secret(ctx: Context) -> OriginSecret:
 
 
 def plan(ctx: Context) -> list[Change]:
-    """Every change --apply would make, without changing anything."""
+    """Every change --apply would make, without changing anything.
+
+    Ownership comes first: a namesake this edge does not own is refused (or, with
+    --adopt, planned to be tagged) before anything else is read from it, the origin
+    secret included.
+    """
+    changes: list[Change] = ownership.plan(ctx)
     ctx.secret = resolve_secret(ctx)
-    changes: list[Change] = []
     for stage in STAGES:
         changes.extend(stage.plan(ctx))
     return changes
@@ -92,9 +97,14 @@ def plan(ctx: Context) -> list[Change]:
 
 def apply(ctx: Context, *, seed: Callable[[Context], None] | None = None) -> list[Change]:
     """Apply stage by stage; returns the changes made."""
+    done: list[Change] = []
+    # Before any other write: refuse foreign namesakes, or tag them with --adopt.
+    for change in ownership.plan(ctx):
+        ctx.out("\n".join(render_change(change)))
+        change.apply()
+        done.append(change)
     if ctx.secret is None:
         ctx.secret = resolve_secret(ctx)
-    done: list[Change] = []
     for stage in STAGES:
         for change in stage.plan(ctx):
             ctx.out("\n".join(render_change(change)))
@@ -106,16 +116,24 @@ def apply(ctx: Context, *, seed: Callable[[Context], None] | None = None) -> lis
 
 
 def plan_destroy(ctx: Context) -> list[Change]:
+    """The deletions --destroy would make: only resources this edge owns (by tag).
+
+    Namesakes it does not own are left out and listed in ctx.skipped.
+    """
     changes: list[Change] = []
     for stage in reversed(STAGES):
         changes.extend(stage.destroy(ctx))
-    return changes
+    kept, ctx.skipped = ownership.split_destroy(ctx, changes)
+    return kept
 
 
 def destroy(ctx: Context) -> list[Change]:
     done = []
     for stage in reversed(STAGES):
-        for change in stage.destroy(ctx):
+        planned = stage.destroy(ctx)
+        kept, skipped = ownership.split_destroy(ctx, planned) if planned else ([], [])
+        ctx.skipped = sorted(set(ctx.skipped) | set(skipped))
+        for change in kept:
             ctx.out("\n".join(render_change(change)))
             change.apply()
             done.append(change)
@@ -182,8 +200,17 @@ def outputs(ctx: Context) -> list[str]:
     return lines
 
 
-def rotate_origin_secret(ctx: Context, new: str | None = None) -> OriginSecret:
-    """Two-value rotation: ALB accepts new+old, CloudFront switches, the old is dropped."""
+def rotate_origin_secret(
+    ctx: Context,
+    new: str | None = None,
+    *,
+    confirm: Callable[[OriginSecret], None] | None = None,
+) -> OriginSecret:
+    """Two-value rotation: ALB accepts new+old, CloudFront switches, the old is dropped.
+
+    `confirm` sees the chosen secrets before the first write and may raise to stop.
+    """
+    ownership.raise_if_foreign(ctx)
     dist = cloudfront.find_distribution(ctx)
     rule = alb.find_secret_rule(ctx)
     if dist is None or rule is None:
@@ -199,6 +226,8 @@ def rotate_origin_secret(ctx: Context, new: str | None = None) -> OriginSecret:
             "new value."
         )
     ctx.secret = OriginSecret(current=new, previous=old)
+    if confirm is not None:
+        confirm(ctx.secret)
     # update_distribution sends the whole desired config, so a rotation also restores
     # any drift on the distribution (the same thing --apply would do).
     ctx.out("1/3 ALB rule: accepting the new and the old secret")

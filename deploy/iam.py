@@ -1,8 +1,27 @@
 """The least-privilege IAM policy that provision_infra and deploy_frontend need.
 
-Creation-time resources cannot be scoped by ARN before they exist (AWS generates the
-ids), so most statements use "*" with the narrowest action list; S3 is scoped to the
-frontend bucket. The app's own runtime policy (WAF IP sets only) is separate: see README.
+Scoped to one edge (its config: name, region, VPC, certificates, bucket) and one account:
+
+- WAF: every action on the edge's own ARNs (`global/ipset/<name>-office-v4/*`, `-v6`,
+  `global/webacl/<name>-edge/*`); only the List calls, which take no resource, on "*".
+- ELB, EC2 and CloudFront mutations are conditioned on the `gatehouse:edge` tag: on the
+  resource (`aws:ResourceTag/gatehouse:edge`) for changes and deletions, on the request
+  (`aws:RequestTag/gatehouse:edge`) for tagging, which is how tag-on-create is authorised
+  (ELB CreateLoadBalancer/Listener/Rule/TargetGroup also need AddTags;
+  `ec2:CreateAction` limits CreateTags to CreateSecurityGroup; CloudFront
+  CreateDistributionWithTags needs TagResource). ELB resources are also limited by ARN
+  to the edge's names.
+- Exceptions, with why: ELB DeleteRule on listener rules of the edge's ALB by ARN (hand-
+  added rules carry no tag and are removed as drift); the OAC (CloudFront OACs take no
+  tags and get random ids) on `origin-access-control/*` of the account.
+- `iam:CreateServiceLinkedRole` only for elasticloadbalancing.amazonaws.com.
+- Describe/List/Get calls without resource-level permissions stay on "*".
+- `AdoptUntaggedNamesakes` (tagging an untagged security group) is only needed for
+  --adopt.
+- It stays under the 6,144 characters of a customer managed policy (tested); it is over
+  the 2,048 of a user's inline policies, which the command says.
+
+The app's own runtime policy (WAF IP sets only) is separate: see README.
 """
 
 from __future__ import annotations
@@ -10,85 +29,219 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from deploy.alb import lb_name, tg_name
+from deploy.aws import EDGE_TAG, GLOBAL_REGION, aws_errors
 from deploy.config import EdgeConfig
+from deploy.waf import ip_set_name, web_acl_name
 
-ACTIONS = {
-    "WafEdge": [
-        "wafv2:ListIPSets",
-        "wafv2:GetIPSet",
-        "wafv2:CreateIPSet",
-        "wafv2:UpdateIPSet",
-        "wafv2:DeleteIPSet",
-        "wafv2:ListWebACLs",
-        "wafv2:GetWebACL",
-        "wafv2:CreateWebACL",
-        "wafv2:UpdateWebACL",
-        "wafv2:DeleteWebACL",
-        "wafv2:TagResource",
-        "wafv2:ListTagsForResource",
-    ],
-    "CloudFrontEdge": [
-        "cloudfront:ListDistributions",
-        "cloudfront:GetDistribution",
-        "cloudfront:GetDistributionConfig",
-        "cloudfront:CreateDistribution",
-        "cloudfront:CreateDistributionWithTags",
-        "cloudfront:UpdateDistribution",
-        "cloudfront:DeleteDistribution",
-        "cloudfront:TagResource",
-        "cloudfront:ListTagsForResource",
-        "cloudfront:ListOriginAccessControls",
-        "cloudfront:GetOriginAccessControl",
-        "cloudfront:CreateOriginAccessControl",
-        "cloudfront:UpdateOriginAccessControl",
-        "cloudfront:DeleteOriginAccessControl",
-        "cloudfront:CreateInvalidation",
-        "cloudfront:GetInvalidation",
-        # Attaching the web ACL to the distribution is checked on the WAF side too.
-        "wafv2:GetWebACLForResource",
-        "acm:DescribeCertificate",
-        "acm:ListCertificates",
-    ],
-    "NetworkEdge": [
-        "ec2:DescribeManagedPrefixLists",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DescribeSubnets",
-        "ec2:DescribeVpcs",
-        "ec2:CreateSecurityGroup",
-        "ec2:DeleteSecurityGroup",
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:CreateTags",
-        "elasticloadbalancing:Describe*",
-        "elasticloadbalancing:CreateLoadBalancer",
-        "elasticloadbalancing:DeleteLoadBalancer",
-        "elasticloadbalancing:SetSubnets",
-        "elasticloadbalancing:SetSecurityGroups",
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroup",
-        "elasticloadbalancing:DeleteTargetGroup",
-        "elasticloadbalancing:RegisterTargets",
-        "elasticloadbalancing:DeregisterTargets",
-        "elasticloadbalancing:CreateListener",
-        "elasticloadbalancing:ModifyListener",
-        "elasticloadbalancing:DeleteListener",
-        "elasticloadbalancing:CreateRule",
-        "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:DeleteRule",
-        "elasticloadbalancing:AddTags",
-        # The ALB creates its service-linked role on first use in an account.
-        "iam:CreateServiceLinkedRole",
-    ],
-}
+# IAM's size limits, whitespace excluded: all inline policies of a user together, and one
+# customer managed policy.
+INLINE_USER_POLICY_LIMIT = 2048
+MANAGED_POLICY_LIMIT = 6144
 
 
-def policy_document(config: EdgeConfig | None = None) -> dict[str, Any]:
-    bucket = config.frontend_bucket if config else "*"
+def caller_account_id(*, region: str) -> str:
+    """The account of the current credentials (STS GetCallerIdentity needs no permission)."""
+    import boto3
+
+    with aws_errors("Reading the AWS account id (STS GetCallerIdentity)"):
+        return boto3.Session().client("sts", region_name=region).get_caller_identity()["Account"]
+
+
+def _tag(condition: str, name: str) -> dict[str, Any]:
+    return {"StringEquals": {f"aws:{condition}/{EDGE_TAG}": name}}
+
+
+def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
+    name = config.name
+    region = config.region
+    waf = f"arn:aws:wafv2:{GLOBAL_REGION}:{account_id}:global"
+    elb = f"arn:aws:elasticloadbalancing:{region}:{account_id}"
+    alb = lb_name(name)
+    # `*/app/<alb>/*` is the ALB, its listeners and their rules; then the target group.
+    elb_arns = [f"{elb}:*/app/{alb}/*", f"{elb}:targetgroup/{tg_name(name)}/*"]
+    security_groups = f"arn:aws:ec2:{region}:{account_id}:security-group/*"
+    distributions = f"arn:aws:cloudfront::{account_id}:distribution/*"
+    bucket = config.frontend_bucket
     statements: list[dict[str, Any]] = [
-        {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": "*"}
-        for sid, actions in ACTIONS.items()
-    ]
-    statements.append(
+        {
+            "Sid": "ReadOnlyNoResourceLevel",
+            "Effect": "Allow",
+            "Action": [
+                "wafv2:ListIPSets",
+                "wafv2:ListWebACLs",
+                "wafv2:GetWebACLForResource",
+                "cloudfront:ListDistributions",
+                "cloudfront:ListOriginAccessControls",
+                "ec2:DescribeManagedPrefixLists",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+                "elasticloadbalancing:Describe*",
+                "acm:ListCertificates",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "WafEdgeOwnArns",
+            "Effect": "Allow",
+            "Action": [
+                "wafv2:GetIPSet",
+                "wafv2:CreateIPSet",
+                "wafv2:UpdateIPSet",
+                "wafv2:DeleteIPSet",
+                "wafv2:GetWebACL",
+                "wafv2:CreateWebACL",
+                "wafv2:UpdateWebACL",
+                "wafv2:DeleteWebACL",
+                "wafv2:TagResource",
+                "wafv2:ListTagsForResource",
+            ],
+            "Resource": [
+                f"{waf}/ipset/{ip_set_name(name, 4)}/*",
+                f"{waf}/ipset/{ip_set_name(name, 6)}/*",
+                f"{waf}/webacl/{web_acl_name(name)}/*",
+            ],
+        },
+        {
+            "Sid": "Certificates",
+            "Effect": "Allow",
+            "Action": "acm:DescribeCertificate",
+            "Resource": sorted({config.app_certificate_arn, config.origin_certificate_arn}),
+        },
+        {
+            "Sid": "CloudFrontReadAndCreate",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:GetDistribution",
+                "cloudfront:GetDistributionConfig",
+                "cloudfront:ListTagsForResource",
+                "cloudfront:GetInvalidation",
+                "cloudfront:CreateDistribution",
+                "cloudfront:CreateDistributionWithTags",
+            ],
+            "Resource": distributions,
+        },
+        {
+            "Sid": "CloudFrontTagOnCreate",
+            "Effect": "Allow",
+            "Action": "cloudfront:TagResource",
+            "Resource": distributions,
+            "Condition": _tag("RequestTag", name),
+        },
+        {
+            "Sid": "CloudFrontChangeOwn",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:UpdateDistribution",
+                "cloudfront:DeleteDistribution",
+                "cloudfront:CreateInvalidation",
+            ],
+            "Resource": distributions,
+            "Condition": _tag("ResourceTag", name),
+        },
+        {
+            "Sid": "OriginAccessControlNoTags",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:GetOriginAccessControl",
+                "cloudfront:CreateOriginAccessControl",
+                "cloudfront:UpdateOriginAccessControl",
+                "cloudfront:DeleteOriginAccessControl",
+            ],
+            "Resource": f"arn:aws:cloudfront::{account_id}:origin-access-control/*",
+        },
+        {
+            "Sid": "SecurityGroupCreateInVpc",
+            "Effect": "Allow",
+            "Action": "ec2:CreateSecurityGroup",
+            "Resource": f"arn:aws:ec2:{region}:{account_id}:vpc/{config.vpc_id}",
+        },
+        {
+            "Sid": "SecurityGroupCreateTagged",
+            "Effect": "Allow",
+            "Action": "ec2:CreateSecurityGroup",
+            "Resource": security_groups,
+            "Condition": _tag("RequestTag", name),
+        },
+        {
+            "Sid": "SecurityGroupTagOnCreate",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": security_groups,
+            "Condition": {
+                "StringEquals": {
+                    "ec2:CreateAction": "CreateSecurityGroup",
+                    f"aws:RequestTag/{EDGE_TAG}": name,
+                }
+            },
+        },
+        {
+            "Sid": "SecurityGroupChangeOwn",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:DeleteSecurityGroup",
+            ],
+            "Resource": security_groups,
+            "Condition": _tag("ResourceTag", name),
+        },
+        {
+            "Sid": "LoadBalancerCreateTagged",
+            "Effect": "Allow",
+            "Action": [
+                "elasticloadbalancing:CreateLoadBalancer",
+                "elasticloadbalancing:CreateTargetGroup",
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:CreateRule",
+                "elasticloadbalancing:AddTags",
+            ],
+            "Resource": elb_arns,
+            "Condition": _tag("RequestTag", name),
+        },
+        {
+            "Sid": "LoadBalancerChangeOwn",
+            "Effect": "Allow",
+            # Wildcards keep the policy under IAM's size limits; the resources and the tag
+            # condition are what scope them.
+            "Action": [
+                "elasticloadbalancing:Delete*",
+                "elasticloadbalancing:Modify*",
+                "elasticloadbalancing:Set*",
+                "elasticloadbalancing:RegisterTargets",
+                "elasticloadbalancing:DeregisterTargets",
+                "elasticloadbalancing:CreateListener",
+                "elasticloadbalancing:CreateRule",
+            ],
+            "Resource": elb_arns,
+            "Condition": _tag("ResourceTag", name),
+        },
+        {
+            "Sid": "LoadBalancerRemoveHandAddedRules",
+            "Effect": "Allow",
+            "Action": "elasticloadbalancing:DeleteRule",
+            "Resource": f"{elb}:listener-rule/app/{alb}/*",
+        },
+        {
+            "Sid": "LoadBalancerServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": f"arn:aws:iam::{account_id}:role/aws-service-role/"
+            "elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
+            "Condition": {
+                "StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}
+            },
+        },
+        {
+            # Only --adopt tags an existing security group (ELB AddTags, wafv2:TagResource
+            # and s3:PutBucketTagging are granted above on the edge's own resources).
+            "Sid": "AdoptUntaggedNamesakes",
+            "Effect": "Allow",
+            "Action": "ec2:CreateTags",
+            "Resource": security_groups,
+            "Condition": _tag("RequestTag", name),
+        },
         {
             "Sid": "FrontendBucket",
             "Effect": "Allow",
@@ -110,10 +263,10 @@ def policy_document(config: EdgeConfig | None = None) -> dict[str, Any]:
                 "s3:DeleteObjectVersion",
             ],
             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        }
-    )
+        },
+    ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def policy_json(config: EdgeConfig | None = None) -> str:
-    return json.dumps(policy_document(config), indent=2)
+def policy_json(config: EdgeConfig, *, account_id: str) -> str:
+    return json.dumps(policy_document(config, account_id=account_id), indent=2)

@@ -10,6 +10,9 @@ applies).
 Fixes:
 - CloudFront `Origin` drops `OriginAccessControlId` and the `S3OriginConfig` block, so
   `get_distribution_config` returns an S3 origin without its OAC. We keep both.
+- ELB DescribeTags takes at most 20 ARNs per call (API reference: "You can specify up to
+  20 resources in a single call"; the botocore model has no max); moto takes any number.
+  We refuse more with a ValidationError (the code is our assumption; the limit is not).
 
 Known and harmless (no fix needed): the distribution ETag never changes (If-Match is not
 checked); cache/origin-request-policy APIs are absent (deploy/ uses the managed policy
@@ -29,7 +32,17 @@ from typing import Any
 
 
 def apply_moto_fixes() -> Callable[[], None]:
-    """Patch moto in this process; returns a function that undoes the patch."""
+    """Patch moto in this process; returns a function that undoes the patches."""
+    undos = [_keep_s3_origin_access_control(), _limit_elb_describe_tags()]
+
+    def undo() -> None:
+        for one in reversed(undos):
+            one()
+
+    return undo
+
+
+def _keep_s3_origin_access_control() -> Callable[[], None]:
     from moto.cloudfront import models as cloudfront_models
 
     origin_cls = cloudfront_models.Origin
@@ -52,6 +65,35 @@ def apply_moto_fixes() -> Callable[[], None]:
 
     def undo() -> None:
         origin_cls.__init__ = original_init
+
+    return undo
+
+
+ELB_DESCRIBE_TAGS_MAX = 20
+
+
+def _limit_elb_describe_tags() -> Callable[[], None]:
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    original = ELBv2Backend.describe_tags
+    if getattr(original, "_gatehouse_fix", False):
+        return lambda: None
+
+    def describe_tags(self: Any, resource_arns: list[str]) -> dict[str, dict[str, str]]:
+        if len(resource_arns) > ELB_DESCRIBE_TAGS_MAX:
+            raise ELBClientError(
+                "ValidationError",
+                f"You can specify up to {ELB_DESCRIBE_TAGS_MAX} resources in a single call "
+                f"({len(resource_arns)} given).",
+            )
+        return original(self, resource_arns)
+
+    describe_tags._gatehouse_fix = True  # type: ignore[attr-defined]
+    ELBv2Backend.describe_tags = describe_tags
+
+    def undo() -> None:
+        ELBv2Backend.describe_tags = original
 
     return undo
 

@@ -127,7 +127,8 @@ def plan_bucket(ctx: Context) -> list[Change]:
             )
         )
     else:
-        if not ctx.is_ours(_bucket_tags(ctx)):
+        # deploy/ownership.py refused it already unless --adopt, which tags it first.
+        if not ctx.is_ours(_bucket_tags(ctx)) and not ctx.adopt:
             raise DeployError(
                 f"{ctx.config.path}: key 'frontend.bucket': bucket {bucket!r} exists but is not "
                 f"tagged gatehouse:edge={ctx.name}, so it is not this edge's. Choose another "

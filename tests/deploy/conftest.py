@@ -133,7 +133,22 @@ def mutating(calls: Counter) -> dict[str, int]:
     return {op: n for op, n in calls.items() if not op.startswith(READ_PREFIXES)}
 
 
-def run(*args: str) -> str:
+CONFIRMED = ("--apply", "--destroy", "--rotate-origin-secret")
+
+
+def run(*args: str, approve: bool = True, stdin=None) -> str:
+    """provision_infra as a script runs it: --auto-approve on the modes that ask."""
     out = io.StringIO()
-    call_command("provision_infra", *args, "--poll-interval", "0", stdout=out, stderr=io.StringIO())
+    extra = ["--auto-approve"] if approve and any(a in CONFIRMED for a in args) else []
+    kwargs = {"stdin": stdin} if stdin is not None else {}
+    call_command(
+        "provision_infra",
+        *args,
+        *extra,
+        "--poll-interval",
+        "0",
+        stdout=out,
+        stderr=io.StringIO(),
+        **kwargs,
+    )
     return out.getvalue()

@@ -223,6 +223,82 @@ def test_viewer_headers_from_the_client_are_not_trusted(stack):
         assert json.loads(response.read())["viewer_ip"] == "127.0.0.1"
 
 
+def verify_command(stack) -> list[str]:
+    """The --verify line the banner prints, as it prints it."""
+    [line] = [
+        line.strip()
+        for line in stack["log"].read_text().splitlines()
+        if "provision_infra" in line and "--verify" in line
+    ]
+    return [sys.executable, *line.split()[1:]]
+
+
+def run_verify(stack) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603
+        verify_command(stack),
+        cwd=ROOT,
+        env=stack["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_verify_from_the_banner_passes_against_the_running_stack(stack):
+    result = run_verify(stack)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {
+        line.split("  ")[0]: line
+        for line in result.stdout.splitlines()
+        if line.split("  ")[0] and "  ok  " in line
+    }
+    assert set(rows) == {
+        "distribution deployed with the web ACL",
+        "security group admits only CloudFront",
+        "ALB rule accepts the distribution's secret",
+        "health answers 200 through the edge",
+        "origin refuses requests without the secret",
+        "WAF IP sets equal the database",
+    }
+    assert "All 6 checks passed." in result.stdout
+    cloudfront = boto3.client(
+        "cloudfront",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{stack['ports']['aws']}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    [dist] = cloudfront.list_distributions()["DistributionList"]["Items"]
+    origins = cloudfront.get_distribution_config(Id=dist["Id"])["DistributionConfig"]["Origins"]
+    headers = [h for o in origins["Items"] for h in (o.get("CustomHeaders") or {}).get("Items", [])]
+    assert headers and all(h["HeaderValue"] not in result.stdout for h in headers)
+
+
+def test_verify_fails_and_says_why_when_the_edge_drifts(stack):
+    ec2 = boto3.client(
+        "ec2",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{stack['ports']['aws']}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    [group] = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [f"{EDGE}-alb"]}]
+    )["SecurityGroups"]
+    wide = [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    ]
+    ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=wide)
+    try:
+        result = run_verify(stack)
+    finally:
+        ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=wide)
+    assert result.returncode != 0
+    [row] = [r for r in result.stdout.splitlines() if r.startswith("security group admits")]
+    assert "FAIL" in row and "also admits tcp 22-22 from 0.0.0.0/0" in row
+    assert "1 of 6 checks failed: security group admits only CloudFront" in result.stderr
+
+
 def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
     env.update(DJANGO_SECRET_KEY="k" * 60, DJANGO_ALLOWED_HOSTS="admin.example.com")

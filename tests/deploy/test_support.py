@@ -1,16 +1,19 @@
 """The pieces around the engine: moto fixes, IAM policy, IP set names, seeding, systemd."""
 
 import configparser
+import fnmatch
 import io
 import json
 from pathlib import Path
 
 import boto3
 import pytest
-from django.core.management import call_command
+from botocore.exceptions import ClientError
+from django.core.management import CommandError, call_command
 from moto import mock_aws
 
 from deploy import waf
+from deploy.config import load_config
 from deploy.iam import policy_document
 from deploy.moto_fixes import apply_moto_fixes
 from tests.deploy.conftest import EDGE, config_text, run
@@ -77,12 +80,74 @@ def test_moto_fix_undo_restores_moto():
     test_unpatched_moto_still_loses_it_so_the_fix_is_needed()
 
 
+def _target_groups(count: int) -> list[str]:
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+    return [
+        elbv2.create_target_group(Name=f"tg{i}", Protocol="HTTP", Port=80, VpcId=vpc)[
+            "TargetGroups"
+        ][0]["TargetGroupArn"]
+        for i in range(count)
+    ]
+
+
+def test_moto_fix_limits_elb_describe_tags_to_20_arns():
+    undo = apply_moto_fixes()
+    try:
+        with mock_aws():
+            arns = _target_groups(21)
+            elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+            assert len(elbv2.describe_tags(ResourceArns=arns[:20])["TagDescriptions"]) == 20
+            with pytest.raises(ClientError, match="up to 20 resources"):
+                elbv2.describe_tags(ResourceArns=arns)
+    finally:
+        undo()
+
+
+def test_unpatched_moto_takes_more_than_20_arns_so_the_limit_is_needed():
+    """If this fails, moto enforces the limit itself: its fix in moto_fixes.py can go."""
+    with mock_aws():
+        arns = _target_groups(21)
+        response = boto3.client("elbv2", region_name="eu-west-1").describe_tags(ResourceArns=arns)
+    assert len(response["TagDescriptions"]) == 21
+
+
+def test_ownership_reads_elb_tags_20_arns_at_a_time(edge_config, aws_calls):
+    from deploy.aws import AwsClients
+    from deploy.context import Context
+    from deploy.ownership import elb_tags
+
+    undo = apply_moto_fixes()
+    try:
+        arns = _target_groups(45)
+        aws_calls.clear()
+        ctx = Context(config=load_config(edge_config), clients=AwsClients(region="eu-west-1"))
+        assert set(elb_tags(ctx, arns)) == set(arns)
+    finally:
+        undo()
+    assert aws_calls["DescribeTags"] == 3
+
+
 def test_ip_set_names_are_the_ones_the_architecture_names():
     assert [waf.ip_set_name(EDGE, v) for v in (4, 6)] == [f"{EDGE}-office-v4", f"{EDGE}-office-v6"]
 
 
+def _actions(statement) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
+
+
+def _resources(statement) -> list[str]:
+    resource = statement["Resource"]
+    return [resource] if isinstance(resource, str) else list(resource)
+
+
 def _allowed_actions(policy) -> set[str]:
-    return {a for s in policy["Statement"] for a in s["Action"]}
+    return {a for s in policy["Statement"] for a in _actions(s)}
+
+
+ACCOUNT = "123456789012"  # moto's
 
 
 # AWS operation name -> IAM action, where they differ.
@@ -122,22 +187,127 @@ def test_iam_policy_covers_every_call_the_commands_make(edge_config, tmp_path, m
         "deploy_frontend", "--config", str(edge_config), "--source", str(site), stdout=io.StringIO()
     )
     run("--config", str(edge_config), "--rotate-origin-secret")
+    with pytest.raises(CommandError):  # no edge to answer over HTTP here; the AWS reads count
+        run("--config", str(edge_config), "--verify")
     run("--config", str(edge_config), "--destroy")
-    allowed = _allowed_actions(policy_document())
+    allowed = _allowed_actions(policy_document(load_config(edge_config), account_id=ACCOUNT))
     wildcards = {a[:-1] for a in allowed if a.endswith("*")}
     missing = {a for a in used if a not in allowed and not any(a.startswith(w) for w in wildcards)}
     assert missing == set()
 
 
+def print_policy(*args: str) -> tuple[dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("provision_infra", "--print-iam-policy", *args, stdout=out, stderr=err)
+    return json.loads(out.getvalue()), err.getvalue()
+
+
 def test_print_iam_policy_is_json_scoped_to_the_bucket(edge_config):
-    out = io.StringIO()
-    call_command("provision_infra", "--print-iam-policy", "--config", str(edge_config), stdout=out)
-    policy = json.loads(out.getvalue())
+    policy, _ = print_policy("--config", str(edge_config))
     [bucket] = [s for s in policy["Statement"] if s["Sid"] == "FrontendBucket"]
     assert bucket["Resource"] == [
         "arn:aws:s3:::gh-test-frontend",
         "arn:aws:s3:::gh-test-frontend/*",
     ]
+
+
+READ_ONLY = ("Get", "List", "Describe", "Head")
+DESTRUCTIVE = (
+    "Delete",
+    "Update",
+    "Modify",
+    "Revoke",
+    "Deregister",
+    "Set",
+    "Put",
+    "Remove",
+    "Authorize",
+    "Register",
+    "Create",
+    "Add",
+    "Tag",
+)
+
+
+def test_no_destructive_action_is_unscoped(edge_config):
+    policy, _ = print_policy("--config", str(edge_config), "--account-id", "111122223333")
+    unscoped = []
+    for statement in policy["Statement"]:
+        everything = any(r == "*" or r.endswith(":*") for r in _resources(statement))
+        for action in _actions(statement):
+            verb = action.split(":", 1)[1]
+            if verb.startswith(READ_ONLY):
+                continue
+            assert verb.startswith(DESTRUCTIVE), f"classify {action}"
+            if everything and "Condition" not in statement:
+                unscoped.append(action)
+    assert unscoped == []
+    # The account id is the one given (the certificates' ARNs come from the config).
+    arns = [r for s in policy["Statement"] if s["Sid"] != "Certificates" for r in _resources(s)]
+    assert not [a for a in arns if a.split(":")[4:5] not in ([""], ["111122223333"], [])]
+
+
+def _statements_with(policy, action):
+    """The statements that allow `action` (IAM action wildcards match)."""
+    return [
+        s for s in policy["Statement"] if any(fnmatch.fnmatchcase(action, a) for a in _actions(s))
+    ]
+
+
+def test_policy_scopes_each_service_the_way_it_supports(edge_config):
+    policy, _ = print_policy("--config", str(edge_config), "--account-id", "111122223333")
+    waf_arns = "arn:aws:wafv2:us-east-1:111122223333:global"
+    [waf_delete] = _statements_with(policy, "wafv2:DeleteIPSet")
+    assert waf_delete["Resource"] == [
+        f"{waf_arns}/ipset/{EDGE}-office-v4/*",
+        f"{waf_arns}/ipset/{EDGE}-office-v6/*",
+        f"{waf_arns}/webacl/{EDGE}-edge/*",
+    ]
+    tag_condition = {"StringEquals": {"aws:ResourceTag/gatehouse:edge": EDGE}}
+    for action in (
+        "elasticloadbalancing:DeleteLoadBalancer",
+        "elasticloadbalancing:ModifyListener",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:DeleteSecurityGroup",
+        "cloudfront:UpdateDistribution",
+        "cloudfront:DeleteDistribution",
+    ):
+        [statement] = _statements_with(policy, action)
+        assert statement["Condition"] == tag_condition, action
+    for action in ("elasticloadbalancing:CreateLoadBalancer", "cloudfront:TagResource"):
+        [statement] = _statements_with(policy, action)
+        assert statement["Condition"] == {
+            "StringEquals": {"aws:RequestTag/gatehouse:edge": EDGE}
+        }, action
+    on_create = [
+        s for s in _statements_with(policy, "ec2:CreateTags") if "ec2:CreateAction" in str(s)
+    ]
+    assert on_create[0]["Condition"]["StringEquals"]["ec2:CreateAction"] == "CreateSecurityGroup"
+    [linked] = _statements_with(policy, "iam:CreateServiceLinkedRole")
+    assert linked["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}
+    }
+    assert "elasticloadbalancing.amazonaws.com" in linked["Resource"]
+
+
+def test_account_id_defaults_to_the_callers(edge_config):
+    policy, _ = print_policy("--config", str(edge_config))
+    assert f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/{EDGE}-edge/*" in json.dumps(policy)
+
+
+def test_policy_over_the_inline_user_limit_says_so(edge_config):
+    policy, err = print_policy("--config", str(edge_config), "--account-id", "111122223333")
+    size = len("".join(json.dumps(policy).split()))
+    assert 2048 < size < 6144 - 600  # room for longer names and regions than the test's
+    assert f"this policy is {size} characters without whitespace" in err
+    assert "2,048" in err and "customer managed policy" in err
+
+
+def test_print_iam_policy_needs_a_config_and_a_real_account_id(edge_config):
+    with pytest.raises(CommandError, match="--print-iam-policy needs --config FILE"):
+        print_policy()
+    with pytest.raises(CommandError, match="an AWS account id is 12 digits"):
+        print_policy("--config", str(edge_config), "--account-id", "12345")
 
 
 def _ip_set_addresses(name):

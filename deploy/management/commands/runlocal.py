@@ -165,6 +165,9 @@ class Command(BaseCommand):
                     "    .venv/bin/python manage.py sync_waf --dry-run",
                     "    .venv/bin/python manage.py allow_ip 127.0.0.1 --label recovery",
                     f"    .venv/bin/python manage.py provision_infra --config {config_path}",
+                    f"    .venv/bin/python manage.py provision_infra --config {config_path} "
+                    f"--verify --edge-url {url} "
+                    f"--origin-url http://127.0.0.1:{origin_server.server_port}",
                     "Press Ctrl-C to stop.",
                     "",
                 ]
