@@ -34,7 +34,13 @@ class SelfLockout(AccessControlError):
 
 
 class EmptyAllowlist(AccessControlError):
-    def __init__(self, message: str = ""):
+    """A change that would empty the allowlist, or one IP version's WAF set, now or when
+    an expiry passes. `rule`: "last_permanent" (no active network without an expiry would
+    remain), "last_of_version" (the version's set would be empty at once) or
+    "last_permanent_of_version" (it would empty when the new expiry passes)."""
+
+    def __init__(self, message: str = "", *, rule: str = "last_permanent"):
+        self.rule = rule
         super().__init__(
             message
             or "This would leave the allowlist empty and WAF would block everyone. "
@@ -58,6 +64,20 @@ class IpSetNotFound(WafSyncError):
         super().__init__(
             f"WAF IP set {name} (scope {scope}, {region}) does not exist; "
             "create it with provision_infra --apply.",
+            transient=False,
+        )
+
+
+class WafLimitExceeded(WafSyncError):
+    """WAFLimitsExceededException: the write would take the set past a WAF limit (10,000
+    addresses per IP set). Not transient: retrying the same write fails the same way."""
+
+    def __init__(self, name: str, operation: str):
+        self.name = name
+        super().__init__(
+            f"WAF refused {operation} on {name}: the IP set would exceed WAF's limit of "
+            "10,000 addresses (WAFLimitsExceededException). Remove networks (or merge them "
+            "into wider ones) and sync again.",
             transient=False,
         )
 

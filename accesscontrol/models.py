@@ -47,6 +47,9 @@ class AllowedNetwork(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when sync adopts the entry from WAF (added outside Gatehouse); an editor clears
+    # it once someone has checked whose network it is.
+    needs_review = models.BooleanField(default=False)
     # When sync recorded this entry's expiry in the audit trail (so it is recorded once);
     # cleared again when the expiry is moved into the future.
     expiry_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -13,8 +13,12 @@ from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 from accesscontrol.waf import IP_VERSIONS, ip_set_names
 
 
-def network_list(*, status: str | None = None, search: str | None = None) -> QuerySet:
+def network_list(
+    *, status: str | None = None, search: str | None = None, needs_review: bool | None = None
+) -> QuerySet:
     networks = AllowedNetwork.objects.select_related("created_by")
+    if needs_review is not None:
+        networks = networks.filter(needs_review=needs_review)
     if status == "active":
         networks = networks.active()
     elif status == "expired":

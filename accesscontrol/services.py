@@ -6,10 +6,21 @@ commits), so a WAF failure never loses a change: the sync state says pending and
 next sync converges.
 
 Sync is a three-way merge per IP set: desired = active networks, current = WAF,
-last applied = what we last wrote. Addresses in WAF that we never wrote are adopted as
-`adopted` networks (never silently removed); then desired is written with the set's lock
-token. Syncs of one IP version are serialised by a row lock on its IpSetSyncState, so a
-waiter that finds WAF already matching skips its write: bursts coalesce.
+last applied = what we last wrote. Addresses in WAF that we never wrote pass the same input
+rules as a change without a superuser (public ranges, widest prefix, 10,000 per set): those
+that pass are adopted as `adopted` networks marked for review, the rest are refused
+(audited, reported as drift, and removed from WAF); then desired is written with the set's
+lock token.
+
+The allowlist's invariants hold on every path (API, commands, adoption; the Django admin
+only reads networks), each checked on the state after the change while holding the
+allowlist lock (both IpSetSyncState rows, in IP-version order; syncs take the same rows):
+at least one active network without an expiry remains; no change empties an IP version's
+set, now or when a new expiry passes; at most 10,000 active networks per IP version. Only
+`allow_empty=True` (the command line's --allow-empty) may break the first two.
+
+Syncs of one IP version are serialised by a row lock on its IpSetSyncState, so a waiter
+that finds WAF already matching skips its write: bursts coalesce.
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ from accesscontrol.waf import IP_VERSIONS, IpSetSnapshot, WafIpSetGateway
 
 log = logging.getLogger(__name__)
 
-UPDATABLE_FIELDS = ("label", "note", "expires_at")
+UPDATABLE_FIELDS = ("label", "note", "expires_at", "reviewed")
 # A sync.apply event lists at most this many addresses per kind (with the full counts):
 # each address change has its own event already (allow/revoke/adopt/expire), and a first
 # sync of 10,000 entries should not write a 10,000-entry audit record.
@@ -82,6 +93,8 @@ class SetSyncResult:
     status: str  # "in_sync" | "pending" | "failed"
     error: str = ""
     removed_outside: list[str] = field(default_factory=list)
+    # Outside additions that failed the input rules: address -> why (removed from WAF).
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,7 +176,88 @@ def network_snapshot(network: AllowedNetwork) -> dict[str, Any]:
         "note": network.note,
         "expires_at": network.expires_at.isoformat() if network.expires_at else None,
         "source": network.source,
+        "needs_review": network.needs_review,
     }
+
+
+# -- the allowlist's invariants -------------------------------------------------------------
+
+
+def _lock_allowlist() -> None:
+    """Serialise every change that could break an invariant, and every sync: both sync-state
+    rows, always in IP-version order (so two lockers never deadlock). Inside a transaction;
+    the rows exist from `selectors.sync_states()` on."""
+    list(IpSetSyncState.objects.select_for_update().order_by("ip_version"))
+
+
+def _limit_error(version: int, field_name: str) -> ValidationError:
+    return ValidationError(
+        {
+            field_name: [
+                ValidationError(
+                    f"The IPv{version} allowlist already holds {MAX_ACTIVE_PER_VERSION:,} "
+                    "active networks, WAF's limit per IP set. Remove some (or merge them "
+                    "into wider networks) first.",
+                    code="limit",
+                )
+            ]
+        }
+    )
+
+
+def _check_room(version: int, *, field_name: str) -> None:
+    """One more active network of `version` must fit in WAF's set (under the lock)."""
+    active = AllowedNetwork.objects.active().filter(ip_version=version).count()
+    if active >= MAX_ACTIVE_PER_VERSION:
+        raise _limit_error(version, field_name)
+
+
+def _shortens(old: datetime | None, new: datetime | None) -> bool:
+    """Does moving an expiry from `old` to `new` end the access sooner? (None = never)"""
+    return new is not None and (old is None or new < old)
+
+
+def _guard_allowlist(
+    *, network: AllowedNetwork, expires_at: datetime | None, removed: bool
+) -> None:
+    """Refuse a change to the active `network` (its removal, or a sooner expiry) that would
+    leave no active network without an expiry, or empty its IP version's WAF set now or
+    once the new expiry passes. Checked on the state after the change, under the lock."""
+    version = network.ip_version
+    others = AllowedNetwork.objects.active().exclude(pk=network.pk)
+    permanent_after = not removed and expires_at is None
+    if not permanent_after and not others.filter(expires_at__isnull=True).exists():
+        consequence = (
+            "without it, the allowlist empties once the temporary entries left expire"
+            if removed
+            else "with an expiry, the allowlist empties when it expires"
+        )
+        raise EmptyAllowlist(
+            f"{network.cidr} is the last active network without an expiry: {consequence}, "
+            "and WAF then blocks everyone. Add another permanent network first; only the "
+            "command line can empty the allowlist (--allow-empty).",
+            rule="last_permanent",
+        )
+    same_version = others.filter(ip_version=version)
+    if removed and not same_version.exists():
+        raise EmptyAllowlist(
+            f"{network.cidr} is the last active IPv{version} network: removing it empties "
+            f"the IPv{version} WAF set and blocks every IPv{version} viewer. Add another "
+            f"IPv{version} network first; only the command line can do this "
+            "(--allow-empty).",
+            rule="last_of_version",
+        )
+    if (
+        not permanent_after
+        and network.expires_at is None
+        and not same_version.filter(expires_at__isnull=True).exists()
+    ):
+        raise EmptyAllowlist(
+            f"{network.cidr} is the last IPv{version} network without an expiry: with one, "
+            f"the IPv{version} WAF set empties when it expires and blocks every "
+            f"IPv{version} viewer. Add another permanent IPv{version} network first.",
+            rule="last_permanent_of_version",
+        )
 
 
 # -- changes --------------------------------------------------------------------------------
@@ -208,24 +302,13 @@ def allow_network(
         raise ValidationError(errors)
 
     normalised = str(network_ip)
+    selectors.sync_states()  # the rows the lock takes exist from the first sync on
     with transaction.atomic():
+        _lock_allowlist()  # two additions at 9,999 must not both fit
         existing = AllowedNetwork.objects.filter(cidr=normalised).first()
         if existing:
             raise NetworkConflict(existing)
-        active = AllowedNetwork.objects.active().filter(ip_version=network_ip.version).count()
-        if active >= MAX_ACTIVE_PER_VERSION:
-            raise ValidationError(
-                {
-                    "cidr": [
-                        ValidationError(
-                            f"The IPv{network_ip.version} allowlist already holds "
-                            f"{MAX_ACTIVE_PER_VERSION:,} active networks, WAF's limit per IP "
-                            "set. Remove some (or merge them into wider networks) first.",
-                            code="limit",
-                        )
-                    ]
-                }
-            )
+        _check_room(network_ip.version, field_name="cidr")
         try:
             with transaction.atomic():
                 network = AllowedNetwork.objects.create(
@@ -268,8 +351,12 @@ def update_network(
     network: AllowedNetwork,
     changes: dict[str, Any],
     confirm: bool = False,
+    allow_empty: bool = False,
     gateway: WafIpSetGateway | None = None,
 ) -> NetworkChange:
+    """Change label, note, expiry, or the review mark (`reviewed`). An expiry change is
+    checked against the invariants (see the module docstring) and, when it reactivates an
+    expired network, against the 10,000 limit; `confirm` accepts ending your own access."""
     errors: dict[str, list] = {}
     for key in changes:
         if key not in UPDATABLE_FIELDS:
@@ -287,14 +374,32 @@ def update_network(
         cleaned["note"] = _collect(errors, clean_note, changes["note"])
     if "expires_at" in changes:
         cleaned["expires_at"] = _collect(errors, clean_expires_at, changes["expires_at"])
+    if "reviewed" in changes:
+        if isinstance(changes["reviewed"], bool):
+            cleaned["needs_review"] = not changes["reviewed"]
+        else:
+            errors.setdefault("reviewed", []).append(
+                ValidationError("reviewed must be true or false.", code="invalid")
+            )
     if errors:
         raise ValidationError(errors)
 
+    expiry_change = "expires_at" in cleaned
+    if expiry_change:
+        selectors.sync_states()  # the rows the lock takes exist from the first sync on
     with transaction.atomic():
+        if expiry_change:
+            _lock_allowlist()  # same lock and order as revoke_network
         locked = AllowedNetwork.objects.select_for_update().get(pk=network.pk)
         before = network_snapshot(locked)
-        if "expires_at" in cleaned and cleaned["expires_at"] is not None:
-            _guard_expiry(requester, locked, cleaned["expires_at"], confirm=confirm)
+        if expiry_change:
+            new_expiry = cleaned["expires_at"]
+            if not locked.is_active:  # reactivation: the network goes back into WAF
+                _check_room(locked.ip_version, field_name="expires_at")
+            elif _shortens(locked.expires_at, new_expiry) and not allow_empty:
+                _guard_allowlist(network=locked, expires_at=new_expiry, removed=False)
+            if new_expiry is not None:
+                _guard_expiry(requester, locked, new_expiry, confirm=confirm)
         for key, value in cleaned.items():
             setattr(locked, key, value)
         if "expires_at" in cleaned:
@@ -342,12 +447,11 @@ def revoke_network(
         # Two revokes at once must not each see "another network remains" and together
         # empty the allowlist: they queue on the sync-state rows. Syncs take the same rows
         # and never a network row, and here they come first, so the two cannot deadlock.
-        list(IpSetSyncState.objects.select_for_update().order_by("ip_version"))
+        _lock_allowlist()
         locked = AllowedNetwork.objects.select_for_update().get(pk=network.pk)
         if locked.is_active:
-            others = AllowedNetwork.objects.active().exclude(pk=locked.pk)
-            if not allow_empty and not others.exists():
-                raise EmptyAllowlist()
+            if not allow_empty:
+                _guard_allowlist(network=locked, expires_at=None, removed=True)
             viewer = _clean_ip(requester.ip)
             if viewer and not confirm:
                 covering = selectors.networks_covering(ip=viewer)
@@ -438,6 +542,7 @@ class _Merge:
     to_remove: list[str] = field(default_factory=list)
     removed_outside: list[str] = field(default_factory=list)
     known_elsewhere: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
     ordered: list[str] = field(default_factory=list)
 
     def outside_additions(self, current: frozenset[str]) -> set[str]:
@@ -471,6 +576,52 @@ def _split_outside(outside: set[str]) -> tuple[list[str], list[str]]:
     return sorted(outside - known), sorted(outside & known)
 
 
+def _screen_outside(
+    cidrs: list[str], *, version: int, room: int
+) -> tuple[list[str], dict[str, str]]:
+    """Outside additions -> (to adopt, refused with why). They pass the input rules as a
+    change without a superuser would (adoption has no requester), and at most `room` of
+    them fit under WAF's limit; the rest are refused, never adopted."""
+    adopt: list[str] = []
+    refused: dict[str, str] = {}
+    for cidr in cidrs:
+        try:
+            network = parse_network(cidr)
+            check_network_policy(network, is_superuser=False)
+        except ValidationError as exc:
+            refused[cidr] = "Not adopted: " + " ".join(exc.messages)
+            continue
+        if len(adopt) >= room:
+            refused[cidr] = (
+                f"Not adopted: the IPv{version} allowlist already holds "
+                f"{MAX_ACTIVE_PER_VERSION:,} active networks, WAF's limit per IP set."
+            )
+            continue
+        adopt.append(cidr)
+    return adopt, refused
+
+
+def _record_refusals(refused: dict[str, str], set_name: str, requester: Requester | None) -> None:
+    AuditEvent.objects.bulk_create(
+        [
+            _audit_event(
+                requester=requester,
+                action="network.adopt_refused",
+                subject=cidr,
+                reason=f"Found in {set_name}, added outside Gatehouse; removed from WAF. " + why,
+            )
+            for cidr, why in refused.items()
+        ],
+        batch_size=500,
+    )
+    log.warning(
+        "Refused and removed %d address(es) added to %s outside Gatehouse: %s",
+        len(refused),
+        set_name,
+        refused,
+    )
+
+
 def _plan_set(version: int, state: IpSetSyncState, gateway: WafIpSetGateway) -> SetSyncResult:
     name = gateway.names[version]
     gateway.remember_id(version, state.ip_set_id if state.name == name else "")
@@ -482,7 +633,10 @@ def _plan_set(version: int, state: IpSetSyncState, gateway: WafIpSetGateway) -> 
         snapshot = gateway.read(version, known=merge.desired | merge.last_applied)
     except WafSyncError as exc:
         return SetSyncResult(name, version, [], [], [], False, _failure_status(exc), str(exc))
-    to_adopt, _known = _split_outside(merge.outside_additions(snapshot.addresses))
+    candidates, _known = _split_outside(merge.outside_additions(snapshot.addresses))
+    to_adopt, refused = _screen_outside(
+        candidates, version=version, room=MAX_ACTIVE_PER_VERSION - len(merge.desired)
+    )
     merge.adopted = to_adopt
     merge.desired |= set(to_adopt)
     merge.finish(snapshot.addresses)
@@ -496,6 +650,7 @@ def _plan_set(version: int, state: IpSetSyncState, gateway: WafIpSetGateway) -> 
         wrote=False,
         status=IpSetSyncState.Status.PENDING if changed else IpSetSyncState.Status.IN_SYNC,
         removed_outside=merge.removed_outside,
+        refused=refused,
     )
 
 
@@ -513,6 +668,7 @@ def _adopt(cidrs: list[str], version: int, set_name: str, requester: Requester |
             note=f"Found in WAF IP set {set_name} on {now:%Y-%m-%d %H:%M} UTC, added "
             "outside Gatehouse.",
             source=AllowedNetwork.Source.ADOPTED,
+            needs_review=True,
         )
         for cidr in cidrs
     ]
@@ -570,7 +726,17 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
         merge = _Merge(desired=_active_cidrs(version, now), last_applied=set(state.last_applied))
 
         def plan(snapshot: IpSetSnapshot) -> list[str]:
-            to_adopt, known = _split_outside(merge.outside_additions(snapshot.addresses))
+            # Refused addresses stay out of desired, so the write removes them from WAF;
+            # each is recorded once per sync, however often a lock conflict re-plans.
+            outside = merge.outside_additions(snapshot.addresses) - merge.refused.keys()
+            candidates, known = _split_outside(outside)
+            # Under this set's lock, as every addition is: desired is all that is active.
+            to_adopt, refused = _screen_outside(
+                candidates, version=version, room=MAX_ACTIVE_PER_VERSION - len(merge.desired)
+            )
+            if refused:
+                _record_refusals(refused, name, requester)
+                merge.refused.update(refused)
             if to_adopt:
                 _adopt(to_adopt, version, name, requester)
                 merge.adopted.extend(to_adopt)
@@ -605,12 +771,24 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
                 ]
             )
             return SetSyncResult(
-                name, version, merge.to_add, merge.to_remove, merge.adopted, False, status, str(exc)
+                name,
+                version,
+                merge.to_add,
+                merge.to_remove,
+                merge.adopted,
+                False,
+                status,
+                str(exc),
+                refused=merge.refused,
             )
 
-        drift = {}
-        if merge.adopted or merge.known_elsewhere:
-            drift["added_outside"] = sorted(set(merge.adopted) | set(merge.known_elsewhere))
+        drift: dict[str, Any] = {}
+        if merge.adopted or merge.known_elsewhere or merge.refused:
+            drift["added_outside"] = sorted(
+                set(merge.adopted) | set(merge.known_elsewhere) | merge.refused.keys()
+            )
+        if merge.refused:
+            drift["refused_outside"] = dict(sorted(merge.refused.items()))
         if merge.removed_outside:
             drift["removed_outside"] = merge.removed_outside
             log.warning("%s: %s removed outside Gatehouse; restored", name, merge.removed_outside)
@@ -652,4 +830,5 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
         wrote=result.wrote,
         status=IpSetSyncState.Status.IN_SYNC,
         removed_outside=merge.removed_outside,
+        refused=merge.refused,
     )

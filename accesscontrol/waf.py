@@ -30,7 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from accesscontrol.exceptions import IpSetNotFound, WafLockConflict, WafSyncError
+from accesscontrol.exceptions import IpSetNotFound, WafLimitExceeded, WafLockConflict, WafSyncError
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +164,8 @@ class WafIpSetGateway:
                 ) from exc
             if code == "WAFNonexistentItemException":
                 raise IpSetNotFound(name, SCOPE, settings.GATEHOUSE_WAF_REGION) from exc
+            if code == "WAFLimitsExceededException":
+                raise WafLimitExceeded(name, operation) from exc
             transient = code in _TRANSIENT_CODES
             raise WafSyncError(
                 f"WAF refused {operation} on {name} ({code}).", transient=transient

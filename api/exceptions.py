@@ -3,6 +3,7 @@
 Some codes carry extra keys next to code/message/fields:
 - 409 "duplicate": "existing" (the Network already on the list)
 - 409 "self_lockout": "viewer_ip" and "covering" (the networks that admit you now)
+- 409 "empty_allowlist": "rule" (which invariant the change would break)
 - 429 "locked_out": "retry_after_seconds" (made by api.authentication.lockout_response)
 
 Nothing from botocore reaches a client: AWS failures are logged and answered with a
@@ -77,11 +78,8 @@ def _access_control_response(exc: Exception, context: dict) -> Response | None:
         )
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ac.EmptyAllowlist):
-        body = error_body(
-            "empty_allowlist",
-            "This change would leave the allowlist empty and lock everyone out. "
-            "Add another network first.",
-        )
+        # The service's message names the network and the rule (it holds no AWS text).
+        body = error_body("empty_allowlist", str(exc), rule=exc.rule)
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ac.AccessControlError):
         logger.error("Access-control failure reached the API", exc_info=exc)

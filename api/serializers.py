@@ -122,6 +122,10 @@ class NetworkSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     covers_you = serializers.BooleanField(read_only=True)
+    needs_review = serializers.BooleanField(
+        read_only=True,
+        help_text="Adopted from WAF (added outside Gatehouse) and not yet marked reviewed.",
+    )
 
     def _viewer(self):
         cache = self.root.__dict__.setdefault("_viewer_cache", {})
@@ -149,6 +153,7 @@ class NetworkSerializer(serializers.Serializer):
             "created_at": iso(network.created_at),
             "updated_at": iso(network.updated_at),
             "covers_you": covers,
+            "needs_review": bool(network.needs_review),
         }
 
 
@@ -212,10 +217,20 @@ class MyNetworkCreateSerializer(_ExpiryInput):
 class NetworkUpdateSerializer(_ExpiryInput):
     label = StrictCharField(max_length=100, required=False)
     note = StrictCharField(max_length=1000, required=False, allow_blank=True)
+    reviewed = StrictBooleanField(
+        required=False,
+        help_text="true: someone checked this adopted network (clears needs_review).",
+    )
 
 
 class NetworkListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=("active", "expired"), required=False)
+    needs_review = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,  # absent means no filter (DRF reads a missing boolean as false)
+        help_text="true: only networks adopted from WAF that nobody has reviewed yet.",
+    )
     search = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -226,6 +241,16 @@ class NetworkListQuerySerializer(serializers.Serializer):
     page_size = serializers.IntegerField(
         required=False, min_value=1, help_text="Rows per page: 50 by default, at most 500."
     )
+
+    def to_internal_value(self, data):
+        # DRF skips an empty optional query value ("?status="); the schema has no empty
+        # choice, so say so instead of silently listing everything.
+        blank = [key for key in ("status", "needs_review") if data.get(key) == ""]
+        if blank:
+            raise serializers.ValidationError(
+                {key: ["Leave the parameter out, or give one of its values."] for key in blank}
+            )
+        return super().to_internal_value(data)
 
 
 class ConfirmQuerySerializer(serializers.Serializer):
@@ -285,6 +310,11 @@ class SetSyncResultSerializer(serializers.Serializer):
     wrote = serializers.BooleanField()
     status = serializers.CharField()
     error = serializers.CharField(allow_blank=True)
+    refused = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Addresses added in WAF outside Gatehouse that failed the input rules "
+        "(address -> why): not adopted, removed from WAF.",
+    )
 
     def to_representation(self, result) -> dict:
         return {
@@ -296,6 +326,7 @@ class SetSyncResultSerializer(serializers.Serializer):
             "wrote": bool(result.wrote),
             "status": result.status,
             "error": result.error or "",
+            "refused": dict(result.refused),
         }
 
 
@@ -353,6 +384,11 @@ class DuplicateErrorDetailSerializer(ErrorDetailSerializer):
     existing = NetworkSerializer(required=False)
     viewer_ip = serializers.CharField(required=False)
     covering = NetworkSerializer(many=True, required=False)
+    rule = serializers.ChoiceField(
+        choices=("last_permanent", "last_of_version", "last_permanent_of_version"),
+        required=False,
+        help_text="empty_allowlist: which invariant the change would break.",
+    )
 
 
 class ConflictErrorSerializer(serializers.Serializer):

@@ -37,7 +37,9 @@ NOT_FOUND = OpenApiResponse(ErrorSerializer, description="not_found")
 CONFLICT = OpenApiResponse(
     ConflictErrorSerializer,
     description='"duplicate" (with "existing"), "self_lockout" (with "viewer_ip" and '
-    '"covering"; repeat with ?confirm=true) or "empty_allowlist".',
+    '"covering"; repeat with ?confirm=true) or "empty_allowlist" (with "rule": the change '
+    "would leave no permanent network, or empty an IP version's WAF set; confirming does "
+    "not help).",
 )
 CONFIRM = OpenApiParameter(
     "confirm",
@@ -102,6 +104,7 @@ class NetworkListView(APIView):
         networks = selectors.network_list(
             status=query.validated_data.get("status"),
             search=query.validated_data.get("search") or None,
+            needs_review=query.validated_data.get("needs_review"),
         )
         paginator = CountedPagePagination()
         page = paginator.paginate_queryset(networks, request, view=self)
@@ -180,7 +183,8 @@ class NetworkDetailView(APIView):
 
     @extend_schema(
         operation_id="networks_update",
-        summary="Edit label, note or expiry (expires_at null makes it permanent)",
+        summary="Edit label, note or expiry (expires_at null makes it permanent), or mark "
+        "an adopted network reviewed",
         parameters=[CONFIRM],
         request=NetworkUpdateSerializer,
         responses={

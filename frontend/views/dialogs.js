@@ -52,7 +52,19 @@ function lockoutWarning(error) {
   );
 }
 
-// Sends a change; on self_lockout shows the warning and asks again before confirm=true.
+// The server's refusal of a change that would empty the allowlist (or one IP version's
+// WAF set, now or when an expiry passes): no confirmation can override it.
+function refusal(error) {
+  return h(
+    "div",
+    { class: "warning", role: "alert", "data-testid": "refusal" },
+    h("strong", {}, "Gatehouse keeps this network. "),
+    error.message,
+  );
+}
+
+// Sends a change; on self_lockout shows the warning and asks again before confirm=true;
+// on empty_allowlist explains the refusal and offers no way round it.
 async function sendWithConfirm({ form, alert, warn, submit, send, label }) {
   const confirm = submit.dataset.confirm === "true";
   try {
@@ -64,6 +76,11 @@ async function sendWithConfirm({ form, alert, warn, submit, send, label }) {
       submit.dataset.confirm = "true";
       submit.textContent = label;
       submit.classList.add("danger");
+      form.querySelector("[data-cancel]").focus();
+    } else if (error instanceof ApiError && error.code === "empty_allowlist") {
+      warn.replaceChildren(refusal(error));
+      warn.hidden = false;
+      submit.disabled = true;
       form.querySelector("[data-cancel]").focus();
     } else {
       showError(form, alert, error);

@@ -86,6 +86,12 @@ function syncInfo(ctx) {
       ),
     );
   }
+  const refused = (ctx.lastSync?.sets || []).flatMap((s) => Object.keys(s.refused || {}));
+  if (refused.length) {
+    wrap.append(
+      h("span", { class: "notice", role: "note" }, `Refused and removed from WAF (fails the input rules): ${refused.join(", ")}`),
+    );
+  }
   if (ctx.canEdit) {
     wrap.append(
       h("button", { type: "button", class: "small", onclick: () => sync("preview", ctx) }, "Preview"),

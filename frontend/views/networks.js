@@ -1,7 +1,7 @@
 // The allowlist screen: the table, search and filter, and the add form. The dialogs
 // (allow my IP, edit, remove) load on first use from dialogs.js.
 import { api } from "../api.js";
-import { alertBox, badge, clearFieldErrors, date, field, h, setAlert, showFieldErrors } from "../dom.js";
+import { alertBox, announce, badge, clearFieldErrors, date, field, h, setAlert, showFieldErrors } from "../dom.js";
 import { done, showError, temporaryFields, ttlOf } from "./forms.js";
 
 const PAGE_SIZE = 50;
@@ -18,7 +18,7 @@ export async function networksView(root, ctx) {
   const status = h(
     "select",
     { name: "status" },
-    [["", "All"], ["active", "Active"], ["expired", "Expired"]].map(([value, text]) =>
+    [["", "All"], ["active", "Active"], ["expired", "Expired"], ["review", "Needs review"]].map(([value, text]) =>
       h("option", { value, selected: state.status === value }, text),
     ),
   );
@@ -75,8 +75,9 @@ export async function networksView(root, ctx) {
     notice.textContent = me ? `Your address ${me.viewer_ip} is not on the allowlist: once WAF is in sync, the edge blocks it.` : "";
     list.setAttribute("aria-busy", "true");
     try {
+      const review = state.status === "review";
       const page = await api("/api/networks", {
-        query: { search: state.search, status: state.status, page: state.page, page_size: PAGE_SIZE },
+        query: { search: state.search, status: review ? "" : state.status, needs_review: review ? "true" : "", page: state.page, page_size: PAGE_SIZE },
       });
       list.replaceChildren(table(page, ctx), pager(page));
     } catch (error) {
@@ -128,6 +129,7 @@ function row(n, ctx) {
       { "data-label": "Status" },
       n.status === "active" ? badge("Active", "ok") : badge("Expired", "muted"),
       SOURCES[n.source] ? badge(SOURCES[n.source], n.source === "adopted" ? "warn" : "muted") : null,
+      n.needs_review ? badge("Review", "warn") : null,
     ),
     h("td", { "data-label": "Expires" }, n.expires_at ? date(n.expires_at, { rel: true }) : h("span", { class: "muted" }, "Never")),
     h("td", { "data-label": "Created" }, n.created_by || h("span", { class: "muted" }, "system"), h("div", { class: "note" }, date(n.created_at))),
@@ -140,6 +142,7 @@ function row(n, ctx) {
         h(
           "div",
           { class: "row-actions" },
+          n.needs_review ? h("button", { type: "button", class: "small", "aria-label": `Mark ${n.cidr} reviewed`, onclick: () => markReviewed(n, ctx) }, "Reviewed") : null,
           h("button", { type: "button", class: "small", "aria-label": `Edit ${n.cidr}`, onclick: () => open("edit", n, ctx) }, "Edit"),
           h("button", { type: "button", class: "small danger", "aria-label": `Remove ${n.cidr}`, onclick: () => open("remove", n, ctx) }, "Remove"),
         ),
@@ -148,6 +151,16 @@ function row(n, ctx) {
   }
   return h("tr", { "data-cidr": n.cidr }, cells);
 }
+// An adopted network someone has checked: clear its review mark.
+async function markReviewed(n, ctx) {
+  try {
+    const saved = await api(`/api/networks/${n.id}`, { method: "PATCH", body: { reviewed: true } });
+    await done(ctx, `Marked ${saved.cidr} reviewed.`, saved.sync, () => document.querySelector("main h1"));
+  } catch (error) {
+    announce(error.message, "error");
+  }
+}
+
 function addForm(ctx, close) {
   const alert = alertBox();
   const form = h(

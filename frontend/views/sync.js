@@ -57,6 +57,7 @@ function planFor(set) {
     list("Add", set.to_add, "add"),
     list("Remove", set.to_remove, "remove"),
     list("Adopt (found in WAF, not added by Gatehouse)", set.adopted, "adopt"),
+    list("Refuse and remove (found in WAF, fails the input rules)", Object.entries(set.refused || {}).map(([cidr, why]) => `${cidr}: ${why}`), "remove"),
     set.error ? h("p", { class: "alert", role: "alert" }, set.error) : null,
   );
 }

@@ -105,9 +105,23 @@ def test_revoke_ip_refuses_to_empty_the_allowlist_without_the_flag(waf):
 def test_revoke_ip_removes_one_network(waf):
     run("allow_ip", OFFICE_V4, "--label", "Office")
     run("allow_ip", OFFICE_V6, "--label", "Office v6")
+    run("allow_ip", "2a02:8010:5678::/48", "--label", "Branch v6")
     run("revoke_ip", "2A02:8010:1234::/48")
+    assert waf.addresses(6) == {"2a02:8010:5678::/48"}
+    assert sorted(AllowedNetwork.objects.values_list("cidr", flat=True)) == [
+        "2a02:8010:5678::/48",
+        OFFICE_V4,
+    ]
+
+
+def test_revoke_ip_refuses_to_empty_one_ip_versions_set_without_the_flag(waf):
+    run("allow_ip", OFFICE_V4, "--label", "Office")
+    run("allow_ip", OFFICE_V6, "--label", "Office v6")
+    with pytest.raises(CommandError, match="last active IPv6 network"):
+        run("revoke_ip", OFFICE_V6)
+    assert waf.addresses(6) == {OFFICE_V6}
+    run("revoke_ip", OFFICE_V6, "--allow-empty")
     assert waf.addresses(6) == set()
-    assert list(AllowedNetwork.objects.values_list("cidr", flat=True)) == [OFFICE_V4]
 
 
 @pytest.mark.parametrize(
@@ -174,3 +188,12 @@ def test_list_networks_prints_a_table(waf):
 
 def test_list_networks_with_an_empty_allowlist():
     assert run("list_networks") == "No networks.\n"
+
+
+def test_sync_waf_prints_refused_outside_additions(waf):
+    run("allow_ip", OFFICE_V4, "--label", "Office")
+    waf.edit(4, {OFFICE_V4, "0.0.0.0/1"})
+    output = run("sync_waf", verbosity=2)
+    assert "refused and removed 1" in output
+    assert "refused 0.0.0.0/1: Not adopted:" in output
+    assert waf.addresses(4) == {OFFICE_V4}

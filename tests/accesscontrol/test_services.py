@@ -123,7 +123,7 @@ def test_change_and_audit_event_commit_or_fail_together(as_editor, gateway, waf,
 
 def test_update_changes_label_note_and_expiry_with_before_and_after(as_editor, gateway, waf):
     network = add(as_editor, OFFICE_V4, gateway, label="Old").network
-    add(as_editor, OFFICE_V6, gateway)  # keeps the editor covered after the expiry change
+    add(as_editor, HOME_V4, gateway)  # IPv4 keeps a permanent network after the expiry change
     expiry = timezone.now() + timedelta(hours=2)
     change = update_network(
         requester=as_editor,
@@ -156,7 +156,7 @@ def test_update_refuses_fields_that_cannot_change(as_editor, gateway, waf):
 
 def test_removing_own_only_covering_network_needs_confirmation(as_editor, gateway, waf):
     own = add(as_editor, OFFICE_V4, gateway).network
-    add(as_editor, OFFICE_V6, gateway)
+    add(as_editor, HOME_V4, gateway)  # does not cover the editor's 81.2.69.10
     with pytest.raises(SelfLockout) as caught:
         revoke_network(requester=as_editor, network=own, gateway=gateway)
     assert caught.value.viewer_ip == "81.2.69.10"
@@ -166,7 +166,7 @@ def test_removing_own_only_covering_network_needs_confirmation(as_editor, gatewa
     outcome = revoke_network(requester=as_editor, network=own, confirm=True, gateway=gateway)
     assert outcome.status == "applied"
     assert not AllowedNetwork.objects.filter(pk=own.pk).exists()
-    assert waf.addresses(4) == set()
+    assert waf.addresses(4) == {HOME_V4}
     event = AuditEvent.objects.get(action="network.revoke")
     assert event.before["cidr"] == OFFICE_V4 and event.after is None
 
@@ -188,7 +188,7 @@ def test_setting_an_expiry_on_own_only_permanent_network_needs_confirmation(
     as_editor, gateway, waf
 ):
     own = add(as_editor, OFFICE_V4, gateway).network
-    add(as_editor, OFFICE_V6, gateway)
+    add(as_editor, HOME_V4, gateway)
     soon = timezone.now() + timedelta(hours=1)
     with pytest.raises(SelfLockout):
         update_network(
@@ -239,9 +239,9 @@ def test_removing_an_expired_network_never_counts_as_emptying(as_editor, gateway
 
 
 def test_requester_without_an_address_skips_the_self_lockout_guard(as_superuser, gateway, waf):
-    only_v4 = add(as_superuser, OFFICE_V4, gateway).network
-    add(as_superuser, OFFICE_V6, gateway)
-    revoke_network(requester=as_superuser, network=only_v4, gateway=gateway)
+    office = add(as_superuser, OFFICE_V4, gateway).network
+    add(as_superuser, HOME_V4, gateway)
+    revoke_network(requester=as_superuser, network=office, gateway=gateway)
 
 
 def test_record_audit_event_for_auth_events_without_a_user():
@@ -329,3 +329,56 @@ def test_rolled_back_callers_transaction_never_reaches_waf(as_editor, gateway, w
         raise RuntimeError("caller fails after the change")
     assert not AllowedNetwork.objects.exists()
     assert waf.addresses(4) == set()
+
+
+# -- the invariants on every path (issue 12, item 1) -----------------------------------------
+
+
+def test_expiry_on_the_last_permanent_network_is_refused_unless_allow_empty(
+    as_editor, gateway, waf
+):
+    only = add(as_editor, HOME_V4, gateway).network
+    soon = timezone.now() + timedelta(seconds=5)
+    with pytest.raises(EmptyAllowlist) as caught:
+        update_network(
+            requester=as_editor,
+            network=only,
+            changes={"expires_at": soon},
+            confirm=True,
+            gateway=gateway,
+        )
+    assert caught.value.rule == "last_permanent"
+    only.refresh_from_db()
+    assert only.expires_at is None
+
+    # The command line's door: the same service with allow_empty.
+    update_network(
+        requester=as_editor,
+        network=only,
+        changes={"expires_at": soon},
+        confirm=True,
+        allow_empty=True,
+        gateway=gateway,
+    )
+    only.refresh_from_db()
+    assert only.expires_at == soon
+
+
+def test_removing_the_last_network_of_a_version_is_refused_while_the_other_remains(
+    as_editor, gateway, waf
+):
+    v4 = add(as_editor, HOME_V4, gateway).network
+    v6 = add(as_editor, OFFICE_V6, gateway).network
+    for network in (v4, v6):
+        with pytest.raises(EmptyAllowlist) as caught:
+            revoke_network(requester=as_editor, network=network, confirm=True, gateway=gateway)
+        assert caught.value.rule == "last_of_version"
+    assert waf.addresses(4) == {HOME_V4} and waf.addresses(6) == {OFFICE_V6}
+
+
+def test_no_guard_for_changes_that_keep_or_extend_access(as_editor, gateway, waf):
+    only = add(as_editor, HOME_V4, gateway).network
+    update_network(requester=as_editor, network=only, changes={"label": "renamed"}, gateway=gateway)
+    update_network(requester=as_editor, network=only, changes={"expires_at": None}, gateway=gateway)
+    only.refresh_from_db()
+    assert (only.label, only.expires_at) == ("renamed", None)

@@ -373,3 +373,82 @@ def test_gateway_builds_its_client_only_when_first_used(monkeypatch):
     gateway = WafIpSetGateway.from_settings()
     assert gateway._client is None
     assert gateway.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+# -- adoption goes through the input rules (issue 12, items 2 and 3) ------------------------
+
+
+def test_outside_additions_that_break_the_input_rules_are_refused_and_removed(gateway, waf):
+    add(OFFICE_V4, gateway)
+    hostile = ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8"]
+    waf.edit(4, {OFFICE_V4, "81.2.80.0/24", *hostile})
+
+    report = sync_waf_ip_sets(gateway=gateway)
+
+    v4 = report.sets[0]
+    assert v4.adopted == ["81.2.80.0/24"]
+    assert sorted(v4.refused) == sorted(hostile)
+    assert "overlaps" in v4.refused["128.0.0.0/1"]
+    assert "private range" in v4.refused["10.0.0.0/8"]
+    assert waf.addresses(4) == {OFFICE_V4, "81.2.80.0/24"}
+    assert not AllowedNetwork.objects.filter(cidr__in=hostile).exists()
+    events = AuditEvent.objects.filter(action="network.adopt_refused")
+    assert sorted(e.subject for e in events) == sorted(hostile)
+    assert all("removed from WAF" in e.reason for e in events)
+    assert state(4).drift["refused_outside"] == dict(sorted(v4.refused.items()))
+    assert set(state(4).drift["added_outside"]) == {"81.2.80.0/24", *hostile}
+    adopted = AllowedNetwork.objects.get(cidr="81.2.80.0/24")
+    assert (adopted.source, adopted.needs_review) == ("adopted", True)
+    # Next time round nothing is left to refuse.
+    assert sync_waf_ip_sets(gateway=gateway).sets[0].refused == {}
+    assert events.count() == 3
+
+
+def test_adoption_refuses_prefixes_wider_than_the_minimum_even_where_private_is_allowed(
+    gateway, waf, settings
+):
+    settings.GATEHOUSE_ALLOW_PRIVATE_RANGES = True  # as in the local stack
+    waf.edit(4, {"10.0.0.0/8", "10.1.2.0/24"})
+    v4 = sync_waf_ip_sets(gateway=gateway).sets[0]
+    assert v4.adopted == ["10.1.2.0/24"]
+    assert list(v4.refused) == ["10.0.0.0/8"] and "wider than /16" in v4.refused["10.0.0.0/8"]
+    assert waf.addresses(4) == {"10.1.2.0/24"}
+
+
+def test_dry_run_lists_refusals_without_recording_or_removing_them(gateway, waf):
+    waf.edit(4, {"0.0.0.0/1"})
+    report = sync_waf_ip_sets(dry_run=True, gateway=fresh_gateway())
+    v4 = report.sets[0]
+    assert (v4.adopted, list(v4.refused), v4.to_remove) == ([], ["0.0.0.0/1"], ["0.0.0.0/1"])
+    assert waf.addresses(4) == {"0.0.0.0/1"}
+    assert not AuditEvent.objects.filter(action="network.adopt_refused").exists()
+
+
+def test_adoption_stops_at_the_10000_limit_and_refuses_the_rest(gateway, waf):
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(cidr=f"11.{i // 256}.{i % 256}.0/24", ip_version=4, label="bulk")
+        for i in range(9_999)
+    )
+    waf.edit(4, {"81.2.80.0/24", "81.2.81.0/24"})
+
+    v4 = sync_waf_ip_sets(gateway=gateway).sets[0]
+
+    assert v4.adopted == ["81.2.80.0/24"]
+    assert list(v4.refused) == ["81.2.81.0/24"] and "10,000" in v4.refused["81.2.81.0/24"]
+    assert AllowedNetwork.objects.active().filter(ip_version=4).count() == 10_000
+    assert len(waf.addresses(4)) == 10_000 and "81.2.81.0/24" not in waf.addresses(4)
+
+
+def test_waf_limits_exceeded_is_reported_as_its_own_failure(gateway, waf, monkeypatch):
+    def over_limit(*args, **kwargs):
+        raise JsonRESTError("WAFLimitsExceededException", "too many addresses")
+
+    monkeypatch.setattr(WAFV2Backend, "update_ip_set", over_limit)
+
+    change = add(OFFICE_V4, gateway)
+
+    assert change.sync.status == "pending"
+    assert "limit of 10,000" in change.sync.reason
+    assert state(4).status == "failed"  # not transient: retrying the same write fails again
+    assert "WAFLimitsExceededException" in state(4).last_error
+    assert "too many addresses" not in state(4).last_error

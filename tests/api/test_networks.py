@@ -252,6 +252,7 @@ def test_removing_your_own_network_needs_confirmation(editor_client, waf):
 
 def test_shortening_your_own_access_needs_confirmation(editor_client, waf):
     office = add(editor_client, OFFICE)
+    add(editor_client, BRANCH)  # a permanent IPv4 network remains: only you are cut off
     soon = (timezone.now() + timedelta(hours=1)).isoformat()
     refused = patch(editor_client, f"/api/networks/{office['id']}", {"expires_at": soon})
     assert refused.status_code == 409

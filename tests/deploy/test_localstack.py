@@ -174,7 +174,15 @@ def test_revoking_own_address_blocks_then_allow_ip_recovers(stack):
     browser.login()
     status, body = browser.call("GET", "/api/networks?search=127.0.0.1")
     own = json.loads(body)["results"][0]
-    # ::1/128 stays, so the allowlist is not empty, but this viewer (127.0.0.1) loses access.
+    # Alone in the IPv4 set, it cannot go: that set would be empty.
+    status, body = browser.call("DELETE", f"/api/networks/{own['id']}?confirm=true")
+    assert (status, json.loads(body)["error"]["rule"]) == (409, "last_of_version")
+    status, body = browser.call(
+        "POST", "/api/networks", {"cidr": "198.18.9.0/24", "label": "another office"}
+    )
+    assert status == 201, body
+    # Another IPv4 network stays, so the set is not empty, but this viewer (127.0.0.1)
+    # loses access.
     status, body = browser.call("DELETE", f"/api/networks/{own['id']}")
     assert status == 409
     assert json.loads(body)["error"]["code"] == "self_lockout"

@@ -125,6 +125,8 @@ def test_allow_my_ip_temporarily_shows_the_detected_ip_first(
 def test_editing_changes_label_note_and_expiry(console_url, page, make_user):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
+    add_network(page, "203.0.113.0/24", "Head office")  # stays permanent: the expiry is allowed
+    expect(row(page, "203.0.113.0/24")).to_be_visible()
     add_network(page, "198.51.100.0/24", "Branch")
     expect(row(page, "198.51.100.0/24")).to_contain_text("Never")
     page.get_by_role("button", name="Edit 198.51.100.0/24").click()
@@ -174,6 +176,57 @@ def test_removing_own_network_asks_again_then_removes(
     expect(page.get_by_test_id("viewer")).to_contain_text("Not allowed")
     assert "127.0.0.1/32" not in waf_addresses(waf_ip_sets, 4)
     assert unexpected(console_errors) == []
+
+
+def test_removing_the_last_ipv4_network_is_refused_with_the_reason(
+    console_url, page, make_user, waf_ip_sets, console_errors
+):
+    make_user("alice", "editor")
+    sign_in(page, console_url, "alice")
+    add_network(page, "203.0.113.0/24", "Head office")
+    expect(row(page, "203.0.113.0/24")).to_be_visible()
+    add_network(page, "2001:db8::/48", "Head office v6")
+    expect(row(page, "2001:db8::/48")).to_be_visible()
+
+    page.get_by_role("button", name="Remove 203.0.113.0/24").click()
+    dialog = page.get_by_role("dialog", name="Remove network")
+    dialog.get_by_role("button", name="Remove", exact=True).click()
+
+    refusal = dialog.get_by_test_id("refusal")
+    expect(refusal).to_contain_text("Gatehouse keeps this network")
+    expect(refusal).to_contain_text("last active IPv4 network")
+    expect(dialog.get_by_role("button", name="Remove", exact=True)).to_be_disabled()
+    page.keyboard.press("Escape")
+    expect(row(page, "203.0.113.0/24")).to_be_visible()
+    assert waf_addresses(waf_ip_sets, 4) == {"203.0.113.0/24"}
+    assert unexpected(console_errors) == []
+
+
+def test_adopted_network_is_marked_for_review_until_an_editor_reviews_it(
+    console_url, page, make_user
+):
+    from accesscontrol.models import AllowedNetwork
+
+    make_user("alice", "editor")
+    AllowedNetwork.objects.create(cidr="203.0.113.0/24", ip_version=4, label="Office")
+    AllowedNetwork.objects.create(
+        cidr="192.0.2.0/24",
+        ip_version=4,
+        label="Adopted from WAF",
+        source="adopted",
+        needs_review=True,
+    )
+    sign_in(page, console_url, "alice")
+    expect(row(page, "192.0.2.0/24")).to_contain_text("Review")
+    page.get_by_label("Status").select_option("review")
+    expect(row(page, "203.0.113.0/24")).to_have_count(0)
+    expect(row(page, "192.0.2.0/24")).to_be_visible()
+
+    page.get_by_role("button", name="Mark 192.0.2.0/24 reviewed").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Marked 192.0.2.0/24 reviewed")
+    expect(row(page, "192.0.2.0/24")).to_have_count(0)  # the filter shows only unreviewed
+    assert not AllowedNetwork.objects.get(cidr="192.0.2.0/24").needs_review
 
 
 def test_viewer_sees_no_edit_controls(console_url, page, make_user):

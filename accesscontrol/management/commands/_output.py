@@ -24,6 +24,11 @@ def describe_sync(report, *, verbosity: int) -> list[str]:
             f"{'would remove' if report.dry_run else 'removed'} {len(result.to_remove)}",
             f"{'would adopt' if report.dry_run else 'adopted'} {len(result.adopted)}",
         ]
+        refused = getattr(result, "refused", {})
+        if refused:
+            parts.append(
+                f"{'would refuse' if report.dry_run else 'refused and removed'} {len(refused)}"
+            )
         if not report.dry_run:
             parts.append("wrote" if result.wrote else "no write needed")
         line = ", ".join(parts)
@@ -34,6 +39,7 @@ def describe_sync(report, *, verbosity: int) -> list[str]:
             lines += [f"  + {a}" for a in result.to_add]
             lines += [f"  - {a}" for a in result.to_remove]
             lines += [f"  adopted {a}" for a in result.adopted]
+            lines += [f"  refused {a}: {why}" for a, why in refused.items()]
     return lines
 
 
