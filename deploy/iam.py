@@ -42,6 +42,11 @@ ACTIONS = {
         "cloudfront:CreateOriginAccessControl",
         "cloudfront:UpdateOriginAccessControl",
         "cloudfront:DeleteOriginAccessControl",
+        "cloudfront:ListResponseHeadersPolicies",
+        "cloudfront:GetResponseHeadersPolicy",
+        "cloudfront:CreateResponseHeadersPolicy",
+        "cloudfront:UpdateResponseHeadersPolicy",
+        "cloudfront:DeleteResponseHeadersPolicy",
         "cloudfront:CreateInvalidation",
         "cloudfront:GetInvalidation",
         # Attaching the web ACL to the distribution is checked on the WAF side too.
