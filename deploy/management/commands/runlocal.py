@@ -82,7 +82,12 @@ class Command(BaseCommand):
                 "DJANGO_DEBUG=true and GATEHOUSE_ALLOW_PRIVATE_RANGES=true)."
             )
         from deploy.localstack.aws import point_boto3_at, prepare_account, start_moto_server
-        from deploy.localstack.edge import DistributionRoutes, LocalEdge, WebAclJudge
+        from deploy.localstack.edge import (
+            DistributionRoutes,
+            LocalEdge,
+            OriginCertificate,
+            WebAclJudge,
+        )
 
         started = time.monotonic()
         # moto's server logs every AWS call through werkzeug; the banner says what matters.
@@ -130,6 +135,11 @@ class Command(BaseCommand):
             routes=DistributionRoutes(ctx.clients.cloudfront, ctx.state["distribution_id"]),
             origin_app=application,
             static_root=BASE_DIR / "frontend",
+            origin_certificate=OriginCertificate(
+                elbv2=ctx.clients.elbv2,
+                acm=ctx.clients.acm(config.region),
+                load_balancer_name=f"{config.name}-alb",
+            ),
         )
         try:
             edge_server = serve(edge, options["port"])
