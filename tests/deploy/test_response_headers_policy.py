@@ -55,10 +55,11 @@ def minimal_policy(name: str = "p", csp: str = "default-src 'self'") -> dict:
 
 
 def test_moto_alone_has_no_response_headers_policy_api():
-    """Canary: if moto gains this API, drop the fake in deploy/moto_fixes.py."""
-    with mock_aws(), pytest.raises(Exception) as caught:  # noqa: PT011 (any failure will do)
+    """Canary: moto 5.2.5 has no route for this API (404). If this fails, moto has gained
+    it and the fake in deploy/moto_fixes.py should go."""
+    with mock_aws(), pytest.raises(ClientError) as caught:
         cloudfront().create_response_headers_policy(ResponseHeadersPolicyConfig=minimal_policy())
-    assert not isinstance(caught.value, AssertionError)
+    assert caught.value.response["Error"]["Code"] == "404"
 
 
 def test_fake_policy_round_trips_and_refuses_like_cloudfront(aws):
