@@ -16,7 +16,7 @@ import pytest
 from django.core.management import CommandError
 
 from deploy import moto_fixes
-from tests.deploy.conftest import EDGE, REGION, config_text, run
+from tests.deploy.conftest import EDGE, REGION, run
 
 pytestmark = pytest.mark.django_db
 
@@ -351,7 +351,3 @@ def test_unmanaged_rule_at_our_priority_is_removed_before_ours_is_created(edge_c
     [rule] = all_rules(listener)
     assert rule["Priority"] == "10"
     assert rule["Conditions"][0]["Field"] == "http-header"
-
-
-def test_config_text_default_seeds_a_public_network(account):
-    assert "81.2.69.0/24" in config_text(account)
