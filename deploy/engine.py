@@ -149,6 +149,7 @@ def seed_allowlist(ctx: Context) -> None:
     gateway = WafIpSetGateway(ctx.clients.wafv2, edge_name=ctx.name)
     requester = Requester(user=None, ip=None, user_agent="provision_infra")
     initial = () if AllowedNetwork.objects.active().exists() else ctx.config.initial_cidrs
+    added: list[str] = []
     for cidr in initial:
         try:
             allow_network(
@@ -160,13 +161,21 @@ def seed_allowlist(ctx: Context) -> None:
                 gateway=gateway,
             )
             ctx.out(f"    allowlist: added {cidr}")
+            added.append(cidr)
         except NetworkConflict:
             ctx.out(f"    allowlist: {cidr} is already allowed")
         except ValidationError as exc:
+            rerun = (
+                f"{', '.join(added)} went in before it and the IP sets are no longer empty, so "
+                "a re-run will not seed again: fix the entry, add it with `python manage.py "
+                "allow_ip` (or the console), then run --apply again to build the rest."
+                if added
+                else "Fix the entry, then run --apply again: the IP sets are still empty, so "
+                "it seeds them and builds the rest."
+            )
             raise DeployError(
                 f"{ctx.config.path}: key 'allowlist.initial_cidrs': {cidr} was refused: "
-                f"{'; '.join(exc.messages)} {SEED_STATE} Fix the entry, then run --apply again: "
-                "the IP sets are still empty, so it seeds them and builds the rest."
+                f"{'; '.join(exc.messages)} {seed_state(ctx)} {rerun}"
             ) from exc
     # IP sets created a moment ago may refuse writes for a while (WAFUnavailableEntity):
     # the sync leaves them pending, so sync again with backoff for a few minutes.
@@ -188,17 +197,29 @@ def seed_allowlist(ctx: Context) -> None:
         raise DeployError(
             "Seeding the WAF IP sets failed: "
             + "; ".join(f"{r.name}: {r.status} {r.error}".rstrip() for r in failed)
-            + f". {SEED_STATE} The allowlist is saved in the database; run --apply again (it "
+            + f". {seed_state(ctx)} The allowlist is saved in the database; run --apply again (it "
             "syncs the empty IP sets from the database, then builds the rest), or run "
             "`python manage.py sync_waf`."
         )
 
 
-# What exists when seeding stops: said in every seeding failure, so it is never a guess.
-SEED_STATE = (
-    "The WAF IP sets and the web ACL exist (it blocks everyone not in the sets, which are "
-    "empty); nothing else was created or changed by this run after them."
-)
+# What exists when seeding stops, read back: said in every seeding failure, never a guess.
+def seed_state(ctx: Context) -> str:
+    try:
+        held = sorted(a for addresses in waf.ip_set_addresses(ctx).values() for a in addresses)
+    except DeployError:
+        held = None
+    holding = (
+        "whose contents could not be read"
+        if held is None
+        else f"which hold only {', '.join(held)}"
+        if held
+        else "which are empty"
+    )
+    return (
+        "The WAF IP sets and the web ACL exist (it blocks everyone not in the sets, "
+        f"{holding}); nothing else was created or changed by this run after them."
+    )
 
 
 def outputs(ctx: Context) -> list[str]:

@@ -351,3 +351,29 @@ def test_unmanaged_rule_at_our_priority_is_removed_before_ours_is_created(edge_c
     [rule] = all_rules(listener)
     assert rule["Priority"] == "10"
     assert rule["Conditions"][0]["Field"] == "http-header"
+
+
+def test_seeding_stopped_half_way_says_the_sets_are_no_longer_empty(tmp_path, account, monkeypatch):
+    from django.core.exceptions import ValidationError
+
+    import accesscontrol.services
+    from tests.deploy.conftest import config_text
+
+    path = tmp_path / "edge.toml"
+    path.write_text(config_text(account, initial_cidrs=["81.2.69.0/24", "81.2.70.0/24"]))
+    real_policy = accesscontrol.services.check_network_policy
+
+    def refuse_second(network, *, is_superuser):
+        # Stands for a rule that changed between the preflight and the seeding.
+        if str(network) == "81.2.70.0/24":
+            raise ValidationError({"cidr": ["refused for this test."]})
+        return real_policy(network, is_superuser=is_superuser)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(accesscontrol.services, "check_network_policy", refuse_second)
+        with pytest.raises(CommandError) as caught:
+            run("--config", str(path), "--apply")
+    message = str(caught.value)
+    assert "81.2.70.0/24 was refused: refused for this test." in message
+    assert "(it blocks everyone not in the sets, which hold only 81.2.69.0/24)" in message
+    assert "81.2.69.0/24 went in before it and the IP sets are no longer empty" in message
