@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy.aws import aws_errors, error_code, wait_until
+from deploy.aws import STILL_IN_USE, aws_errors, error_code, retry_while, wait_until
 from deploy.context import ORIGIN_HEADER, Context
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
@@ -136,8 +136,16 @@ def find_listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:
 
 
 def find_rules(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
+    """Every non-default rule of the listener (DescribeRules pages with Marker)."""
+    rules: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"ListenerArn": listener_arn}
     with aws_errors("Reading listener rules"):
-        rules = ctx.clients.elbv2.describe_rules(ListenerArn=listener_arn)["Rules"]
+        while True:
+            page = ctx.clients.elbv2.describe_rules(**kwargs)
+            rules.extend(page.get("Rules", []))
+            if not page.get("NextMarker"):
+                break
+            kwargs["Marker"] = page["NextMarker"]
     return [r for r in rules if not r.get("IsDefault")]
 
 
@@ -170,63 +178,6 @@ def find_secret_rule(ctx: Context) -> dict[str, Any] | None:
 def set_rule_secrets(ctx: Context, rule_arn: str, values: list[str]) -> None:
     with aws_errors("Updating the origin secret rule"):
         ctx.clients.elbv2.modify_rule(RuleArn=rule_arn, Conditions=[header_condition(values)])
-
-
-# --- checks that need AWS -----------------------------------------------------------------
-
-
-def _covers(pattern: str, host: str) -> bool:
-    pattern, host = pattern.lower(), host.lower()
-    if pattern.startswith("*."):
-        return host.count(".") == pattern.count(".") and host.endswith(pattern[1:])
-    return pattern == host
-
-
-def check_certificate(ctx: Context, *, key: str, arn: str, region: str, hosts: list[str]) -> None:
-    path = ctx.config.path
-    try:
-        cert = ctx.clients.acm(region).describe_certificate(CertificateArn=arn)["Certificate"]
-    except ClientError as exc:
-        if error_code(exc) in ("ResourceNotFoundException", "ValidationException"):
-            raise DeployError(
-                f"{path}: key '{key}': certificate {arn} does not exist in ACM in {region}. "
-                "Request it there (DNS validation) and copy its ARN."
-            ) from exc
-        with aws_errors(f"Reading certificate {arn}"):
-            raise
-    names = [cert["DomainName"], *cert.get("SubjectAlternativeNames", [])]
-    for host in hosts:
-        if not any(_covers(name, host) for name in names):
-            raise DeployError(
-                f"{path}: key '{key}': certificate {arn} covers {', '.join(sorted(set(names)))} "
-                f"but not {host}. Use a certificate for {host} (or a matching wildcard)."
-            )
-
-
-def check_network(ctx: Context) -> None:
-    path = ctx.config.path
-    try:
-        subnets = ctx.clients.ec2.describe_subnets(SubnetIds=list(ctx.config.subnet_ids))["Subnets"]
-    except ClientError as exc:
-        if error_code(exc).startswith("InvalidSubnetID"):
-            raise DeployError(
-                f"{path}: key 'network.subnet_ids': {exc.response['Error'].get('Message')}. "
-                f"Use subnets of {ctx.config.vpc_id} in region {ctx.config.region}."
-            ) from exc
-        with aws_errors("Reading subnets"):
-            raise
-    for subnet in subnets:
-        if subnet["VpcId"] != ctx.config.vpc_id:
-            raise DeployError(
-                f"{path}: key 'network.subnet_ids': {subnet['SubnetId']} is in {subnet['VpcId']}, "
-                f"not in network.vpc_id {ctx.config.vpc_id}. Use subnets of that VPC."
-            )
-    zones = {s["AvailabilityZone"] for s in subnets}
-    if len(zones) < 2:
-        raise DeployError(
-            f"{path}: key 'network.subnet_ids': all subnets are in {', '.join(sorted(zones))}; "
-            "an ALB needs subnets in at least 2 availability zones. Add a subnet from another zone."
-        )
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -492,6 +443,24 @@ def _plan_rule(ctx: Context) -> list[Change]:
     label = f"{lb_name(ctx.name)}:443 priority {RULE_PRIORITY}"
     rules = [] if listener_arn == UNKNOWN else find_rules(ctx, listener_arn)
     ours = next((r for r in rules if _header_values(r) is not None), None)
+    # Unmanaged rules go first: one may hold our priority, and CreateRule would fail.
+    for rule in rules:
+        if rule is ours:
+            continue
+
+        def delete(rule=rule) -> None:
+            with aws_errors(f"Deleting unmanaged rule priority {rule['Priority']}"):
+                elbv2.delete_rule(RuleArn=rule["RuleArn"])
+
+        changes.append(
+            Change(
+                "delete",
+                "alb listener rule",
+                f"{lb_name(ctx.name)}:443 priority {rule['Priority']}",
+                delete,
+                note="not managed by Gatehouse: it could bypass the origin secret",
+            )
+        )
     desired = {
         "condition": f"header {ORIGIN_HEADER} in accepted secrets",
         "secrets": sorted(ctx.secret.accepted),
@@ -542,35 +511,11 @@ def _plan_rule(ctx: Context) -> list[Change]:
                     )
 
             changes.append(Change("update", "alb listener rule", label, update, field_changes))
-    for rule in rules:
-        if rule is ours:
-            continue
-
-        def delete(rule=rule) -> None:
-            with aws_errors(f"Deleting unmanaged rule priority {rule['Priority']}"):
-                elbv2.delete_rule(RuleArn=rule["RuleArn"])
-
-        changes.append(
-            Change(
-                "delete",
-                "alb listener rule",
-                f"{lb_name(ctx.name)}:443 priority {rule['Priority']}",
-                delete,
-                note="not managed by Gatehouse: it could bypass the origin secret",
-            )
-        )
     return changes
 
 
 def plan(ctx: Context) -> list[Change]:
-    check_network(ctx)
-    check_certificate(
-        ctx,
-        key="origin.certificate_arn",
-        arn=ctx.config.origin_certificate_arn,
-        region=ctx.config.region,
-        hosts=[ctx.config.origin_hostname],
-    )
+    # The subnets and the certificate were checked in preflight (deploy/preflight.py).
     return (
         _plan_target_group(ctx) + _plan_load_balancer(ctx) + _plan_listeners(ctx) + _plan_rule(ctx)
     )
@@ -618,8 +563,14 @@ def plan_destroy(ctx: Context) -> list[Change]:
     if tg is not None:
 
         def delete_tg() -> None:
-            with aws_errors(f"Deleting target group {tg['TargetGroupName']}"):
-                elbv2.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
+            # ResourceInUse while the load balancer's deletion propagates.
+            retry_while(
+                action=f"Deleting target group {tg['TargetGroupName']}",
+                call=lambda: elbv2.delete_target_group(TargetGroupArn=tg["TargetGroupArn"]),
+                codes=STILL_IN_USE,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+            )
 
         changes.append(
             Change(

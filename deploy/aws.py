@@ -133,3 +133,50 @@ def wait_until(
                 "AWS is still working on it; run the same command again later to continue."
             )
         time.sleep(interval)
+
+
+# Codes that mean "what you refer to was created or deleted a moment ago and AWS has not
+# caught up yet": retried with backoff, never reported as a failure at once.
+NOT_USABLE_YET = frozenset({"WAFUnavailableEntityException", "InvalidWebACLId"})
+STILL_IN_USE = frozenset(
+    {
+        "WAFAssociatedItemException",
+        "ResourceInUse",
+        "DependencyViolation",
+        "OriginAccessControlInUse",
+        "ResponseHeadersPolicyInUse",
+    }
+)
+RETRY_FOR_SECONDS = 300.0  # a few minutes: WAF and CloudFront usually catch up in seconds
+RETRY_MAX_DELAY = 30.0
+
+
+def retry_while(
+    *,
+    action: str,
+    call: Callable[[], Any],
+    codes: frozenset[str],
+    out: Callable[[str], None],
+    interval: float,
+    timeout: float | None = None,
+) -> Any:
+    """Run `call`, retrying with exponential backoff (with progress) while AWS answers one
+    of `codes`; other failures, and the last one after `timeout`, become DeployError."""
+    timeout = RETRY_FOR_SECONDS if timeout is None else timeout
+    started = time.monotonic()
+    delay = max(interval, 0.05) / 2
+    while True:
+        try:
+            return call()
+        except ClientError as exc:
+            code = error_code(exc)
+            elapsed = time.monotonic() - started
+            if code not in codes or elapsed >= timeout:
+                with aws_errors(action):
+                    raise
+            delay = min(delay * 2, RETRY_MAX_DELAY, max(timeout - elapsed, 0.01))
+            out(
+                f"    {action}: {code}, AWS has not caught up yet; retrying in {delay:.1f}s "
+                f"({elapsed:.0f}s elapsed)"
+            )
+            time.sleep(delay)

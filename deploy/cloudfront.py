@@ -1,6 +1,8 @@
 """The CloudFront distribution: S3 origin through OAC for the frontend, `/api/*` to the
 ALB origin (https-only, custom header X-Origin-Verify), WAF web ACL attached, aliases with
-an ACM certificate from us-east-1, TLSv1.2_2021 minimum.
+an ACM certificate from us-east-1, TLSv1.2_2021 minimum; and the response headers policy
+`<name>-security-headers` (deploy/headers.py) on both behaviours. The policy cannot be
+tagged (CreateResponseHeadersPolicy takes no tags); its name is unique per account.
 
 The whole DistributionConfig is built here; the plan compares a flat summary of the
 desired config with the same summary of what `get_distribution_config` returns, and an
@@ -12,8 +14,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from deploy.aws import aws_errors, tags_dict, wait_until
+from deploy.aws import (
+    NOT_USABLE_YET,
+    STILL_IN_USE,
+    aws_errors,
+    retry_while,
+    tags_dict,
+    wait_until,
+)
 from deploy.context import ORIGIN_HEADER, Context
+from deploy.headers import CONTENT_SECURITY_POLICY, HSTS_MAX_AGE, SECURITY_HEADERS
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
 # Managed policies (no API lookup: their ids are fixed across accounts).
@@ -73,6 +83,7 @@ def desired_config(ctx: Context, caller_reference: str, *, enabled: bool = True)
             "AllowedMethods": {**_items(["GET", "HEAD"]), "CachedMethods": _items(["GET", "HEAD"])},
             "Compress": True,
             "CachePolicyId": CACHING_OPTIMIZED,
+            "ResponseHeadersPolicyId": ctx.state["response_headers_policy_id"],
         },
         "CacheBehaviors": _items(
             [
@@ -87,6 +98,7 @@ def desired_config(ctx: Context, caller_reference: str, *, enabled: bool = True)
                     "Compress": True,
                     "CachePolicyId": CACHING_DISABLED,
                     "OriginRequestPolicyId": ALL_VIEWER_AND_CLOUDFRONT_HEADERS,
+                    "ResponseHeadersPolicyId": ctx.state["response_headers_policy_id"],
                 }
             ]
         ),
@@ -112,6 +124,7 @@ def _behaviour(b: dict[str, Any]) -> dict[str, Any]:
         "cached_methods": sorted((methods.get("CachedMethods") or {}).get("Items") or []),
         "cache_policy": b.get("CachePolicyId") or None,
         "origin_request_policy": b.get("OriginRequestPolicyId") or None,
+        "response_headers_policy": b.get("ResponseHeadersPolicyId") or None,
     }
 
 
@@ -218,23 +231,146 @@ def wait_deployed(ctx: Context, distribution_id: str) -> None:
 def update_distribution(ctx: Context, distribution_id: str, *, enabled: bool = True) -> None:
     current, etag = get_config(ctx, distribution_id)
     body = desired_config(ctx, current["CallerReference"], enabled=enabled)
-    with aws_errors(f"Updating distribution {distribution_id}"):
-        ctx.clients.cloudfront.update_distribution(
+    # InvalidWebACLId while a web ACL created a moment ago is not visible to CloudFront.
+    retry_while(
+        action=f"Updating distribution {distribution_id}",
+        call=lambda: ctx.clients.cloudfront.update_distribution(
             Id=distribution_id, IfMatch=etag, DistributionConfig=body
-        )
+        ),
+        codes=NOT_USABLE_YET,
+        out=ctx.out,
+        interval=ctx.poll_interval,
+    )
     wait_deployed(ctx, distribution_id)
 
 
-def plan(ctx: Context) -> list[Change]:
-    from deploy.alb import check_certificate  # one certificate check for both sides
+# --- response headers policy ---------------------------------------------------------------
 
-    check_certificate(
-        ctx,
-        key="app.certificate_arn",
-        arn=ctx.config.app_certificate_arn,
-        region="us-east-1",
-        hosts=list(ctx.config.app_hostnames),
+
+def response_headers_policy_name(edge_name: str) -> str:
+    return f"{edge_name}-security-headers"
+
+
+def desired_response_headers_policy(ctx: Context) -> dict[str, Any]:
+    """The policy config; `policy_headers` of it equals deploy.headers.SECURITY_HEADERS."""
+    return {
+        "Name": response_headers_policy_name(ctx.name),
+        "Comment": f"Gatehouse {ctx.name}: security headers on every response",
+        "SecurityHeadersConfig": {
+            "ContentSecurityPolicy": {
+                "Override": True,
+                "ContentSecurityPolicy": CONTENT_SECURITY_POLICY,
+            },
+            "StrictTransportSecurity": {
+                "Override": True,
+                "AccessControlMaxAgeSec": HSTS_MAX_AGE,
+                "IncludeSubdomains": True,
+                "Preload": False,
+            },
+            "ContentTypeOptions": {"Override": True},
+            "ReferrerPolicy": {
+                "Override": True,
+                "ReferrerPolicy": SECURITY_HEADERS["Referrer-Policy"],
+            },
+            "FrameOptions": {
+                "Override": True,
+                "FrameOption": SECURITY_HEADERS["X-Frame-Options"],
+            },
+        },
+    }
+
+
+def policy_headers(config: dict[str, Any]) -> dict[str, Any]:
+    """The headers a policy config makes CloudFront send (and whether it overrides the
+    origin's), flat and comparable: the same function reads desired and actual."""
+    security = config.get("SecurityHeadersConfig") or {}
+    headers: dict[str, Any] = {}
+    csp = security.get("ContentSecurityPolicy")
+    if csp:
+        headers["Content-Security-Policy"] = csp.get("ContentSecurityPolicy")
+    hsts = security.get("StrictTransportSecurity")
+    if hsts:
+        value = f"max-age={hsts.get('AccessControlMaxAgeSec')}"
+        value += "; includeSubDomains" if hsts.get("IncludeSubdomains") else ""
+        value += "; preload" if hsts.get("Preload") else ""
+        headers["Strict-Transport-Security"] = value
+    if security.get("ContentTypeOptions"):
+        headers["X-Content-Type-Options"] = "nosniff"
+    referrer = security.get("ReferrerPolicy")
+    if referrer:
+        headers["Referrer-Policy"] = referrer.get("ReferrerPolicy")
+    frame = security.get("FrameOptions")
+    if frame:
+        headers["X-Frame-Options"] = frame.get("FrameOption")
+    overrides = sorted(
+        name for name, part in security.items() if isinstance(part, dict) and part.get("Override")
     )
+    return {"headers": headers, "override_origin": overrides}
+
+
+def find_response_headers_policy(ctx: Context) -> dict[str, Any] | None:
+    """This edge's custom policy ({"Id", "ResponseHeadersPolicyConfig", ...}), or None."""
+    name = response_headers_policy_name(ctx.name)
+    client = ctx.clients.cloudfront
+    kwargs: dict[str, Any] = {"Type": "custom"}
+    with aws_errors("Listing CloudFront response headers policies"):
+        while True:
+            page = client.list_response_headers_policies(**kwargs)["ResponseHeadersPolicyList"]
+            for item in page.get("Items") or []:
+                policy = item["ResponseHeadersPolicy"]
+                if policy["ResponseHeadersPolicyConfig"]["Name"] == name:
+                    return policy
+            if not page.get("NextMarker"):
+                return None
+            kwargs["Marker"] = page["NextMarker"]
+
+
+def plan_response_headers_policy(ctx: Context) -> list[Change]:
+    name = response_headers_policy_name(ctx.name)
+    desired = desired_response_headers_policy(ctx)
+    wanted = policy_headers(desired)
+    policy = find_response_headers_policy(ctx)
+    client = ctx.clients.cloudfront
+    if policy is None:
+        ctx.state["response_headers_policy_id"] = UNKNOWN
+
+        def create() -> None:
+            with aws_errors(f"Creating response headers policy {name}"):
+                response = client.create_response_headers_policy(
+                    ResponseHeadersPolicyConfig=desired
+                )
+            ctx.state["response_headers_policy_id"] = response["ResponseHeadersPolicy"]["Id"]
+
+        return [
+            Change(
+                "create",
+                "cloudfront response headers policy",
+                name,
+                create,
+                [FieldChange(k, None, v) for k, v in wanted.items()],
+            )
+        ]
+    ctx.state["response_headers_policy_id"] = policy["Id"]
+    field_changes = diff(policy_headers(policy["ResponseHeadersPolicyConfig"]), wanted)
+    if not field_changes:
+        return []
+
+    def update() -> None:
+        with aws_errors(f"Updating response headers policy {name}"):
+            etag = client.get_response_headers_policy(Id=policy["Id"])["ETag"]
+            client.update_response_headers_policy(
+                Id=policy["Id"], IfMatch=etag, ResponseHeadersPolicyConfig=desired
+            )
+
+    return [Change("update", "cloudfront response headers policy", name, update, field_changes)]
+
+
+def plan(ctx: Context) -> list[Change]:
+    changes = plan_response_headers_policy(ctx)
+    return changes + _plan_distribution(ctx)
+
+
+def _plan_distribution(ctx: Context) -> list[Change]:
     dist = find_distribution(ctx)
     label = f"{ctx.name} ({', '.join(ctx.config.app_hostnames)})"
     if dist is None:
@@ -244,13 +380,20 @@ def plan(ctx: Context) -> list[Change]:
 
         def create() -> None:
             reference = f"gatehouse-{ctx.name}-{int(time.time())}"
-            with aws_errors("Creating the CloudFront distribution"):
-                response = ctx.clients.cloudfront.create_distribution_with_tags(
+            body = desired_config(ctx, reference)
+            # InvalidWebACLId while the web ACL created a moment ago is not visible yet.
+            response = retry_while(
+                action="Creating the CloudFront distribution",
+                call=lambda: ctx.clients.cloudfront.create_distribution_with_tags(
                     DistributionConfigWithTags={
-                        "DistributionConfig": desired_config(ctx, reference),
+                        "DistributionConfig": body,
                         "Tags": {"Items": ctx.tags()},
                     }
-                )
+                ),
+                codes=NOT_USABLE_YET,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+            )
             created = response["Distribution"]
             ctx.state["distribution_id"] = created["Id"]
             ctx.state["distribution_arn"] = created["ARN"]
@@ -285,6 +428,43 @@ def plan(ctx: Context) -> list[Change]:
 
 
 def plan_destroy(ctx: Context) -> list[Change]:
+    return _plan_destroy_distribution(ctx) + _plan_destroy_response_headers_policy(ctx)
+
+
+def _plan_destroy_response_headers_policy(ctx: Context) -> list[Change]:
+    policy = find_response_headers_policy(ctx)
+    if policy is None:
+        return []
+    name = response_headers_policy_name(ctx.name)
+
+    def delete() -> None:
+        client = ctx.clients.cloudfront
+
+        def attempt() -> None:
+            etag = client.get_response_headers_policy(Id=policy["Id"])["ETag"]
+            client.delete_response_headers_policy(Id=policy["Id"], IfMatch=etag)
+
+        # ResponseHeadersPolicyInUse while the distribution's deletion propagates.
+        retry_while(
+            action=f"Deleting response headers policy {name}",
+            call=attempt,
+            codes=STILL_IN_USE,
+            out=ctx.out,
+            interval=ctx.poll_interval,
+        )
+
+    return [
+        Change(
+            "delete",
+            "cloudfront response headers policy",
+            name,
+            delete,
+            note="after the distribution that uses it",
+        )
+    ]
+
+
+def _plan_destroy_distribution(ctx: Context) -> list[Change]:
     dist = find_distribution(ctx)
     if dist is None:
         return []

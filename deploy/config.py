@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,17 @@ ACM_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:acm:([a-z0-9-]+):(\d{12}):certificate/
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# S3 general purpose bucket naming rules (AWS docs "Bucket naming rules").
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+# Tags: every service we tag allows 50 per resource, keys of 1-128 and values of 0-256
+# characters of letters, digits, white space and _ . : / = + - @; `aws:` is reserved.
+MAX_TAGS = 50
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+TAG_PUNCTUATION = set("_.:/=+-@")
+# WAF refuses a custom response body over 4 KB (it counts bytes of the UTF-8 content).
+BLOCK_BODY_MAX_BYTES = 4096
 
 DEFAULT_BLOCK_MESSAGE = (
     "Access to this site is limited to allowed networks. Ask an administrator to add your network."
@@ -176,6 +188,82 @@ def _check_cert(check: _Checker, key: str, arn: str, region: str, why: str) -> N
         )
 
 
+def bucket_name_problem(bucket: str) -> str:
+    """What breaks S3's bucket naming rules, or "" when the name is valid."""
+    if not 3 <= len(bucket) <= 63:
+        return f"it has {len(bucket)} characters, not 3-63"
+    if not BUCKET.match(bucket):
+        return (
+            "only lower-case letters, digits, '-' and '.' are allowed, first and last a "
+            "letter or digit"
+        )
+    if ".." in bucket:
+        return "two adjacent periods"
+    if _is_ip(bucket):
+        return "it is formatted as an IP address"
+    for prefix in BUCKET_RESERVED_PREFIXES:
+        if bucket.startswith(prefix):
+            return f"the prefix {prefix!r} is reserved"
+    for suffix in BUCKET_RESERVED_SUFFIXES:
+        if bucket.endswith(suffix):
+            return f"the suffix {suffix!r} is reserved"
+    return ""
+
+
+def _tag_text_ok(text: str) -> bool:
+    return all(
+        c.isalnum() or unicodedata.category(c).startswith("Z") or c in TAG_PUNCTUATION for c in text
+    )
+
+
+def _check_tags(check: _Checker, tags: dict[str, Any]) -> None:
+    # One tag (gatehouse:edge) is ours on every resource.
+    if len(tags) > MAX_TAGS - 1:
+        raise check.fail(
+            "tags",
+            f"{len(tags)} tags, but AWS allows {MAX_TAGS} per resource and Gatehouse adds one",
+            f"Keep at most {MAX_TAGS - 1} tags.",
+        )
+    for key, value in tags.items():
+        full = f"tags.{key}"
+        if not isinstance(value, str):
+            raise check.fail(full, "tag values must be strings", "Quote the value.")
+        if key.startswith("gatehouse:"):
+            raise check.fail(full, "the 'gatehouse:' prefix is reserved", "Choose another tag key.")
+        if key.lower().startswith("aws:"):
+            raise check.fail(
+                full, "the 'aws:' prefix is reserved for AWS", "Choose another tag key."
+            )
+        if not 1 <= len(key) <= TAG_KEY_MAX:
+            raise check.fail(full, f"tag keys have 1-{TAG_KEY_MAX} characters", "Shorten the key.")
+        if len(value) > TAG_VALUE_MAX:
+            raise check.fail(
+                full,
+                f"the value has {len(value)} characters; AWS allows {TAG_VALUE_MAX}",
+                "Shorten the value.",
+            )
+        for what, text in (("key", key), ("value", value)):
+            if not _tag_text_ok(text):
+                raise check.fail(
+                    full,
+                    f"the tag {what} {text!r} has characters AWS refuses",
+                    "Use letters, digits, spaces and _ . : / = + - @ only.",
+                )
+
+
+def _check_block_message(check: _Checker, message: str) -> None:
+    from deploy.waf import block_page  # the page WAF will serve, built the same way
+
+    size = len(block_page(message).encode("utf-8"))
+    if size > BLOCK_BODY_MAX_BYTES:
+        raise check.fail(
+            "allowlist.block_message",
+            f"the block page would be {size} bytes; WAF allows {BLOCK_BODY_MAX_BYTES} bytes "
+            "for a custom response body",
+            "Shorten the message.",
+        )
+
+
 def load_config(path: str | Path) -> EdgeConfig:
     """Read and validate an edge config file; raise ConfigError on the first problem."""
     path = Path(path)
@@ -201,6 +289,13 @@ def load_config(path: str | Path) -> EdgeConfig:
             f"{name!r} is not a valid edge name",
             "Use 3-28 characters: lower-case letters, digits and '-', starting with a "
             "letter (it prefixes every resource name, and ALB names allow 32 characters).",
+        )
+    if name.startswith("internal-"):
+        raise check.fail(
+            "name",
+            f"{name!r} begins with 'internal-'",
+            "Choose another name: ELB refuses load balancer names that begin with "
+            "'internal-', and the ALB is named '<name>-alb'.",
         )
     region = data["region"]
     if not REGION.match(region):
@@ -287,11 +382,13 @@ def load_config(path: str | Path) -> EdgeConfig:
             )
 
     bucket = data["frontend"]["bucket"]
-    if not BUCKET.match(bucket) or ".." in bucket:
+    problem = bucket_name_problem(bucket)
+    if problem:
         raise check.fail(
             "frontend.bucket",
-            f"{bucket!r} is not a valid S3 bucket name",
-            "Use 3-63 lower-case letters, digits, '-' and '.'.",
+            f"{bucket!r} is not a valid S3 bucket name: {problem}",
+            "Use 3-63 lower-case letters, digits, '-' and '.', starting and ending with a "
+            "letter or digit (see the S3 bucket naming rules).",
         )
 
     allowlist = data.get("allowlist", {})
@@ -314,14 +411,11 @@ def load_config(path: str | Path) -> EdgeConfig:
             raise check.fail(key, "/0 would allow the whole internet", "Use a narrower network.")
         cidrs.append(str(network_obj))
 
+    block_message = allowlist.get("block_message", DEFAULT_BLOCK_MESSAGE)
+    _check_block_message(check, block_message)
+
     tags = data.get("tags", {})
-    for key, value in tags.items():
-        if not isinstance(value, str):
-            raise check.fail(f"tags.{key}", "tag values must be strings", "Quote the value.")
-        if key.startswith("gatehouse:"):
-            raise check.fail(
-                f"tags.{key}", "the 'gatehouse:' prefix is reserved", "Choose another tag key."
-            )
+    _check_tags(check, tags)
 
     return EdgeConfig(
         path=path,
@@ -337,6 +431,6 @@ def load_config(path: str | Path) -> EdgeConfig:
         target_port=port,
         frontend_bucket=bucket,
         initial_cidrs=tuple(cidrs),
-        block_message=allowlist.get("block_message", DEFAULT_BLOCK_MESSAGE),
+        block_message=block_message,
         tags=dict(tags),
     )

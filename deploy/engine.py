@@ -4,10 +4,13 @@ Order (create): WAF (IP sets, web ACL) -> S3 bucket + OAC -> security group -> A
 (target group, load balancer, listeners, secret rule) -> CloudFront -> bucket policy
 (needs the distribution ARN). Destroy runs the reverse.
 
-Planning only reads. Applying re-plans each stage just before applying it, so a stage
-sees the real ids its predecessors created, and changes only what differs. After the IP
-sets are first created, the config's initial CIDRs are seeded through accesscontrol (the
-same code the app uses), and from then on the sets' contents belong to the app.
+Both start with the preflight (deploy/preflight.py): everything readable is checked
+before the first write. Planning only reads. Applying re-plans each stage just before
+applying it, so a stage sees the real ids its predecessors created, and changes only what
+differs. Seeding goes by state, not by what this run created: whenever both IP sets are
+empty and the app's allowlist has no active network, the config's initial CIDRs are added
+through accesscontrol (the same code the app uses); from then on the sets' contents belong
+to the app. So a run that failed after creating the sets seeds on the next --apply.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deploy import alb, cloudfront, ownership, s3, security_group, waf
+from deploy import alb, cloudfront, ownership, preflight, s3, security_group, waf
+from deploy.aws import RETRY_FOR_SECONDS, RETRY_MAX_DELAY
 from deploy.context import Context, OriginSecret
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, render_change
@@ -89,6 +94,7 @@ def plan(ctx: Context) -> list[Change]:
     secret included.
     """
     changes: list[Change] = ownership.plan(ctx)
+    preflight.run(ctx)
     ctx.secret = resolve_secret(ctx)
     for stage in STAGES:
         changes.extend(stage.plan(ctx))
@@ -98,8 +104,11 @@ def plan(ctx: Context) -> list[Change]:
 def apply(ctx: Context, *, seed: Callable[[Context], None] | None = None) -> list[Change]:
     """Apply stage by stage; returns the changes made."""
     done: list[Change] = []
-    # Before any other write: refuse foreign namesakes, or tag them with --adopt.
-    for change in ownership.plan(ctx):
+    # Ownership is read first (no writes), then everything preflight can check; only then
+    # the first write: tagging namesakes with --adopt.
+    adoptions = ownership.plan(ctx)
+    preflight.run(ctx)
+    for change in adoptions:
         ctx.out("\n".join(render_change(change)))
         change.apply()
         done.append(change)
@@ -110,7 +119,7 @@ def apply(ctx: Context, *, seed: Callable[[Context], None] | None = None) -> lis
             ctx.out("\n".join(render_change(change)))
             change.apply()
             done.append(change)
-        if stage.name == "waf" and ctx.created_ip_sets:
+        if stage.name == "waf":
             (seed or seed_allowlist)(ctx)
     return done
 
@@ -141,21 +150,27 @@ def destroy(ctx: Context) -> list[Change]:
 
 
 def seed_allowlist(ctx: Context) -> None:
-    """Put the config's initial CIDRs into the new IP sets through the app's own code.
+    """Seed empty IP sets through the app's own code; leave non-empty ones to the app.
 
-    allow_network records each network (source "bootstrap") and syncs WAF; a final
-    sync_waf_ip_sets also projects networks the database already had (e.g. after a
+    By state: when both sets are empty, the initial CIDRs are added if the app's allowlist
+    has no active network (allow_network records each, source "bootstrap", and syncs
+    WAF), and a final sync_waf_ip_sets projects whatever the database holds (e.g. after a
     destroy and a new apply). Provisioning never writes IP set contents itself.
     """
     from django.core.exceptions import ValidationError
 
     from accesscontrol.exceptions import NetworkConflict
+    from accesscontrol.models import AllowedNetwork
     from accesscontrol.services import Requester, allow_network, sync_waf_ip_sets
     from accesscontrol.waf import WafIpSetGateway
 
+    if any(waf.ip_set_addresses(ctx).values()):
+        return  # the app manages the sets' contents
     gateway = WafIpSetGateway(ctx.clients.wafv2, edge_name=ctx.name)
     requester = Requester(user=None, ip=None, user_agent="provision_infra")
-    for cidr in ctx.config.initial_cidrs:
+    initial = () if AllowedNetwork.objects.active().exists() else ctx.config.initial_cidrs
+    added: list[str] = []
+    for cidr in initial:
         try:
             allow_network(
                 requester=requester,
@@ -166,18 +181,65 @@ def seed_allowlist(ctx: Context) -> None:
                 gateway=gateway,
             )
             ctx.out(f"    allowlist: added {cidr}")
+            added.append(cidr)
         except NetworkConflict:
             ctx.out(f"    allowlist: {cidr} is already allowed")
         except ValidationError as exc:
+            rerun = (
+                f"{', '.join(added)} went in before it and the IP sets are no longer empty, so "
+                "a re-run will not seed again: fix the entry, add it with `python manage.py "
+                "allow_ip` (or the console), then run --apply again to build the rest."
+                if added
+                else "Fix the entry, then run --apply again: the IP sets are still empty, so "
+                "it seeds them and builds the rest."
+            )
             raise DeployError(
                 f"{ctx.config.path}: key 'allowlist.initial_cidrs': {cidr} was refused: "
-                f"{'; '.join(exc.messages)}. Fix the entry, then run --apply again (the rest "
-                "of the edge is in place)."
+                f"{'; '.join(exc.messages)} {seed_state(ctx)} {rerun}"
             ) from exc
-    report = sync_waf_ip_sets(requester=requester, gateway=gateway)
-    for result in report.sets:
-        if result.status not in ("in_sync", "applied"):
+    # IP sets created a moment ago may refuse writes for a while (WAFUnavailableEntity):
+    # the sync leaves them pending, so sync again with backoff for a few minutes.
+    started = time.monotonic()
+    delay = max(ctx.poll_interval, 0.05) / 2
+    while True:
+        report = sync_waf_ip_sets(requester=requester, gateway=gateway)
+        failed = [r for r in report.sets if r.status not in ("in_sync", "applied")]
+        for result in failed:
             ctx.out(f"    allowlist sync of {result.name}: {result.status} {result.error}".rstrip())
+        elapsed = time.monotonic() - started
+        transient = all(r.status == "pending" for r in failed)
+        if not failed or not transient or elapsed >= RETRY_FOR_SECONDS:
+            break
+        delay = min(delay * 2, RETRY_MAX_DELAY)
+        ctx.out(f"    retrying the allowlist sync in {delay:.1f}s ({elapsed:.0f}s elapsed)")
+        time.sleep(delay)
+    if failed:
+        raise DeployError(
+            "Seeding the WAF IP sets failed: "
+            + "; ".join(f"{r.name}: {r.status} {r.error}".rstrip() for r in failed)
+            + f". {seed_state(ctx)} The allowlist is saved in the database; run --apply again (it "
+            "syncs the empty IP sets from the database, then builds the rest), or run "
+            "`python manage.py sync_waf`."
+        )
+
+
+# What exists when seeding stops, read back: said in every seeding failure, never a guess.
+def seed_state(ctx: Context) -> str:
+    try:
+        held = sorted(a for addresses in waf.ip_set_addresses(ctx).values() for a in addresses)
+    except DeployError:
+        held = None
+    holding = (
+        "whose contents could not be read"
+        if held is None
+        else f"which hold only {', '.join(held)}"
+        if held
+        else "which are empty"
+    )
+    return (
+        "The WAF IP sets and the web ACL exist (it blocks everyone not in the sets, "
+        f"{holding}); nothing else was created or changed by this run after them."
+    )
 
 
 def outputs(ctx: Context) -> list[str]:
@@ -254,3 +316,10 @@ def plan_ctx_state(ctx: Context) -> None:
         )
     ctx.state["oac_id"] = oac["Id"]
     ctx.state["web_acl_arn"] = acl["ARN"]
+    policy = cloudfront.find_response_headers_policy(ctx)
+    if policy is None:
+        raise DeployError(
+            "The edge is incomplete (response headers policy missing). "
+            "Run provision_infra --apply first."
+        )
+    ctx.state["response_headers_policy_id"] = policy["Id"]

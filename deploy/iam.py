@@ -73,6 +73,7 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
                 "wafv2:GetWebACLForResource",
                 "cloudfront:ListDistributions",
                 "cloudfront:ListOriginAccessControls",
+                "cloudfront:ListResponseHeadersPolicies",
                 "ec2:DescribeManagedPrefixLists",
                 "ec2:DescribeSecurityGroups",
                 "ec2:DescribeSubnets",
@@ -150,6 +151,18 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
                 "cloudfront:DeleteOriginAccessControl",
             ],
             "Resource": f"arn:aws:cloudfront::{account_id}:origin-access-control/*",
+        },
+        {
+            # Response headers policies take no tags either: found by the edge's name.
+            "Sid": "ResponseHeadersPolicyNoTags",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:GetResponseHeadersPolicy",
+                "cloudfront:CreateResponseHeadersPolicy",
+                "cloudfront:UpdateResponseHeadersPolicy",
+                "cloudfront:DeleteResponseHeadersPolicy",
+            ],
+            "Resource": f"arn:aws:cloudfront::{account_id}:response-headers-policy/*",
         },
         {
             "Sid": "SecurityGroupCreateInVpc",

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy.aws import aws_errors, error_code, tags_dict
+from deploy.aws import STILL_IN_USE, aws_errors, error_code, retry_while, tags_dict
 from deploy.context import Context
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
@@ -276,11 +276,20 @@ def plan_destroy_bucket(ctx: Context) -> list[Change]:
     if oac is not None:
 
         def delete_oac() -> None:
-            with aws_errors(f"Deleting origin access control {oac['Name']}"):
-                current = ctx.clients.cloudfront.get_origin_access_control(Id=oac["Id"])
-                ctx.clients.cloudfront.delete_origin_access_control(
-                    Id=oac["Id"], IfMatch=current["ETag"]
-                )
+            client = ctx.clients.cloudfront
+
+            def attempt() -> None:
+                current = client.get_origin_access_control(Id=oac["Id"])
+                client.delete_origin_access_control(Id=oac["Id"], IfMatch=current["ETag"])
+
+            # OriginAccessControlInUse while the distribution's deletion propagates.
+            retry_while(
+                action=f"Deleting origin access control {oac['Name']}",
+                call=attempt,
+                codes=STILL_IN_USE,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+            )
 
         changes.append(
             Change("delete", "cloudfront origin access control", oac["Name"], delete_oac)

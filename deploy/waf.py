@@ -13,7 +13,7 @@ import html
 from typing import Any
 
 from accesscontrol.waf import ip_set_names
-from deploy.aws import aws_errors
+from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, retry_while
 from deploy.context import Context
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
@@ -30,6 +30,28 @@ def ip_set_name(edge_name: str, version: int) -> str:
 
 def web_acl_name(edge_name: str) -> str:
     return f"{edge_name}-edge"
+
+
+# WAF's EntityDescription pattern allows letters, digits, white space and + = : # @ / - , .
+# only (no parentheses); tests check these against the botocore model.
+def ip_set_description(edge_name: str, version: int) -> str:
+    return f"Gatehouse {edge_name}: office IPv{version} networks, managed by the app"
+
+
+def web_acl_description(edge_name: str) -> str:
+    return f"Gatehouse {edge_name}: allow office networks, block the rest"
+
+
+def ip_set_addresses(ctx: Context) -> dict[int, list[str]]:
+    """The addresses in each existing IP set, by IP version."""
+    found = {}
+    for version, summary in find_ip_sets(ctx).items():
+        with aws_errors(f"Reading WAF IP set {summary['Name']}"):
+            ip_set = ctx.clients.wafv2.get_ip_set(
+                Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
+            )["IPSet"]
+        found[version] = list(ip_set.get("Addresses") or [])
+    return found
 
 
 def _list_all(ctx: Context, op: str, key: str) -> list[dict[str, Any]]:
@@ -159,9 +181,7 @@ def plan(ctx: Context) -> list[Change]:
                     Scope=SCOPE,
                     IPAddressVersion=aws_version,
                     Addresses=[],
-                    # WAF's description pattern refuses parentheses (and more): see
-                    # botocore's EntityDescription; the conformance guard checks it.
-                    Description=f"Gatehouse {ctx.name}: office IPv{version} networks, app-managed",
+                    Description=ip_set_description(ctx.name, version),
                     Tags=ctx.tags(),
                 )
             ctx.state[key] = response["Summary"]["ARN"]
@@ -190,14 +210,20 @@ def plan(ctx: Context) -> list[Change]:
 
         def create_acl() -> None:
             body = desired_web_acl(ctx)  # the IP set ARNs are known by now
-            with aws_errors(f"Creating WAF web ACL {name}"):
-                response = ctx.clients.wafv2.create_web_acl(
+            # WAF answers WAFUnavailableEntityException for IP sets created a moment ago.
+            response = retry_while(
+                action=f"Creating WAF web ACL {name}",
+                call=lambda: ctx.clients.wafv2.create_web_acl(
                     Name=name,
                     Scope=SCOPE,
-                    Description=f"Gatehouse {ctx.name}: allow office networks, block the rest",
+                    Description=web_acl_description(ctx.name),
                     Tags=ctx.tags(),
                     **body,
-                )
+                ),
+                codes=NOT_USABLE_YET,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+            )
             ctx.state["web_acl_arn"] = response["Summary"]["ARN"]
 
         changes.append(
@@ -217,16 +243,17 @@ def plan(ctx: Context) -> list[Change]:
 
         def update_acl() -> None:
             current = find_web_acl(ctx)
-            # update_web_acl replaces the description: keep it, but never send "" (WAF's
-            # minimum length is 1; a web ACL made without one is left without one).
-            kept = {"Description": current["Description"]} if current.get("Description") else {}
+            # An adopted web ACL may have no description: send none rather than "", which
+            # is below WAF's minimum length of 1.
+            description = current.get("Description")
+            extra = {"Description": description} if description else {}
             with aws_errors(f"Updating WAF web ACL {name}"):
                 ctx.clients.wafv2.update_web_acl(
                     Name=name,
                     Scope=SCOPE,
                     Id=current["Id"],
                     LockToken=current["LockToken"],
-                    **kept,
+                    **extra,
                     **desired_web_acl(ctx),
                 )
 
@@ -273,25 +300,38 @@ def plan_destroy(ctx: Context) -> list[Change]:
             current = find_web_acl(ctx)
             if current is None:
                 return
-            with aws_errors(f"Deleting WAF web ACL {name}"):
-                ctx.clients.wafv2.delete_web_acl(
+            # WAFAssociatedItemException while the distribution's deletion propagates.
+            retry_while(
+                action=f"Deleting WAF web ACL {name}",
+                call=lambda: ctx.clients.wafv2.delete_web_acl(
                     Name=name, Scope=SCOPE, Id=current["Id"], LockToken=current["LockToken"]
-                )
+                ),
+                codes=STILL_IN_USE,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+            )
 
         changes.append(Change("delete", "wafv2 web acl", name, delete_acl))
     for version, summary in sorted(find_ip_sets(ctx).items()):
 
         def delete_set(summary=summary) -> None:
-            with aws_errors(f"Deleting WAF IP set {summary['Name']}"):
+            with aws_errors(f"Reading WAF IP set {summary['Name']}"):
                 current = ctx.clients.wafv2.get_ip_set(
                     Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
                 )
-                ctx.clients.wafv2.delete_ip_set(
+            # WAFAssociatedItemException while the web ACL's deletion propagates.
+            retry_while(
+                action=f"Deleting WAF IP set {summary['Name']}",
+                call=lambda: ctx.clients.wafv2.delete_ip_set(
                     Name=summary["Name"],
                     Scope=SCOPE,
                     Id=summary["Id"],
                     LockToken=current["LockToken"],
-                )
+                ),
+                codes=STILL_IN_USE,
+                out=ctx.out,
+                interval=ctx.poll_interval,
+            )
 
         changes.append(
             Change(

@@ -46,8 +46,9 @@ def start_moto_server(port: int):
     return server
 
 
-def self_signed_certificate(hostname: str) -> tuple[bytes, bytes]:
-    """A throwaway certificate + key for the stand-in's ACM (cryptography ships with moto)."""
+def self_signed_certificate(hostname: str, *more: str) -> tuple[bytes, bytes]:
+    """A throwaway certificate + key for the stand-in's ACM (cryptography ships with moto),
+    for `hostname` and `more` names as SANs."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -64,7 +65,10 @@ def self_signed_certificate(hostname: str) -> tuple[bytes, bytes]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(h) for h in (hostname, *more)]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     key_pem = key.private_bytes(
@@ -75,8 +79,8 @@ def self_signed_certificate(hostname: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def _import_certificate(hostname: str, region: str) -> str:
-    cert, key = self_signed_certificate(hostname)
+def _import_certificate(hostname: str, region: str, *more: str) -> str:
+    cert, key = self_signed_certificate(hostname, *more)
     acm = boto3.client("acm", region_name=region)
     return acm.import_certificate(Certificate=cert, PrivateKey=key)["CertificateArn"]
 
@@ -100,8 +104,10 @@ def prepare_account(template: Path, destination: Path) -> Path:
         placeholders.app_certificate_arn: _import_certificate(
             placeholders.app_hostnames[0], "us-east-1"
         ),
+        # The ALB's certificate covers the app's names too: CloudFront forwards the
+        # viewer's Host on /api/* and checks the ALB's certificate against it.
         placeholders.origin_certificate_arn: _import_certificate(
-            placeholders.origin_hostname, region
+            placeholders.origin_hostname, region, *placeholders.app_hostnames
         ),
         **dict(zip(placeholders.subnet_ids, subnets, strict=True)),
     }

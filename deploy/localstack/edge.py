@@ -10,6 +10,12 @@ by what provisioning created in the AWS stand-in, read back through the AWS API:
 - A path matching a cache behaviour that targets the ALB origin (`/api/*`) goes to Django
   with the headers CloudFront and the ALB would add: `X-Forwarded-For` appended,
   `CloudFront-Viewer-Address`, and the origin's custom headers (`X-Origin-Verify`).
+- Before forwarding, the TLS check CloudFront makes against the ALB: the Host it sends
+  (the viewer's, when the behaviour's origin request policy forwards it; else the origin
+  domain) must be covered by the ALB's HTTPS listener certificate, read back from the
+  stand-in; otherwise 502, as CloudFront answers. A loopback or IP-literal Host (how
+  people reach the local edge) stands for the distribution's first alias, the name DNS
+  would have brought them by.
 - Every other path is served from `frontend/` as the S3 origin would (`/` is
   `index.html`, unknown paths are 404).
 
@@ -34,6 +40,11 @@ EDGE_ADDRESS = "127.0.0.1"  # what the ALB appends to X-Forwarded-For: the edge 
 CACHE_SECONDS = 1.0
 # Headers CloudFront sets itself; a viewer's own copies never reach the origin.
 EDGE_OWNED = ("HTTP_CLOUDFRONT_VIEWER_ADDRESS", "HTTP_X_ORIGIN_VERIFY", VIEWER_OVERRIDE)
+# Managed origin request policies that forward the viewer's Host header to the origin:
+# AllViewer and AllViewerAndCloudFrontHeaders-2022-06.
+FORWARDS_VIEWER_HOST = frozenset(
+    {"216adef6-5c7f-47e4-b989-5492eafa07d3", "33f36d7e-f396-46d9-90e0-52428a34d9dc"}
+)
 CONTENT_TYPES = {
     "TEXT_PLAIN": "text/plain; charset=utf-8",
     "TEXT_HTML": "text/html; charset=utf-8",
@@ -150,6 +161,9 @@ def _block_verdict(acl: dict, block: dict) -> Verdict:
 class Route:
     path_pattern: str
     custom_headers: dict[str, str]
+    origin_domain: str = ""
+    forwards_host: bool = False
+    aliases: tuple[str, ...] = ()
 
 
 class DistributionRoutes:
@@ -164,6 +178,7 @@ class DistributionRoutes:
         config = self.cloudfront.get_distribution_config(Id=self.distribution_id)
         config = config["DistributionConfig"]
         origins = {o["Id"]: o for o in config["Origins"]["Items"]}
+        aliases = tuple(config.get("Aliases", {}).get("Items") or ())
         routes = []
         for behaviour in config.get("CacheBehaviors", {}).get("Items", []):
             origin = origins[behaviour["TargetOriginId"]]
@@ -173,12 +188,66 @@ class DistributionRoutes:
                 h["HeaderName"]: h["HeaderValue"]
                 for h in origin.get("CustomHeaders", {}).get("Items", [])
             }
-            routes.append(Route(behaviour["PathPattern"], headers))
+            routes.append(
+                Route(
+                    behaviour["PathPattern"],
+                    headers,
+                    origin_domain=origin["DomainName"],
+                    forwards_host=behaviour.get("OriginRequestPolicyId") in FORWARDS_VIEWER_HOST,
+                    aliases=aliases,
+                )
+            )
         return routes
 
     def match(self, path: str) -> Route | None:
         routes = self._fresh.get()
         return next((r for r in routes if fnmatch.fnmatchcase(path, r.path_pattern)), None)
+
+
+def certificate_covers(pattern: str, host: str) -> bool:
+    pattern, host = pattern.lower(), host.lower()
+    if pattern.startswith("*."):
+        return host.count(".") == pattern.count(".") and host.endswith(pattern[1:])
+    return pattern == host
+
+
+class OriginCertificate:
+    """The names the ALB's HTTPS listener certificate covers, read back (cached)."""
+
+    def __init__(self, *, elbv2: Any, acm: Any, load_balancer_name: str) -> None:
+        self.elbv2 = elbv2
+        self.acm = acm
+        self.load_balancer_name = load_balancer_name
+        self._fresh = Fresh(self._load)
+
+    def _load(self) -> list[str]:
+        lb = self.elbv2.describe_load_balancers(Names=[self.load_balancer_name])
+        arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        listeners = self.elbv2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+        https = next(x for x in listeners if x["Port"] == 443)
+        cert_arn = https["Certificates"][0]["CertificateArn"]
+        cert = self.acm.describe_certificate(CertificateArn=cert_arn)["Certificate"]
+        return [cert["DomainName"], *cert.get("SubjectAlternativeNames", [])]
+
+    def covers(self, host: str) -> bool:
+        return any(certificate_covers(name, host) for name in self._fresh.get())
+
+
+def _host_name(environ: dict) -> str:
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    if host.startswith("["):
+        return host[1 : host.find("]")]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_loopback_or_ip(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class LocalEdge:
@@ -189,11 +258,22 @@ class LocalEdge:
         routes: DistributionRoutes,
         origin_app: Callable,
         static_root: Path,
+        origin_certificate: OriginCertificate | None = None,
     ) -> None:
         self.judge = judge
         self.routes = routes
         self.origin_app = origin_app
         self.static_root = static_root.resolve()
+        self.origin_certificate = origin_certificate
+
+    def _origin_tls_refused(self, environ: dict, route: Route) -> str | None:
+        """The Host CloudFront would send, if the ALB's certificate does not cover it."""
+        if self.origin_certificate is None:
+            return None
+        host = _host_name(environ) if route.forwards_host else route.origin_domain
+        if route.forwards_host and _is_loopback_or_ip(host) and route.aliases:
+            host = route.aliases[0]
+        return None if self.origin_certificate.covers(host) else host
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         viewer = environ.get(VIEWER_OVERRIDE) or environ.get("REMOTE_ADDR", "")
@@ -209,6 +289,14 @@ class LocalEdge:
         route = self.routes.match(path)
         if route is None:
             return self._serve_static(path, start_response)
+        refused_host = self._origin_tls_refused(environ, route)
+        if refused_host is not None:
+            body = (
+                "502 ERROR: The request could not be satisfied. CloudFront wasn't able to "
+                f"connect to the origin: its certificate does not cover {refused_host}, the "
+                "Host sent to it."
+            ).encode()
+            return _respond(start_response, 502, "text/plain; charset=utf-8", body)
         origin_environ = {k: v for k, v in environ.items() if k not in EDGE_OWNED}
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
         chain = [hop for hop in (forwarded, viewer, EDGE_ADDRESS) if hop]
@@ -240,7 +328,13 @@ class LocalEdge:
 
 
 def _respond(start_response, status, content_type, body, extra=()):
-    reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}.get(status, "")
+    reason = {
+        200: "OK",
+        400: "Bad Request",
+        403: "Forbidden",
+        404: "Not Found",
+        502: "Bad Gateway",
+    }.get(status, "")
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
     start_response(f"{status} {reason}".strip(), headers)
     return [body]

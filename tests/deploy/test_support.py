@@ -353,7 +353,8 @@ def test_refused_initial_cidr_names_the_key(tmp_path, account):
     from django.core.management import CommandError
 
     with pytest.raises(
-        CommandError, match=r"key 'allowlist.initial_cidrs': 10.0.0.0/8 was refused"
+        CommandError,
+        match=r"key 'allowlist.initial_cidrs\[0\]': 10.0.0.0/8 would be refused by the app",
     ):
         run("--config", str(path), "--apply")
 

@@ -83,7 +83,12 @@ class Command(BaseCommand):
             )
         from deploy.conformance import install as check_aws_requests
         from deploy.localstack.aws import point_boto3_at, prepare_account, start_moto_server
-        from deploy.localstack.edge import DistributionRoutes, LocalEdge, WebAclJudge
+        from deploy.localstack.edge import (
+            DistributionRoutes,
+            LocalEdge,
+            OriginCertificate,
+            WebAclJudge,
+        )
 
         started = time.monotonic()
         # Every AWS request this process makes (provisioning, the local edge, the Django
@@ -134,6 +139,11 @@ class Command(BaseCommand):
             routes=DistributionRoutes(ctx.clients.cloudfront, ctx.state["distribution_id"]),
             origin_app=application,
             static_root=BASE_DIR / "frontend",
+            origin_certificate=OriginCertificate(
+                elbv2=ctx.clients.elbv2,
+                acm=ctx.clients.acm(config.region),
+                load_balancer_name=f"{config.name}-alb",
+            ),
         )
         try:
             edge_server = serve(edge, options["port"])
