@@ -142,27 +142,15 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
             "Condition": _tag("ResourceTag", name),
         },
         {
-            "Sid": "OriginAccessControlNoTags",
+            # OACs and response headers policies take no tags: found by the edge's name.
+            # `*X` is exactly Get/Create/Update/Delete of X (List* ends in a plural).
+            "Sid": "CloudFrontUntaggable",
             "Effect": "Allow",
-            "Action": [
-                "cloudfront:GetOriginAccessControl",
-                "cloudfront:CreateOriginAccessControl",
-                "cloudfront:UpdateOriginAccessControl",
-                "cloudfront:DeleteOriginAccessControl",
+            "Action": ["cloudfront:*OriginAccessControl", "cloudfront:*ResponseHeadersPolicy"],
+            "Resource": [
+                f"arn:aws:cloudfront::{account_id}:origin-access-control/*",
+                f"arn:aws:cloudfront::{account_id}:response-headers-policy/*",
             ],
-            "Resource": f"arn:aws:cloudfront::{account_id}:origin-access-control/*",
-        },
-        {
-            # Response headers policies take no tags either: found by the edge's name.
-            "Sid": "ResponseHeadersPolicyNoTags",
-            "Effect": "Allow",
-            "Action": [
-                "cloudfront:GetResponseHeadersPolicy",
-                "cloudfront:CreateResponseHeadersPolicy",
-                "cloudfront:UpdateResponseHeadersPolicy",
-                "cloudfront:DeleteResponseHeadersPolicy",
-            ],
-            "Resource": f"arn:aws:cloudfront::{account_id}:response-headers-policy/*",
         },
         {
             "Sid": "SecurityGroupCreateInVpc",

@@ -10,9 +10,9 @@ origin secret is read back from an ALB rule) every namesake is checked:
 - untagged: refused, naming it (kind, name, id/ARN) and the flag, unless --adopt, in
   which case the plan shows one `~ ... (adopt)` change that tags it, so it is owned from
   then on;
-- the OAC cannot be tagged (CloudFront OACs take no tags): it is ours when no
-  distribution uses it or only ours (found by tag) does; one used by another distribution
-  is someone else's.
+- the OAC and the response headers policy cannot be tagged (CloudFront takes no tags on
+  them): each is ours when no distribution uses it or only ours (found by tag) does; one
+  used by another distribution is someone else's.
 
 --destroy never deletes what is not ours: `split_destroy` drops the delete changes of
 foreign resources (and the listeners of a foreign ALB) and reports them as skipped.
@@ -46,7 +46,7 @@ class Namesake:
     ident: str  # id or ARN
     owner: str | None  # the gatehouse:edge tag's value; None when untagged
     tag: Callable[[], None] | None  # adds our tag; None when the kind takes no tags
-    used_by: str | None = None  # OAC only: the foreign distribution using it
+    used_by: str | None = None  # untaggable kinds: the foreign distribution using it
 
     def ours(self, ctx: Context) -> bool:
         if self.tag is None:
@@ -140,36 +140,55 @@ def _bucket_namesake(ctx: Context) -> list[Namesake]:
     return [Namesake("s3 bucket", bucket, f"arn:aws:s3:::{bucket}", tags.get(EDGE_TAG), tag)]
 
 
-def _oac_namesake(ctx: Context) -> list[Namesake]:
-    oac = s3.find_oac(ctx)
-    if oac is None:
-        return []
+def _foreign_user(ctx: Context, uses: Callable[[dict[str, Any]], bool]) -> str | None:
+    """The id of a distribution other than ours for which `uses(summary)` holds, or None."""
     ours = cloudfront.find_distribution(ctx)
-    used_by = None
     client = ctx.clients.cloudfront
     kwargs: dict[str, Any] = {}
     with aws_errors("Listing CloudFront distributions"):
-        while used_by is None:
+        while True:
             page = client.list_distributions(**kwargs)["DistributionList"]
             for item in page.get("Items") or []:
                 if ours is not None and item["Id"] == ours["Id"]:
                     continue
-                origins = (item.get("Origins") or {}).get("Items") or []
-                if any(o.get("OriginAccessControlId") == oac["Id"] for o in origins):
-                    used_by = item["Id"]
-                    break
+                if uses(item):
+                    return item["Id"]
             if not page.get("IsTruncated"):
-                break
+                return None
             kwargs["Marker"] = page["NextMarker"]
+
+
+def _oac_namesake(ctx: Context) -> list[Namesake]:
+    oac = s3.find_oac(ctx)
+    if oac is None:
+        return []
+
+    def uses(item: dict[str, Any]) -> bool:
+        origins = (item.get("Origins") or {}).get("Items") or []
+        return any(o.get("OriginAccessControlId") == oac["Id"] for o in origins)
+
+    used_by = _foreign_user(ctx, uses)
     return [
-        Namesake(
-            "cloudfront origin access control",
-            oac["Name"],
-            oac["Id"],
-            None,
-            None,
-            used_by=used_by,
-        )
+        Namesake("cloudfront origin access control", oac["Name"], oac["Id"], None, None, used_by)
+    ]
+
+
+def _response_headers_policy_namesake(ctx: Context) -> list[Namesake]:
+    """Like the OAC, a response headers policy takes no tags: ours unless another
+    distribution uses it."""
+    policy = cloudfront.find_response_headers_policy(ctx)
+    if policy is None:
+        return []
+
+    def uses(item: dict[str, Any]) -> bool:
+        behaviours = [item.get("DefaultCacheBehavior") or {}]
+        behaviours += (item.get("CacheBehaviors") or {}).get("Items") or []
+        return any(b.get("ResponseHeadersPolicyId") == policy["Id"] for b in behaviours)
+
+    name = policy["ResponseHeadersPolicyConfig"]["Name"]
+    used_by = _foreign_user(ctx, uses)
+    return [
+        Namesake("cloudfront response headers policy", name, policy["Id"], None, None, used_by)
     ]
 
 
@@ -226,7 +245,11 @@ def _network_namesakes(ctx: Context) -> list[Namesake]:
 def namesakes(ctx: Context) -> list[Namesake]:
     """Every existing resource this edge would find by name, with its owner."""
     return (
-        _waf_namesakes(ctx) + _bucket_namesake(ctx) + _oac_namesake(ctx) + _network_namesakes(ctx)
+        _waf_namesakes(ctx)
+        + _bucket_namesake(ctx)
+        + _oac_namesake(ctx)
+        + _response_headers_policy_namesake(ctx)
+        + _network_namesakes(ctx)
     )
 
 
@@ -264,7 +287,7 @@ def plan(ctx: Context) -> list[Change]:
                     found.name,
                     lambda: None,
                     note=f"adopt {found.ident}: shared with distribution {found.used_by}; "
-                    "OACs take no tags",
+                    "it takes no tags",
                 )
             )
             continue

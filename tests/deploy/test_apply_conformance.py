@@ -100,7 +100,8 @@ def test_adopted_web_acl_without_description_is_updated_without_an_empty_one(edg
         VisibilityConfig=acl["VisibilityConfig"],
     )
     sent.clear()
-    run("--config", str(edge_config), "--apply")
+    # Untagged now: only --adopt takes it over (deploy/ownership.py).
+    run("--config", str(edge_config), "--apply", "--adopt")
     [update] = [params for op, params in sent if op == "UpdateWebACL"]
     assert "Description" not in update  # "" is below WAF's minimum length of 1
     assert "Block" in web_acl()[0]["DefaultAction"]

@@ -67,6 +67,8 @@ def waf_context(waf):
         clients=SimpleNamespace(wafv2=waf),
         config=SimpleNamespace(block_message="Blocked."),
         tags=lambda: [{"Key": "gatehouse:edge", "Value": "gatehouse-local"}],
+        out=lambda *lines: None,
+        poll_interval=0,
     )
 
 
@@ -77,8 +79,8 @@ def test_the_description_provisioning_sends_now_is_accepted(waf):
 
     descriptions = {s["Description"] for s in waf.list_ip_sets(Scope=SCOPE)["IPSets"]}
     assert descriptions == {
-        "Gatehouse gatehouse-local: office IPv4 networks, app-managed",
-        "Gatehouse gatehouse-local: office IPv6 networks, app-managed",
+        deploy_waf.ip_set_description("gatehouse-local", 4),
+        deploy_waf.ip_set_description("gatehouse-local", 6),
     }
 
 

@@ -197,7 +197,7 @@ def test_apply_asks_and_only_yes_goes_on(edge_config, aws_calls):
     assert mutating(aws_calls) == {}
     output = run("--config", str(edge_config), "--apply", approve=False, stdin=Terminal("yes"))
     assert "Do you want to perform these actions on edge gh-test?" in output
-    assert output.index("Plan: 14 to add") < output.index("Enter a value:")
+    assert output.index("Plan: 15 to add") < output.index("Enter a value:")
     assert "Apply complete" in output
 
 
@@ -281,3 +281,56 @@ def test_origin_access_control_used_by_another_distribution_is_refused(edge_conf
     output = run("--config", str(edge_config), "--destroy")
     assert f"cloudfront origin access control {EDGE}-frontend ({oac}) is used by" in output
     assert cf.get_origin_access_control(Id=oac)["OriginAccessControl"]["Id"] == oac
+
+
+def test_response_headers_policy_used_by_another_distribution_is_refused(edge_config, aws_calls):
+    """Response headers policies take no tags either: a namesake that another distribution
+    uses is someone else's, refused by --apply and left alone by --destroy."""
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    policy = cf.create_response_headers_policy(
+        ResponseHeadersPolicyConfig={
+            "Name": f"{EDGE}-security-headers",
+            "SecurityHeadersConfig": {
+                "ContentTypeOptions": {"Override": True},
+            },
+        }
+    )["ResponseHeadersPolicy"]["Id"]
+    theirs = cf.create_distribution(
+        DistributionConfig={
+            "CallerReference": "theirs",
+            "Comment": "",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "web",
+                        "DomainName": "theirs.example.com",
+                        "CustomOriginConfig": {
+                            "HTTPPort": 80,
+                            "HTTPSPort": 443,
+                            "OriginProtocolPolicy": "https-only",
+                        },
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "web",
+                "ViewerProtocolPolicy": "allow-all",
+                "ResponseHeadersPolicyId": policy,
+            },
+        }
+    )["Distribution"]["Id"]
+    aws_calls.clear()
+    with pytest.raises(CommandError) as caught:
+        run("--config", str(edge_config), "--apply")
+    assert (
+        f"cloudfront response headers policy {EDGE}-security-headers ({policy}) is used by "
+        f"CloudFront distribution {theirs}, which is not this edge's" in str(caught.value)
+    )
+    assert mutating(aws_calls) == {}
+    output = run("--config", str(edge_config), "--destroy")
+    assert f"cloudfront response headers policy {EDGE}-security-headers ({policy}) is used" in (
+        output
+    )
+    assert cf.get_response_headers_policy(Id=policy)["ResponseHeadersPolicy"]["Id"] == policy
