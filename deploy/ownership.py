@@ -187,9 +187,7 @@ def _response_headers_policy_namesake(ctx: Context) -> list[Namesake]:
 
     name = policy["ResponseHeadersPolicyConfig"]["Name"]
     used_by = _foreign_user(ctx, uses)
-    return [
-        Namesake("cloudfront response headers policy", name, policy["Id"], None, None, used_by)
-    ]
+    return [Namesake("cloudfront response headers policy", name, policy["Id"], None, None, used_by)]
 
 
 def _network_namesakes(ctx: Context) -> list[Namesake]:
