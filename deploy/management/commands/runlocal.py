@@ -130,6 +130,7 @@ class Command(BaseCommand):
             routes=DistributionRoutes(ctx.clients.cloudfront, ctx.state["distribution_id"]),
             origin_app=application,
             static_root=BASE_DIR / "frontend",
+            trust_viewer_override=settings.GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER,
         )
         try:
             edge_server = serve(edge, options["port"])
