@@ -2,14 +2,21 @@
 
 WAF judges the address CloudFront saw, so Django must use that same address:
 
-- "cloudfront" mode (production): `CloudFront-Viewer-Address` (`ip:port`; IPv6 is not
-  bracketed, so split on the last colon), trusted only when the request passed the
-  origin-secret check (`request.origin_verified`). Otherwise `X-Forwarded-For` second
-  from the right: CloudFront appends the viewer, then the ALB appends the edge server.
-  Never the left-most entry: the client writes that one.
+- "cloudfront" mode (production): only a request that passed the origin-secret check
+  (`request.origin_verified`) came through CloudFront, so only then are proxy headers
+  believed: `CloudFront-Viewer-Address` (`ip:port`; IPv6 is not bracketed, so split on the
+  last colon), else `X-Forwarded-For` second from the right (CloudFront appends the viewer,
+  then the ALB appends the edge server; never the left-most entry, which the client
+  writes). A request without a matching secret came from somewhere else (another host in
+  the VPC): its headers are the client's own, so the viewer is `REMOTE_ADDR`.
 - "direct" mode (no proxy in front): `REMOTE_ADDR`.
 
-Whatever cannot be parsed as an address falls back to `REMOTE_ADDR`.
+Whatever cannot be parsed as an address falls back to `REMOTE_ADDR`. A scoped IPv6
+address (`fe80::1%eth0`) is never a viewer address: WAF never sees a zone id.
+
+`lockout_key` is the address django-axes counts sign-in failures against: the viewer's
+IPv4 address, or the /64 its IPv6 address belongs to (one subscriber gets a whole /64 and
+can rotate through it freely).
 """
 
 import ipaddress
@@ -23,9 +30,12 @@ def _parse_ip(value: str) -> str | None:
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
+    if address.version == 6 and address.scope_id is not None:
+        return None
+    return str(address)
 
 
 def _from_viewer_address(header: str) -> str | None:
@@ -47,8 +57,49 @@ def viewer_ip(request: HttpRequest) -> str:
     remote = _parse_ip(request.META.get("REMOTE_ADDR", "")) or "0.0.0.0"  # noqa: S104
     if settings.GATEHOUSE_CLIENT_IP_SOURCE == "direct":
         return remote
-    if getattr(request, "origin_verified", False):
-        viewer = _from_viewer_address(request.META.get("HTTP_CLOUDFRONT_VIEWER_ADDRESS", ""))
-        if viewer:
-            return viewer
+    if not getattr(request, "origin_verified", False):
+        return remote
+    viewer = _from_viewer_address(request.META.get("HTTP_CLOUDFRONT_VIEWER_ADDRESS", ""))
+    if viewer:
+        return viewer
     return _from_forwarded_for(request.META.get("HTTP_X_FORWARDED_FOR", "")) or remote
+
+
+LOCKOUT_PREFIX_V6 = 64
+
+
+def lockout_key(request: HttpRequest) -> str:
+    """What sign-in failures are counted against: the IPv4 address, or the IPv6 /64's
+    network address (a plain address, so axes stores it like any other)."""
+    viewer = ipaddress.ip_address(viewer_ip(request))
+    if viewer.version == 6 and not viewer.ipv4_mapped:
+        network = ipaddress.ip_network(f"{viewer}/{LOCKOUT_PREFIX_V6}", strict=False)
+        return str(network.network_address)
+    return str(viewer)
+
+
+def _covering_candidates(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[str]:
+    """Every network string (as AllowedNetwork stores them) that contains `address`: /32
+    (/128) down to /1, built with integer masks (ipaddress.supernet is ten times slower)."""
+    bits = address.max_prefixlen
+    ones = (1 << bits) - 1
+    value = int(address)
+    kind = type(address)
+    return [
+        f"{kind(value & (ones ^ ((1 << (bits - prefix)) - 1)))}/{prefix}"
+        for prefix in range(bits, 0, -1)
+    ]
+
+
+def viewer_is_allowed(ip: str) -> bool:
+    """Whether an active allowlist network covers `ip`: one query on the unique cidr index."""
+    from accesscontrol.models import AllowedNetwork  # clientip loads before the app registry
+
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    candidates = _covering_candidates(address)
+    return AllowedNetwork.objects.active().filter(cidr__in=candidates).exists()

@@ -76,8 +76,14 @@ def sync_states() -> list[IpSetSyncState]:
     return [states[v] for v in IP_VERSIONS]
 
 
-def audit_events(*, action: str | None = None, actor: object = None) -> QuerySet:
+def audit_events(
+    *, action: str | None = None, actor: object = None, include_sign_ins: bool = True
+) -> QuerySet:
+    """`include_sign_ins=False` hides auth.* events (who tried to sign in, from where):
+    only superusers see those."""
     events = AuditEvent.objects.all()
+    if not include_sign_ins:
+        events = events.exclude(action__startswith="auth.")
     if action:
         events = events.filter(action=action)
     if actor is not None and actor != "":

@@ -54,9 +54,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: answers ALB health checks before host validation, HTTPS redirect or the DB.
     "api.middleware.HealthCheckMiddleware",
+    # Then the gates, before anything answers (static files, the HTTPS redirect): only a
+    # request that came through the edge, from a viewer on the allowlist, gets further.
+    "api.middleware.OriginSecretMiddleware",
+    "api.middleware.ViewerAllowlistMiddleware",
+    "api.middleware.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "api.middleware.OriginSecretMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -141,7 +145,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -165,8 +169,19 @@ AXES_FAILURE_LIMIT = env.int("GATEHOUSE_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("GATEHOUSE_LOGIN_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The address WAF judged, not REMOTE_ADDR (that is the ALB).
-AXES_CLIENT_IP_CALLABLE = "accesscontrol.clientip.viewer_ip"
+# The address WAF judged, not REMOTE_ADDR (that is the ALB); for IPv6 its /64, so rotating
+# through one's own /64 does not reset the count.
+AXES_CLIENT_IP_CALLABLE = "accesscontrol.clientip.lockout_key"
+# axes' database handler plus a second, per-account limit across all addresses (counted
+# from axes' failure log, one row per failure): see accesscontrol.signin.
+AXES_HANDLER = "accesscontrol.signin.GatehouseAxesHandler"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+GATEHOUSE_ACCOUNT_FAILURE_LIMIT = env.int("GATEHOUSE_ACCOUNT_FAILURE_LIMIT", default=20)
+GATEHOUSE_ACCOUNT_FAILURE_WINDOW = timedelta(
+    minutes=env.int("GATEHOUSE_ACCOUNT_FAILURE_WINDOW_MINUTES", default=60)
+)
+# The failure log is trimmed per username; it must keep at least one account window's worth.
+AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = max(100, GATEHOUSE_ACCOUNT_FAILURE_LIMIT)
 AXES_VERBOSE = False
 # A locked-out sign-in answers in the API's error shape: 429 with when to retry.
 AXES_LOCKOUT_CALLABLE = "api.authentication.lockout_response"
@@ -179,7 +194,24 @@ GATEHOUSE_CLIENT_IP_SOURCE = env.str("GATEHOUSE_CLIENT_IP_SOURCE", default="clou
 if GATEHOUSE_CLIENT_IP_SOURCE not in ("cloudfront", "direct"):
     raise ImproperlyConfigured("GATEHOUSE_CLIENT_IP_SOURCE must be 'cloudfront' or 'direct'.")
 # Values of X-Origin-Verify the app accepts: current first, previous during a rotation.
-GATEHOUSE_ORIGIN_SECRETS = env.list("GATEHOUSE_ORIGIN_SECRETS", default=[])
+# Trimmed: "new, old" is how people type a list. Production (no DEBUG, cloudfront mode)
+# refuses to start without one (adminsite.checks, gatehouse.E001).
+GATEHOUSE_ORIGIN_SECRETS = [
+    s.strip() for s in env.list("GATEHOUSE_ORIGIN_SECRETS", default=[]) if s.strip()
+]
+# With the secret on, Django refuses viewers outside the allowlist too (defence in depth:
+# a leaked secret is not enough). Paths (prefixes) a feature deliberately opens to anyone,
+# besides /api/health and POST /api/auth/logout, which are always exempt.
+GATEHOUSE_ALLOWLIST_EXEMPT_PATHS: list[str] = []
+# What a refused viewer reads: keep it the same as the edge config's block_message.
+GATEHOUSE_BLOCK_MESSAGE = env.str(
+    "GATEHOUSE_BLOCK_MESSAGE",
+    default="Access to this site is limited to allowed networks. "
+    "Ask an administrator to add your network.",
+)
+# Local stack only: let the local edge believe X-Gatehouse-Local-Viewer (tests claim other
+# viewer addresses with it). Off, the header is stripped and the viewer is REMOTE_ADDR.
+GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER = env.bool("GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER", default=False)
 GATEHOUSE_ALLOW_PRIVATE_RANGES = env.bool("GATEHOUSE_ALLOW_PRIVATE_RANGES", default=False)
 GATEHOUSE_MIN_PREFIX_V4 = env.int("GATEHOUSE_MIN_PREFIX_V4", default=16)
 GATEHOUSE_MIN_PREFIX_V6 = env.int("GATEHOUSE_MIN_PREFIX_V6", default=48)

@@ -5,7 +5,8 @@
 - `enforce_csrf` runs the same CSRF check for the one unsafe endpoint anonymous users
   reach: the login form must not be forgeable either (login CSRF).
 - `lockout_response` is django-axes' AXES_LOCKOUT_CALLABLE: a locked-out sign-in gets the
-  API's error shape with status 429, `retry_after_seconds` and a `Retry-After` header.
+  API's error shape with status 429, `retry_after_seconds` and a `Retry-After` header,
+  for either limit (per username and address, or per account: accesscontrol.signin).
 """
 
 import math
@@ -18,7 +19,8 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication
 
-from accesscontrol.clientip import viewer_ip
+from accesscontrol.clientip import lockout_key
+from accesscontrol.signin import account_locked_until
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -48,20 +50,42 @@ class SessionScheme(OpenApiAuthenticationExtension):
         return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
 
 
-def retry_after_seconds(request: HttpRequest, credentials: dict | None = None) -> int:
-    """Seconds until the newest failure for this username and viewer IP leaves the window."""
+def _address_lock_seconds(request: HttpRequest, credentials: dict | None) -> int:
+    """Seconds until the newest failure for this username and address leaves the window
+    (0: the address is not what locks it)."""
     cool_off = get_cool_off(request)
-    if cool_off is None:  # permanent lockout: an admin must reset it
-        return 0
-    ip = getattr(request, "axes_ip_address", None) or viewer_ip(request)
+    ip = getattr(request, "axes_ip_address", None) or lockout_key(request)
     username = get_client_username(request, credentials)
     last = AccessAttempt.objects.filter(username=username, ip_address=ip).aggregate(
         last=Max("attempt_time")
     )["last"]
     if last is None:
-        return math.ceil(cool_off.total_seconds())
-    remaining = (last + cool_off - timezone.now()).total_seconds()
-    return max(1, math.ceil(remaining))
+        return 0
+    return max(0, math.ceil((last + cool_off - timezone.now()).total_seconds()))
+
+
+def _account_lock_seconds(request: HttpRequest, credentials: dict | None) -> int:
+    until = account_locked_until(username=get_client_username(request, credentials))
+    if until is None:
+        return 0
+    return max(1, math.ceil((until - timezone.now()).total_seconds()))
+
+
+def retry_after(request: HttpRequest, credentials: dict | None = None) -> tuple[int, str]:
+    """(seconds until sign-in is possible again, "address" or "account": which limit)."""
+    if get_cool_off(request) is None:  # permanent lockout: an admin must reset it
+        return 0, "address"
+    address = _address_lock_seconds(request, credentials)
+    account = _account_lock_seconds(request, credentials)
+    if account > address:
+        return account, "account"
+    if address:
+        return address, "address"
+    return math.ceil(get_cool_off(request).total_seconds()), "address"
+
+
+def retry_after_seconds(request: HttpRequest, credentials: dict | None = None) -> int:
+    return retry_after(request, credentials)[0]
 
 
 def lockout_response(
@@ -74,11 +98,12 @@ def lockout_response(
 
     if original_response is not None and getattr(original_response, "gatehouse_lockout", False):
         return original_response  # the login view already answered with this shape
-    seconds = retry_after_seconds(request, credentials)
+    seconds, scope = retry_after(request, credentials)
     if seconds:
         minutes = math.ceil(seconds / 60)
+        who = "for this account" if scope == "account" else "from your address for this user"
         message = (
-            "Too many failed sign-ins from your address for this user. "
+            f"Too many failed sign-ins {who}. "
             f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
         )
     else:

@@ -11,10 +11,11 @@ generic 503 (the services already turn WAF failures into a "pending" sync, so th
 the last line, not the plan).
 """
 
+import json
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -111,6 +112,14 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body("sync_unavailable", "AWS could not be reached; try again shortly."),
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+
+    if isinstance(exc, RequestDataTooBig):
+        # Normally answered by api.middleware.RequestSizeMiddleware before a view runs.
+        from api.middleware import request_too_large
+
+        set_rollback()
+        too_large = request_too_large()
+        return Response(json.loads(too_large.content), status=too_large.status_code)
 
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(

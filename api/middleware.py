@@ -5,7 +5,15 @@
   SECURE_SSL_REDIRECT would redirect) and must not depend on the database.
 - OriginSecretMiddleware admits only requests that came through CloudFront, which adds
   `X-Origin-Verify: <secret>`. It marks them `request.origin_verified`, the one fact that
-  lets accesscontrol.clientip trust CloudFront's viewer-address header.
+  lets accesscontrol.clientip trust CloudFront's viewer-address header. It runs before
+  static files and the HTTPS redirect: without the secret only the health check answers.
+- ViewerAllowlistMiddleware (defence in depth, on whenever the secret is): a viewer that
+  no active network covers is refused here too, as WAF would, so a leaked secret alone
+  opens nothing. Exempt: the health check, sign-out and GATEHOUSE_ALLOWLIST_EXEMPT_PATHS.
+  Cost: one indexed query (the allowlist's unique cidr index, 32 or 128 candidates).
+- RequestSizeMiddleware answers a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE
+  with 413 before anything reads it (the API's exception handler catches the undeclared,
+  chunked case).
 """
 
 import hmac
@@ -14,10 +22,17 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from accesscontrol.clientip import viewer_ip, viewer_is_allowed
 from api.views.seed import health
 
 HEALTH_PATH = "/api/health"
+LOGOUT_PATH = "/api/auth/logout"
 ORIGIN_HEADER = "X-Origin-Verify"
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    body = {"error": {"code": code, "message": message, "fields": {}}}
+    return JsonResponse(body, status=status)
 
 
 class HealthCheckMiddleware:
@@ -44,20 +59,56 @@ class OriginSecretMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        accepted = [s for s in settings.GATEHOUSE_ORIGIN_SECRETS if s]
+        accepted = [s.strip() for s in settings.GATEHOUSE_ORIGIN_SECRETS if s.strip()]
         request.origin_verified = False
         if accepted:
             presented = request.headers.get(ORIGIN_HEADER, "")
             if not origin_secret_matches(presented, accepted):
-                return JsonResponse(
-                    {
-                        "error": {
-                            "code": "origin_forbidden",
-                            "message": "Requests must come through the CloudFront edge.",
-                            "fields": {},
-                        }
-                    },
-                    status=403,
+                return _error(
+                    403, "origin_forbidden", "Requests must come through the CloudFront edge."
                 )
             request.origin_verified = True
         return self.get_response(request)
+
+
+def allowlist_exempt(request: HttpRequest) -> bool:
+    path = request.path_info
+    if path == HEALTH_PATH or (path == LOGOUT_PATH and request.method == "POST"):
+        return True
+    return any(path.startswith(prefix) for prefix in settings.GATEHOUSE_ALLOWLIST_EXEMPT_PATHS)
+
+
+class ViewerAllowlistMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        # Only behind the edge (the secret matched): in direct mode there is no edge to
+        # agree with, and a request without the secret never got this far.
+        if (
+            getattr(request, "origin_verified", False)
+            and not allowlist_exempt(request)
+            and not viewer_is_allowed(viewer_ip(request))
+        ):
+            return _error(403, "viewer_not_allowed", settings.GATEHOUSE_BLOCK_MESSAGE)
+        return self.get_response(request)
+
+
+class RequestSizeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if limit is not None and declared > limit:
+            return request_too_large()
+        return self.get_response(request)
+
+
+def request_too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _error(413, "request_too_large", f"The request body is larger than {limit:,} bytes.")

@@ -1,8 +1,9 @@
 """Sign-in for the console: session state, login (throttled by django-axes), logout.
 
 Login is CSRF-protected although the user is anonymous (login CSRF would sign a victim
-into an attacker's account). Every outcome is audited: auth.login, auth.login_failed,
-auth.lockout, auth.logout.
+into an attacker's account). Every outcome is audited: auth.login, auth.login_failed
+(aggregated per address and cool-off window, the username only when the user exists: see
+accesscontrol.signin), auth.lockout, auth.logout.
 """
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -14,7 +15,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accesscontrol.clientip import viewer_ip
+from accesscontrol import signin
+from accesscontrol.clientip import lockout_key, viewer_ip
 from accesscontrol.services import record_audit_event
 from api.authentication import enforce_csrf, lockout_response
 from api.serializers import (
@@ -64,7 +66,8 @@ class LoginView(APIView):
             403: OpenApiResponse(ErrorSerializer, description="CSRF check failed."),
             429: OpenApiResponse(
                 LockedOutErrorSerializer,
-                description="locked_out: too many failures for this user from this address.",
+                description="locked_out: too many failures for this user from this address "
+                "(IPv6: its /64), or for this account from anywhere.",
             ),
         },
     )
@@ -79,30 +82,28 @@ class LoginView(APIView):
         django_request = request._request
         requester = requester_for(request)
 
+        source = lockout_key(django_request)
+
         if not AxesProxyHandler.is_allowed(django_request, credentials):
-            record_audit_event(
-                requester=requester,
-                action="auth.login_failed",
-                subject=f"user:{username}",
-                reason="Refused without checking the password: locked out.",
+            signin.record_sign_in_failure(
+                requester=requester, username=username, source=source, refused=True
             )
             return lockout_response(django_request, None, credentials)
 
         user = authenticate(django_request, username=username, password=password)
         if user is None:
-            record_audit_event(
-                requester=requester,
-                action="auth.login_failed",
-                subject=f"user:{username}",
-                reason="Wrong username or password.",
-            )
+            signin.record_sign_in_failure(requester=requester, username=username, source=source)
             if getattr(django_request, "axes_locked_out", False):
-                # This failure reached the limit: the lockout starts now.
+                # This failure reached a limit: the lockout starts now.
+                account = getattr(django_request, "gatehouse_account_locked", False)
                 record_audit_event(
                     requester=requester,
                     action="auth.lockout",
-                    subject=f"user:{username}",
-                    reason="Too many failed sign-ins from this address.",
+                    subject=signin.audit_subject(username),
+                    after={"source": source, "scope": "account" if account else "address"},
+                    reason="Too many failed sign-ins for this account."
+                    if account
+                    else "Too many failed sign-ins from this address.",
                 )
                 return lockout_response(django_request, None, credentials)
             raise exceptions.AuthenticationFailed(

@@ -75,7 +75,7 @@ class AuditView(APIView):
 
     @extend_schema(
         operation_id="audit_list",
-        summary="Audit events, newest first",
+        summary="Audit events, newest first (sign-in events: superusers only)",
         parameters=[
             AuditQuerySerializer,
             OpenApiParameter("cursor", str, description="From the previous page's next link."),
@@ -94,6 +94,7 @@ class AuditView(APIView):
         events = selectors.audit_events(
             action=query.validated_data.get("action") or None,
             actor=query.validated_data.get("actor") or None,
+            include_sign_ins=request.user.is_superuser,
         )
         paginator = AuditCursorPagination()
         page = paginator.paginate_queryset(events, request, view=self)

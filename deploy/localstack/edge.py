@@ -19,8 +19,14 @@ by what provisioning created in the AWS stand-in, read back through the AWS API:
 - Every other path is served from `frontend/` as the S3 origin would (`/` is
   `index.html`, unknown paths are 404).
 
-The viewer is `REMOTE_ADDR`; tests may claim another address with the header
-`X-Gatehouse-Local-Viewer`, which only this edge honours (and strips).
+- Every response it serves (static, blocked, or from Django) carries the security headers
+  of the CloudFront response headers policy (SECURITY_HEADERS), overriding the origin's.
+
+The viewer is `REMOTE_ADDR`. Tests may claim another address with the header
+`X-Gatehouse-Local-Viewer`, but only when the edge is built with
+`trust_viewer_override=True` (GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER, off by default: any
+local process could otherwise claim an allowlisted address); the header is always
+stripped before the origin.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from deploy.headers import SECURITY_HEADERS as POLICY_HEADERS
 
 VIEWER_OVERRIDE = "HTTP_X_GATEHOUSE_LOCAL_VIEWER"
 EDGE_ADDRESS = "127.0.0.1"  # what the ALB appends to X-Forwarded-For: the edge server
@@ -51,7 +59,25 @@ CONTENT_TYPES = {
     "APPLICATION_JSON": "application/json",
 }
 
+# What the CloudFront response headers policy adds to every response (issue 12, item 11).
+# deploy-core provisions the policy; until its values can be imported from one place they
+# are defined here once, and the browser tests' harness sends these same headers.
+# The same values CloudFront's response headers policy carries (deploy/cloudfront.py).
+SECURITY_HEADERS = tuple(POLICY_HEADERS.items())
+_SECURITY_HEADER_NAMES = {name.lower() for name, _ in SECURITY_HEADERS}
+
 StartResponse = Callable[..., Any]
+
+
+def with_security_headers(start_response: StartResponse) -> StartResponse:
+    """start_response that sets SECURITY_HEADERS, replacing the origin's own copies (the
+    policy's override=true)."""
+
+    def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+        kept = [(k, v) for k, v in headers if k.lower() not in _SECURITY_HEADER_NAMES]
+        return start_response(status, [*kept, *SECURITY_HEADERS], exc_info)
+
+    return start
 
 
 class Fresh:
@@ -259,12 +285,14 @@ class LocalEdge:
         origin_app: Callable,
         static_root: Path,
         origin_certificate: OriginCertificate | None = None,
+        trust_viewer_override: bool = False,
     ) -> None:
         self.judge = judge
         self.routes = routes
         self.origin_app = origin_app
         self.static_root = static_root.resolve()
         self.origin_certificate = origin_certificate
+        self.trust_viewer_override = trust_viewer_override
 
     def _origin_tls_refused(self, environ: dict, route: Route) -> str | None:
         """The Host CloudFront would send, if the ALB's certificate does not cover it."""
@@ -276,7 +304,11 @@ class LocalEdge:
         return None if self.origin_certificate.covers(host) else host
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
-        viewer = environ.get(VIEWER_OVERRIDE) or environ.get("REMOTE_ADDR", "")
+        return self._serve(environ, with_security_headers(start_response))
+
+    def _serve(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        claimed = environ.get(VIEWER_OVERRIDE) if self.trust_viewer_override else None
+        viewer = claimed or environ.get("REMOTE_ADDR", "")
         try:
             viewer = str(ipaddress.ip_address(viewer.strip()))
         except ValueError:

@@ -29,6 +29,8 @@ def gunicorn_port(tmp_path_factory):
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "DJANGO_ALLOWED_HOSTS": "admin.example.com",
+        "GATEHOUSE_ORIGIN_SECRETS": "",  # direct mode: these requests come straight
+        "GATEHOUSE_CLIENT_IP_SOURCE": "direct",
         "DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('db') / 'db.sqlite3'}",
         "HOME": str(tmp_path_factory.mktemp("home")),
     }
@@ -85,3 +87,26 @@ def test_health_with_target_ip_host_under_gunicorn(gunicorn_port):
     response = conn.getresponse()
     assert response.status == 200
     assert response.read() == b'{"message":"This is /api/health"}\n'
+
+
+def test_gunicorn_refuses_to_serve_production_without_origin_secrets(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
+    env.update(
+        GUNICORN_BIND=f"127.0.0.1:{free_port()}",
+        WEB_CONCURRENCY="1",
+        DJANGO_SECRET_KEY="k" * 60,
+        DJANGO_ALLOWED_HOSTS="admin.example.com",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        HOME=str(tmp_path),
+    )
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "adminsite.wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "gatehouse.E001" in proc.stdout + proc.stderr
+    assert "GATEHOUSE_ORIGIN_SECRETS" in proc.stdout + proc.stderr

@@ -11,6 +11,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "k3y-" + "".join(chr(33 + (i * 7) % 90) for i in range(60)),
     "DJANGO_ALLOWED_HOSTS": "admin.example.com",
     "DATABASE_URL": "sqlite:////tmp/gatehouse-check.sqlite3",
+    "GATEHOUSE_ORIGIN_SECRETS": "s3cret-" + "o" * 40,
 }
 
 
@@ -30,6 +31,14 @@ def test_check_deploy_is_clean_with_production_env():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_without_origin_secrets_is_an_error_naming_it():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "GATEHOUSE_ORIGIN_SECRETS"}
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "gatehouse.E001" in result.stderr
+    assert "GATEHOUSE_ORIGIN_SECRETS" in result.stderr
 
 
 def test_missing_secret_key_in_production_names_the_variable():

@@ -1,5 +1,10 @@
 """Fixtures for the API tests: users in each role, clients as the ALB delivers requests
-(HTTPS via X-Forwarded-Proto, the viewer in X-Forwarded-For), and WAF IP sets in moto."""
+(HTTPS via X-Forwarded-Proto, the viewer in X-Forwarded-For), and WAF IP sets in moto.
+
+Most tests run without an origin secret (the app's direct mode, as in development): then
+no proxy header is believed and the viewer is the connection's address, so the clients
+connect from the viewer's address. `through_edge` turns the secret on, as production runs:
+the viewer then comes from CloudFront's headers and must be on the allowlist."""
 
 import boto3
 import pytest
@@ -13,8 +18,13 @@ PASSWORD = "correct horse battery staple"
 ROLES = ("anonymous", "nobody", "viewer", "editor", "superuser")
 
 
+ORIGIN_SECRET = "tests-origin-secret"  # noqa: S105
+
+
 def alb_headers(viewer: str = VIEWER_IP) -> dict:
     return {
+        # Without the origin secret Django believes no header: the viewer is the peer.
+        "REMOTE_ADDR": viewer,
         # Real requests carry Host; without it Django adds ":80" to an HTTPS request's host.
         "HTTP_HOST": "testserver",
         "HTTP_X_FORWARDED_PROTO": "https",
@@ -88,3 +98,29 @@ def waf_addresses(client, version: int) -> set[str]:
 def fast_password_hashing(settings):
     """Production's PBKDF2 costs ~0.3 s per hash; hashing strength is not under test here."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def edge_headers(viewer: str = VIEWER_IP) -> dict:
+    """What CloudFront and the ALB add: the secret, the viewer address, the ALB as peer."""
+    return {
+        **alb_headers(viewer),
+        "REMOTE_ADDR": EDGE_IP,
+        "HTTP_X_ORIGIN_VERIFY": ORIGIN_SECRET,
+        "HTTP_CLOUDFRONT_VIEWER_ADDRESS": f"{viewer}:51234",
+    }
+
+
+def cover(*cidrs: str) -> None:
+    """Put networks on the allowlist directly (no WAF): the viewers a test uses."""
+    from accesscontrol.models import AllowedNetwork
+
+    for cidr in cidrs:
+        version = 6 if ":" in cidr else 4
+        AllowedNetwork.objects.create(cidr=cidr, ip_version=version, label=f"test {cidr}")
+
+
+@pytest.fixture
+def through_edge(db, settings):
+    """Production's mode: the origin secret is on (requests use edge_headers)."""
+    settings.GATEHOUSE_ORIGIN_SECRETS = [ORIGIN_SECRET]
+    return settings

@@ -139,7 +139,10 @@ def test_five_failures_lock_out_with_retry_after_and_audit(settings):
     assert locked.status_code == 429
     assert locked.json()["error"]["code"] == "locked_out"
     assert client.get("/api/auth/session").json()["authenticated"] is False
-    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 6
+    # Five failures and one refusal: one aggregated event for this user and address.
+    failed = AuditEvent.objects.get(action="auth.login_failed")
+    assert failed.after["failures"] == 5
+    assert failed.after["refused_while_locked_out"] == 1
 
 
 def test_lockout_is_per_viewer_ip_not_per_proxy_address():

@@ -2,8 +2,19 @@
 
 from io import BytesIO
 
-from adminsite.wsgi import application
+import pytest
+
 from api.wsgi import HEALTH_BODY
+
+
+@pytest.fixture(autouse=True)
+def production_app_starts(settings):
+    """adminsite.wsgi refuses to start in production without an origin secret
+    (gatehouse.E001); give it one to import, then test in direct mode as before."""
+    settings.GATEHOUSE_ORIGIN_SECRETS = ["s3cret"]
+    import adminsite.wsgi  # noqa: F401
+
+    settings.GATEHOUSE_ORIGIN_SECRETS = []
 
 
 def call(method: str, path: str, host: str = "10.0.3.17:8000") -> tuple[str, dict, bytes]:
@@ -21,6 +32,8 @@ def call(method: str, path: str, host: str = "10.0.3.17:8000") -> tuple[str, dic
         "wsgi.input": BytesIO(b""),
         "wsgi.url_scheme": "http",  # ALB health checks come over plain HTTP
     }
+    from adminsite.wsgi import application
+
     body = b"".join(application(environ, start_response))
     return captured["status"], captured["headers"], body
 

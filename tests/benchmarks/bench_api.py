@@ -41,6 +41,9 @@ ENV = {
     "WEB_CONCURRENCY": "2",
     "GUNICORN_LOG_LEVEL": "warning",
     "DJANGO_LOG_LEVEL": "WARNING",
+    # No edge in front of this gunicorn: direct mode (production mode would refuse to start
+    # without an origin secret, gatehouse.E001).
+    "GATEHOUSE_CLIENT_IP_SOURCE": "direct",
 }
 os.environ.update(ENV)
 

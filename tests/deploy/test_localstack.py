@@ -309,7 +309,11 @@ def test_verify_fails_and_says_why_when_the_edge_drifts(stack):
 
 def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
-    env.update(DJANGO_SECRET_KEY="k" * 60, DJANGO_ALLOWED_HOSTS="admin.example.com")
+    env.update(
+        DJANGO_SECRET_KEY="k" * 60,
+        DJANGO_ALLOWED_HOSTS="admin.example.com",
+        GATEHOUSE_ORIGIN_SECRETS="s3cret",  # production refuses to start without it
+    )
     probe = (
         "import sys, adminsite.wsgi; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'werkzeug', "

@@ -1,5 +1,6 @@
 """Browser harness: one same-origin server wired like the edge (`/api/*` -> Django, the rest
--> the static files in frontend/), moto standing in for WAF, and Debian's Chromium.
+-> the static files in frontend/, the edge's security headers and CSP on every response),
+moto standing in for WAF, and Debian's Chromium.
 
 The server is a threaded wsgiref server on an ephemeral loopback port. Django requests are
 served one at a time (a lock) so the tests' SQLite database never sees concurrent writers;
@@ -101,9 +102,14 @@ def static_files(environ, start_response):
 def edge_app(django_app):
     from django.db import connections
 
+    # The headers CloudFront's response headers policy adds (the local edge's copy of them):
+    # the console must run under that CSP.
+    from deploy.localstack.edge import with_security_headers
+
     lock = threading.Lock()
 
-    def app(environ, start_response):
+    def app(environ, raw_start_response):
+        start_response = with_security_headers(raw_start_response)
         if not environ.get("PATH_INFO", "").startswith("/api/"):
             return static_files(environ, start_response)
         # What the ALB tells Django: the viewer spoke HTTPS to the edge.
@@ -196,3 +202,19 @@ def console_errors(page):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
     return errors
+
+
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI} ${where}`);
+});
+"""
+
+
+@pytest.fixture
+def csp_violations(page):
+    """Content-Security-Policy violations the page reported (read it at the end)."""
+    page.add_init_script(CSP_LISTENER)
+    return lambda: page.evaluate("window.__cspViolations || []")

@@ -246,7 +246,9 @@ def test_viewer_sees_no_edit_controls(console_url, page, make_user):
 
 
 def test_audit_log_shows_the_events_newest_first(console_url, page, make_user):
-    make_user("alice", "editor")
+    alice = make_user("alice", "editor")
+    alice.is_superuser = True  # sign-in events (auth.*) are shown to superusers only
+    alice.save()
     sign_in(page, console_url, "alice")
     add_network(page, "203.0.113.0/24", "Head office")
     expect(row(page, "203.0.113.0/24")).to_be_visible()
@@ -397,3 +399,39 @@ def test_waf_failure_keeps_the_change_and_shows_pending(
     expect(page.get_by_test_id("sync")).to_contain_text(re.compile("Pending|Failed"))
     expect(page.get_by_test_id("sync").locator(".sync-error")).not_to_be_empty()
     assert console_errors == []
+
+
+def test_console_runs_under_the_edge_csp_without_violations(
+    console_url, page, make_user, console_errors, csp_violations
+):
+    from accesscontrol.models import AllowedNetwork
+
+    make_user("alice", "editor")
+    AllowedNetwork.objects.create(cidr="127.0.0.1/32", ip_version=4, label="This machine")
+    sign_in(page, console_url, "alice")
+    for path in ("/", "/app.js", "/api/auth/session"):
+        headers = page.request.get(console_url + path).headers
+        assert "default-src 'self'" in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY", path
+    add_network(page, "203.0.113.0/24", "Head office")
+    expect(row(page, "203.0.113.0/24")).to_be_visible()
+    # Every dialog and screen: each renders (and styles) itself under the policy.
+    row(page, "203.0.113.0/24").get_by_role("button", name="Edit").click()
+    expect(page.get_by_role("dialog").first).to_be_visible()
+    page.keyboard.press("Escape")
+    row(page, "127.0.0.1/32").get_by_role("button", name="Remove").click()
+    expect(page.get_by_role("dialog").first).to_be_visible()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Allow my current IP").click()
+    expect(page.get_by_role("dialog").first).to_be_visible()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_test_id("plan-set").first).to_be_visible()
+    page.keyboard.press("Escape")
+    for link, heading in (("Audit log", "Audit log"), ("Diagnostics", "Diagnostics")):
+        page.get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    page.get_by_role("button", name="Call /api/test1").click()
+    expect(page.get_by_test_id("result-/api/test1")).to_contain_text("HTTP 200")
+    assert csp_violations() == []
+    assert [e for e in console_errors if "Content Security Policy" in e] == []

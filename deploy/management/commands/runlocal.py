@@ -144,6 +144,7 @@ class Command(BaseCommand):
                 acm=ctx.clients.acm(config.region),
                 load_balancer_name=f"{config.name}-alb",
             ),
+            trust_viewer_override=settings.GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER,
         )
         try:
             edge_server = serve(edge, options["port"])
