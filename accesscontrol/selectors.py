@@ -21,9 +21,16 @@ def network_list(*, status: str | None = None, search: str | None = None) -> Que
         networks = networks.expired()
     if search and search.strip():
         term = search.strip()
-        networks = networks.filter(
-            Q(cidr__icontains=term) | Q(label__icontains=term) | Q(note__icontains=term)
-        )
+        matches = Q(cidr__icontains=term) | Q(label__icontains=term) | Q(note__icontains=term)
+        # An address (or network) also finds the entries that contain it: "which entry
+        # lets this address in?"
+        try:
+            searched = ipaddress.ip_network(term, strict=False)
+        except ValueError:
+            searched = None
+        if searched is not None:
+            matches |= Q(cidr__in=[str(searched), *_supernets(searched)])
+        networks = networks.filter(matches)
     return networks.order_by("-created_at", "-id")
 
 
@@ -70,6 +77,21 @@ def sync_states() -> list[IpSetSyncState]:
             except IntegrityError:  # created concurrently
                 states[version] = IpSetSyncState.objects.get(ip_version=version)
     return [states[v] for v in IP_VERSIONS]
+
+
+def unapplied_changes(state: IpSetSyncState) -> dict[str, list[str]]:
+    """What the allowlist wants in the set but the last sync did not write: addresses to
+    add and to remove, e.g. a temporary entry that expired since (WAF still lets it in
+    until the next sync removes it). Empty when the set holds what is desired."""
+    if state.last_synced_at is None:
+        return {"to_add": [], "to_remove": []}
+    desired = set(
+        AllowedNetwork.objects.active()
+        .filter(ip_version=state.ip_version)
+        .values_list("cidr", flat=True)
+    )
+    applied = set(state.last_applied or [])
+    return {"to_add": sorted(desired - applied), "to_remove": sorted(applied - desired)}
 
 
 def audit_events(*, action: str | None = None, actor: object = None) -> QuerySet:

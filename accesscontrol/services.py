@@ -653,3 +653,18 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
         status=IpSetSyncState.Status.IN_SYNC,
         removed_outside=merge.removed_outside,
     )
+
+
+def forget_applied_state() -> None:
+    """The IP sets were created afresh and empty (the local stack's AWS stand-in keeps
+    nothing between runs): what we last applied, and the set ids, belong to sets that no
+    longer exist. Forgetting them makes the next sync project the database into the new
+    sets as a first sync would, without reporting the empty sets as drift."""
+    selectors.sync_states()
+    IpSetSyncState.objects.update(
+        ip_set_id="",
+        last_applied=[],
+        drift={},
+        status=IpSetSyncState.Status.PENDING,
+        last_error="",
+    )

@@ -254,6 +254,9 @@ class SyncStateSerializer(serializers.Serializer):
     last_error = serializers.CharField(allow_blank=True)
     drift = serializers.JSONField(allow_null=True)
     entries = serializers.IntegerField(help_text="Addresses Gatehouse last wrote to the set.")
+    pending_reason = serializers.CharField(
+        allow_blank=True, help_text="Why the set is pending although the last sync succeeded."
+    )
 
     def to_representation(self, state) -> dict:
         return {
@@ -264,6 +267,7 @@ class SyncStateSerializer(serializers.Serializer):
             "last_error": state.last_error or "",
             "drift": state.drift,
             "entries": len(state.last_applied or []),
+            "pending_reason": "",
         }
 
 
@@ -282,6 +286,10 @@ class SetSyncResultSerializer(serializers.Serializer):
     to_add = serializers.ListField(child=serializers.CharField())
     to_remove = serializers.ListField(child=serializers.CharField())
     adopted = serializers.ListField(child=serializers.CharField())
+    removed_outside = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Drift: addresses Gatehouse wrote that someone removed in WAF (restored).",
+    )
     wrote = serializers.BooleanField()
     status = serializers.CharField()
     error = serializers.CharField(allow_blank=True)
@@ -293,6 +301,7 @@ class SetSyncResultSerializer(serializers.Serializer):
             "to_add": list(result.to_add),
             "to_remove": list(result.to_remove),
             "adopted": list(result.adopted),
+            "removed_outside": list(result.removed_outside),
             "wrote": bool(result.wrote),
             "status": result.status,
             "error": result.error or "",

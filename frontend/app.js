@@ -20,6 +20,7 @@ const ctx = {
   me: null,
   sync: null,
   lastSync: null,
+  lastPlan: null,
   canEdit: false,
   // Re-reads who I am and the sync state, then redraws the header.
   async refresh() {
@@ -32,6 +33,7 @@ const ctx = {
   viewReload: null,
   reload: () => (ctx.viewReload ? ctx.viewReload() : show({ keepFocus: true })),
   signOut,
+  redrawHeader: () => drawHeader(),
 };
 
 function drawHeader() {

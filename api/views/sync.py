@@ -34,13 +34,16 @@ class SyncView(APIView):
         responses={200: SyncStatusSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
     def get(self, request):
-        states = selectors.sync_states()
-        return Response(
-            {
-                "in_sync": all(state.status == "in_sync" for state in states),
-                "sets": SyncStateSerializer(states, many=True).data,
-            }
-        )
+        sets = []
+        for state in selectors.sync_states():
+            data = SyncStateSerializer(state).data
+            unapplied = selectors.unapplied_changes(state)
+            if data["status"] == "in_sync" and (unapplied["to_add"] or unapplied["to_remove"]):
+                # e.g. an entry expired: WAF still lets it in until the next sync.
+                data["status"] = "pending"
+                data["pending_reason"] = _pending_reason(unapplied)
+            sets.append(data)
+        return Response({"in_sync": all(s["status"] == "in_sync" for s in sets), "sets": sets})
 
     @extend_schema(
         operation_id="sync_run",
@@ -61,6 +64,21 @@ class SyncView(APIView):
         return Response(
             {"dry_run": dry_run, "sets": SetSyncResultSerializer(report.sets, many=True).data}
         )
+
+
+def _pending_reason(unapplied: dict[str, list[str]]) -> str:
+    parts = []
+    if unapplied["to_remove"]:
+        parts.append(
+            f"{len(unapplied['to_remove'])} expired or removed entr"
+            f"{'y' if len(unapplied['to_remove']) == 1 else 'ies'} still in WAF"
+        )
+    if unapplied["to_add"]:
+        parts.append(
+            f"{len(unapplied['to_add'])} entr"
+            f"{'y' if len(unapplied['to_add']) == 1 else 'ies'} not yet in WAF"
+        )
+    return "; ".join(parts) + " until the next sync (every minute, or Sync now)."
 
 
 class AuditQuerySerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accesscontrol.exceptions import NetworkConflict
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.management.commands._output import validation_message
 from accesscontrol.models import AllowedNetwork
 from accesscontrol.services import SYSTEM, allow_network, sync_waf_ip_sets, update_network
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, cidr, label, note="", ttl_hours=None, **options):
+        refuse_real_aws_in_local_mode()
         if ttl_hours is not None and ttl_hours < 1:
             raise CommandError("--ttl-hours must be a whole number of hours, 1 or more.")
         expires_at = timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None

@@ -6,6 +6,7 @@ import ipaddress
 from django.core.management.base import BaseCommand, CommandError
 
 from accesscontrol.exceptions import EmptyAllowlist
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.models import AllowedNetwork
 from accesscontrol.services import SYSTEM, revoke_network
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, cidr, allow_empty=False, **options):
+        refuse_real_aws_in_local_mode()
         try:
             normalised = str(ipaddress.ip_network(cidr.strip(), strict=True))
         except ValueError as exc:

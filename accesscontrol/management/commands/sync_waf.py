@@ -4,6 +4,7 @@ read per IP set), so schedule it every minute (cron, systemd timer or EventBridg
 
 from django.core.management.base import BaseCommand
 
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.management.commands._output import describe_sync, fail_unless_in_sync
 from accesscontrol.services import sync_waf_ip_sets
 
@@ -17,6 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run=False, verbosity=1, **options):
+        refuse_real_aws_in_local_mode()
         report = sync_waf_ip_sets(dry_run=dry_run)
         if verbosity:
             for line in describe_sync(report, verbosity=verbosity):

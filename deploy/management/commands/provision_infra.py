@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from deploy import engine
 from deploy.aws import AwsClients
 from deploy.config import load_config
@@ -57,6 +58,7 @@ class Command(BaseCommand):
         if not options["config"]:
             raise CommandError("--config FILE is required (start from deploy/edge.example.toml).")
         config = self._load(options["config"])
+        refuse_real_aws_in_local_mode()
         if config.name != settings.GATEHOUSE_EDGE_NAME:
             self.stderr.write(
                 f"Note: the edge is named {config.name!r} but this app's GATEHOUSE_EDGE_NAME is "
