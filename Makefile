@@ -36,9 +36,10 @@ run: $(STAMP)
 # A manage.py command against the running local stack (and only it), from another terminal:
 #   make manage ARGS='sync_waf --dry-run'
 # It loads var/local.env, which `make run` writes while it is up and removes when it stops.
+LOCAL_ENV_FILE ?= var/local.env
 manage: $(STAMP)
-	@test -f var/local.env || { echo "var/local.env is missing: start the local stack first (make run) and keep it running." >&2; exit 1; }
-	@set -a && . ./var/local.env && set +a && $(BIN)/python manage.py $(ARGS)
+	@test -f $(LOCAL_ENV_FILE) || { echo "$(LOCAL_ENV_FILE) is missing: start the local stack first (make run) and keep it running." >&2; exit 1; }
+	@unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN && set -a && . $(abspath $(LOCAL_ENV_FILE)) && set +a && $(BIN)/python manage.py $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

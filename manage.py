@@ -34,7 +34,7 @@ def main() -> None:
     try:
         execute_from_command_line(sys.argv)
     except ImproperlyConfigured as exc:
-        lines = [f"manage.py: {exc}"]
+        lines = [f"manage.py: ImproperlyConfigured: {exc}"]
         if LOCAL_ENV.exists():
             lines.append(
                 "The local stack is running: run commands against it with "

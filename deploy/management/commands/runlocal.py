@@ -321,7 +321,8 @@ class Command(BaseCommand):
                     "    make manage ARGS='sync_waf --dry-run'",
                     "    make manage ARGS='allow_ip 127.0.0.1 --label recovery'",
                     "    make manage ARGS='list_networks'",
-                    f"    (or: set -a; . {env_file}; set +a; .venv/bin/python manage.py ...)",
+                    f"    (or: unset AWS_PROFILE; set -a; . {env_file}; set +a; "
+                    ".venv/bin/python manage.py ...)",
                     "Press Ctrl-C to stop.",
                     "",
                 ]
