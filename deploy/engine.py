@@ -132,11 +132,11 @@ def seed_allowlist(ctx: Context) -> None:
     from django.core.exceptions import ValidationError
 
     from accesscontrol.exceptions import NetworkConflict
-    from accesscontrol.services import Requester, allow_network, sync_waf_ip_sets
+    from accesscontrol.services import allow_network, command_line_requester, sync_waf_ip_sets
     from accesscontrol.waf import WafIpSetGateway
 
     gateway = WafIpSetGateway(ctx.clients.wafv2, edge_name=ctx.name)
-    requester = Requester(user=None, ip=None, user_agent="provision_infra")
+    requester = command_line_requester("manage.py provision_infra")
     for cidr in ctx.config.initial_cidrs:
         try:
             allow_network(

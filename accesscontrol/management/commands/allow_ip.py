@@ -12,7 +12,12 @@ from accesscontrol.exceptions import NetworkConflict
 from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.management.commands._output import validation_message
 from accesscontrol.models import AllowedNetwork
-from accesscontrol.services import SYSTEM, allow_network, sync_waf_ip_sets, update_network
+from accesscontrol.services import (
+    allow_network,
+    command_line_requester,
+    sync_waf_ip_sets,
+    update_network,
+)
 
 
 class Command(BaseCommand):
@@ -31,9 +36,10 @@ class Command(BaseCommand):
         if ttl_hours is not None and ttl_hours < 1:
             raise CommandError("--ttl-hours must be a whole number of hours, 1 or more.")
         expires_at = timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None
+        requester = command_line_requester("manage.py allow_ip")
         try:
             change = allow_network(
-                requester=SYSTEM,
+                requester=requester,
                 cidr=cidr,
                 label=label,
                 note=note,
@@ -48,13 +54,13 @@ class Command(BaseCommand):
             network = conflict.existing
             if network.is_active:
                 self.stdout.write(f"{network.cidr} is already allowed ({network.label}).")
-                report = sync_waf_ip_sets()
+                report = sync_waf_ip_sets(requester=requester)
                 bad = [s for s in report.sets if s.ip_version == network.ip_version]
                 sync_status = "applied" if bad and bad[0].status == "in_sync" else "pending"
                 reason = bad[0].error if bad else ""
             else:
                 change = update_network(
-                    requester=SYSTEM,
+                    requester=requester,
                     network=network,
                     changes={"expires_at": expires_at, "label": label},
                     confirm=True,
