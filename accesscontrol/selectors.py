@@ -4,6 +4,7 @@ created sync-state rows)."""
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -94,8 +95,19 @@ def unapplied_changes(state: IpSetSyncState) -> dict[str, list[str]]:
     return {"to_add": sorted(desired - applied), "to_remove": sorted(applied - desired)}
 
 
-def audit_events(*, action: str | None = None, actor: object = None) -> QuerySet:
+def audit_events(
+    *,
+    action: str | None = None,
+    actor: object = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet:
+    """Newest first; `since` inclusive, `until` exclusive."""
     events = AuditEvent.objects.all()
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    if until is not None:
+        events = events.filter(created_at__lt=until)
     if action:
         events = events.filter(action=action)
     if actor is not None and actor != "":
