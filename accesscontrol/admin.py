@@ -4,6 +4,7 @@ audit and sync as the API); audit events and sync state are read-only."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from accesscontrol import services, validation
 from accesscontrol.clientip import viewer_ip
@@ -55,13 +56,20 @@ class AllowedNetworkForm(forms.ModelForm):
 @admin.register(AllowedNetwork)
 class AllowedNetworkAdmin(admin.ModelAdmin):
     form = AllowedNetworkForm
-    list_display = ["cidr", "label", "ip_version", "status", "source", "expires_at", "created_by"]
+    list_display = ["cidr", "label", "ip_version", "status", "source", "expires", "created_by"]
     list_filter = ["ip_version", "source"]
     search_fields = ["cidr", "label", "note"]
     readonly_fields = ["ip_version", "source", "created_by", "created_at", "updated_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "cidr"] if obj else self.readonly_fields
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj):
+        """With its time zone: the admin shows times in TIME_ZONE (UTC), unlabelled."""
+        if obj.expires_at is None:
+            return "never"
+        return timezone.localtime(obj.expires_at).strftime("%Y-%m-%d %H:%M %Z")
 
     def save_model(self, request, obj, form, change):
         try:

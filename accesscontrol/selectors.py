@@ -8,13 +8,25 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 from accesscontrol.waf import IP_VERSIONS, ip_set_names
 
+ORDERINGS = {
+    "label": ["label", "-created_at", "-id"],
+    "-label": ["-label", "-created_at", "-id"],
+    # Never-expiring entries last when soonest first, first when latest first.
+    "expires_at": [F("expires_at").asc(nulls_last=True), "-id"],
+    "-expires_at": [F("expires_at").desc(nulls_first=True), "-id"],
+    "created_at": ["created_at", "id"],
+    "-created_at": ["-created_at", "-id"],
+}
 
-def network_list(*, status: str | None = None, search: str | None = None) -> QuerySet:
+
+def network_list(
+    *, status: str | None = None, search: str | None = None, ordering: str | None = None
+) -> QuerySet:
     networks = AllowedNetwork.objects.select_related("created_by")
     if status == "active":
         networks = networks.active()
@@ -32,7 +44,7 @@ def network_list(*, status: str | None = None, search: str | None = None) -> Que
         if searched is not None:
             matches |= Q(cidr__in=[str(searched), *_supernets(searched)])
         networks = networks.filter(matches)
-    return networks.order_by("-created_at", "-id")
+    return networks.order_by(*ORDERINGS.get(ordering or "-created_at", ORDERINGS["-created_at"]))
 
 
 def _supernets(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:

@@ -15,6 +15,9 @@ from api.permissions import role_of
 
 ROLES = ("viewer", "editor", "superuser", "none")
 MAX_TTL_HOURS = 24 * 366
+NETWORK_ORDERINGS = tuple(
+    f"{sign}{name}" for name in ("label", "expires_at", "created_at") for sign in ("", "-")
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -220,7 +223,13 @@ class NetworkListQuerySerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text="Part of the label, note or CIDR (case-insensitive).",
+        help_text="Part of the label, note or CIDR (case-insensitive); an address or network "
+        "also finds the networks that contain it.",
+    )
+    ordering = serializers.ChoiceField(
+        choices=NETWORK_ORDERINGS,
+        required=False,
+        help_text="Sort by this column (a leading - for descending); newest first by default.",
     )
     page = serializers.IntegerField(required=False, min_value=1, help_text="From 1.")
     page_size = serializers.IntegerField(

@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploy import alb, cloudfront, s3, security_group, waf
 from deploy.context import Context, OriginSecret
@@ -143,7 +144,8 @@ def seed_allowlist(ctx: Context) -> None:
                 requester=requester,
                 cidr=cidr,
                 label="initial allowlist (edge config)",
-                note=f"from {ctx.config.path}",
+                # The file's name, not the server's path to it: notes show in the console.
+                note=f"From the edge config ({Path(ctx.config.path).name}).",
                 source="bootstrap",
                 gateway=gateway,
             )

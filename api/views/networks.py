@@ -102,6 +102,7 @@ class NetworkListView(APIView):
         networks = selectors.network_list(
             status=query.validated_data.get("status"),
             search=query.validated_data.get("search") or None,
+            ordering=query.validated_data.get("ordering") or None,
         )
         paginator = CountedPagePagination()
         page = paginator.paginate_queryset(networks, request, view=self)

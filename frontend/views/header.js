@@ -21,6 +21,8 @@ export function renderHeader(top, ctx, hash) {
       ctx.user && link("#/networks", "Allowlist"),
       ctx.user && link("#/audit", "Audit log"),
       link("#/diagnostics", "Diagnostics"),
+      // Users and roles live in the Django admin; only superusers may open it.
+      ctx.user?.role === "superuser" ? h("a", { href: "/api/admin/", "data-testid": "django-admin" }, "Users (Django admin)") : null,
     ),
     ctx.user
       ? h(
