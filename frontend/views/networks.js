@@ -62,6 +62,7 @@ export async function networksView(root, ctx) {
   });
 
   const actions = h("div", { class: "page-actions" });
+  const allowMineSlot = h("span", { class: "allow-mine" });
   const notice = h("p", { class: "notice", role: "note", hidden: true });
   const addPanel = h("div", { id: "add-panel", class: "card", hidden: true });
   const readOnly = ctx.canEdit
@@ -87,7 +88,7 @@ export async function networksView(root, ctx) {
         closeAdd();
       }
     });
-    actions.append(allowMineButton(ctx), toggle);
+    actions.append(allowMineSlot, toggle);
   }
 
   root.append(
@@ -106,6 +107,7 @@ export async function networksView(root, ctx) {
 
   async function load() {
     const me = ctx.me;
+    if (ctx.canEdit) allowMineSlot.replaceChildren(...[allowMineButton(ctx)].flat());
     notice.hidden = !me || me.allowed;
     notice.textContent = me ? `Your address ${me.viewer_ip} is not on the allowlist: once WAF is in sync, the edge blocks it.` : "";
     list.setAttribute("aria-busy", "true");
@@ -155,7 +157,7 @@ function allowMineButton(ctx) {
   if (!own) return button;
   const why = h("span", { class: "muted small", id: "allow-mine-why" }, `Your address is already listed as ${own.cidr}.`);
   button.setAttribute("aria-describedby", why.id);
-  return h("span", { class: "allow-mine" }, button, " ", why);
+  return [button, why];
 }
 
 function table(page, ctx, sortBy) {
