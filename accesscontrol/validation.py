@@ -150,8 +150,8 @@ def check_network_policy(network: Network, *, is_superuser: bool) -> None:
                 raise _error(
                     "cidr",
                     f"{network} is in or overlaps {special}, {why}. CloudFront only sees "
-                    "public viewer addresses; enter the office's public address (check "
-                    "'My IP' in the console).",
+                    "public viewer addresses; enter the office's public address (the "
+                    "console's header shows it as 'Your IP').",
                     "not_public",
                 )
         if network.version == 6 and not network.subnet_of(_GLOBAL_UNICAST_V6):

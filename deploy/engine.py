@@ -155,7 +155,8 @@ def seed_allowlist(ctx: Context) -> None:
         except ValidationError as exc:
             raise DeployError(
                 f"{ctx.config.path}: key 'allowlist.initial_cidrs': {cidr} was refused: "
-                f"{'; '.join(exc.messages)}. Fix the entry, then run --apply again (the rest "
+                f"{'; '.join(m.rstrip('.') for m in exc.messages)}. Fix the entry, then run "
+                "--apply again (the rest "
                 "of the edge is in place)."
             ) from exc
     report = sync_waf_ip_sets(requester=requester, gateway=gateway)
