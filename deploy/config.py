@@ -26,6 +26,20 @@ HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
+
+def _known_regions() -> set[str]:
+    """Regions with an ALB endpoint in botocore's bundled endpoint data (offline): the
+    pattern alone lets typos like 'eu-westt-1' through."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("elbv2", partition_name=partition)
+    }
+
+
 DEFAULT_BLOCK_MESSAGE = (
     "Access to this site is limited to allowed networks. Ask an administrator to add your network."
 )
@@ -203,8 +217,12 @@ def load_config(path: str | Path) -> EdgeConfig:
             "letter (it prefixes every resource name, and ALB names allow 32 characters).",
         )
     region = data["region"]
-    if not REGION.match(region):
-        raise check.fail("region", f"{region!r} is not an AWS region", "Use e.g. 'eu-west-1'.")
+    if not REGION.match(region) or region not in _known_regions():
+        raise check.fail(
+            "region",
+            f"{region!r} is not an AWS region",
+            "Use e.g. 'eu-west-1' (the regions botocore knows: `aws ec2 describe-regions`).",
+        )
 
     app, origin, network = data["app"], data["origin"], data["network"]
     hostnames = [h.lower() for h in app["hostnames"]]

@@ -41,3 +41,23 @@ def test_bootstrap_notes_name_the_config_file_not_the_servers_path(tmp_path, acc
     note = AllowedNetwork.objects.get(cidr="81.2.69.0/24").note
     assert note == "From the edge config (edge.toml)."
     assert str(tmp_path) not in note
+
+
+def test_a_mistyped_region_is_caught_before_anything_is_called(tmp_path):
+    from tests.deploy.test_config import FAKE_ACCOUNT, error_for
+
+    account = {
+        **FAKE_ACCOUNT,
+        "origin_cert": FAKE_ACCOUNT["origin_cert"].replace("eu-west-1", "eu-westt-1"),
+    }
+    message = error_for(tmp_path, config_text(account, region="eu-westt-1"))
+    assert "key 'region': 'eu-westt-1' is not an AWS region" in message
+
+
+@pytest.mark.django_db
+def test_the_plan_names_cache_and_origin_request_policies(tmp_path, account):
+    path = tmp_path / "edge.toml"
+    path.write_text(config_text(account, initial_cidrs=["81.2.69.0/24"]))
+    plan = run("--config", str(path))
+    assert "Managed-CachingDisabled (4135ea2d-6df8-44a3-9df3-4b5a84be39ad)" in plan
+    assert "Managed-AllViewerAndCloudFrontHeaders-2022-06" in plan
