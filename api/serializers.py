@@ -201,7 +201,8 @@ class _ExpiryInput(serializers.Serializer):
 class NetworkCreateSerializer(_ExpiryInput):
     cidr = StrictCharField(
         max_length=64,
-        help_text='An address or network: "203.0.113.7", "203.0.113.0/24", "2001:db8::/48".',
+        help_text='An address or network, e.g. "81.2.69.160", "81.2.69.0/24", '
+        '"2a00:1450:4009::/48".',
     )
     label = StrictCharField(max_length=100)
     note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")

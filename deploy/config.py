@@ -320,7 +320,9 @@ def load_config(path: str | Path) -> EdgeConfig:
             network_obj = ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             raise check.fail(
-                key, f"{cidr!r} is not an IP network", "Use e.g. 203.0.113.0/24."
+                key,
+                f"{cidr!r} is not an IP network",
+                "Use your network, e.g. 81.2.69.0/24 or 81.2.69.160/32.",
             ) from None
         try:
             ipaddress.ip_network(cidr, strict=True)

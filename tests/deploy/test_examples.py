@@ -61,3 +61,16 @@ def test_the_plan_names_cache_and_origin_request_policies(tmp_path, account):
     plan = run("--config", str(path))
     assert "Managed-CachingDisabled (4135ea2d-6df8-44a3-9df3-4b5a84be39ad)" in plan
     assert "Managed-AllViewerAndCloudFrontHeaders-2022-06" in plan
+
+
+def test_the_input_hint_uses_addresses_production_accepts(settings):
+    import re
+
+    from accesscontrol.validation import EXAMPLES
+
+    settings.GATEHOUSE_ALLOW_PRIVATE_RANGES = False
+    examples = re.findall(r"[0-9a-f:.]+(?:/\d+)?", EXAMPLES)
+    examples = [e for e in examples if any(c.isdigit() for c in e) and len(e) > 3]
+    assert len(examples) == 3
+    for example in examples:
+        check_network_policy(parse_network(example), is_superuser=False)

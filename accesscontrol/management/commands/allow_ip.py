@@ -24,7 +24,9 @@ class Command(BaseCommand):
     help = "Add a network to the allowlist and push it to WAF (break-glass door)."
 
     def add_arguments(self, parser):
-        parser.add_argument("cidr", help="Address or network, e.g. 198.51.100.7 or 2001:db8::/48")
+        parser.add_argument(
+            "cidr", help="Address or network, e.g. 81.2.69.160 or 2a00:1450:4009::/48"
+        )
         parser.add_argument("--label", required=True, help="Whose network this is.")
         parser.add_argument("--note", default="", help="Why it is allowed.")
         parser.add_argument(
