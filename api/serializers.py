@@ -69,6 +69,14 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class QueryChoiceField(serializers.ChoiceField):
+    """`?status=` (empty) is not one of the choices, not an absent filter (the schema's enum
+    has no empty value)."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
+
+
 class StrictBooleanField(serializers.BooleanField):
     def to_internal_value(self, data):
         if not isinstance(data, bool):
@@ -219,7 +227,7 @@ class NetworkUpdateSerializer(_ExpiryInput):
 
 
 class NetworkListQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=("active", "expired"), required=False)
+    status = QueryChoiceField(choices=("active", "expired"), required=False)
     search = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -227,7 +235,7 @@ class NetworkListQuerySerializer(serializers.Serializer):
         help_text="Part of the label, note or CIDR (case-insensitive); an address or network "
         "also finds the networks that contain it.",
     )
-    ordering = serializers.ChoiceField(
+    ordering = QueryChoiceField(
         choices=NETWORK_ORDERINGS,
         required=False,
         help_text="Sort by this column (a leading - for descending); newest first by default.",

@@ -7,6 +7,7 @@ from datetime import UTC
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -86,13 +87,20 @@ def _pending_reason(unapplied: dict[str, list[str]]) -> str:
     return "; ".join(parts) + " until the next sync (every minute, or Sync now)."
 
 
+class _QueryDateTimeField(serializers.DateTimeField):
+    """`?since=` (empty) is an invalid time, not an absent one: the schema says date-time."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class AuditQuerySerializer(serializers.Serializer):
     action = serializers.CharField(required=False, allow_blank=True, max_length=64)
     actor = serializers.CharField(required=False, allow_blank=True, max_length=150)
-    since = serializers.DateTimeField(
+    since = _QueryDateTimeField(
         required=False, help_text="Events at or after this time (ISO 8601 with zone)."
     )
-    until = serializers.DateTimeField(
+    until = _QueryDateTimeField(
         required=False, help_text="Events before this time (ISO 8601 with zone)."
     )
 
