@@ -1,7 +1,8 @@
 // The allowlist screen: the table, search and filter, and the add form. The dialogs
 // (allow my IP, edit, remove) load on first use from dialogs.js.
 import { api } from "../api.js";
-import { badge, date, field, h } from "../dom.js";
+import { alertBox, badge, clearFieldErrors, date, field, h, setAlert, showFieldErrors } from "../dom.js";
+import { done, showError, temporaryFields, ttlOf } from "./forms.js";
 
 const PAGE_SIZE = 50;
 // The screen's filters, sort and page live in the URL (#/networks?search=…&page=2), so a
@@ -69,12 +70,8 @@ export async function networksView(root, ctx) {
     : h("p", { class: "notice", role: "note", "data-testid": "read-only" }, "You have read-only access (viewer). To add or change networks, ask an admin to add you to the editor group.");
   if (ctx.canEdit) {
     const toggle = h("button", { type: "button", class: "primary", "aria-expanded": "false", "aria-controls": "add-panel" }, "Add network");
-    // The add form (and the shared form code) loads on first use: most visits only read.
-    toggle.addEventListener("click", async () => {
+    toggle.addEventListener("click", () => {
       const open = addPanel.hidden;
-      if (open && !addPanel.firstChild) {
-        const { addForm } = await import("./addform.js");
-          }
       addPanel.hidden = !open;
       toggle.setAttribute("aria-expanded", String(open));
       if (open) addPanel.querySelector("input").focus();
@@ -84,6 +81,7 @@ export async function networksView(root, ctx) {
       toggle.setAttribute("aria-expanded", "false");
       toggle.focus();
     };
+    addPanel.append(addForm(ctx, closeAdd));
     addPanel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault();
@@ -216,4 +214,46 @@ function row(n, ctx) {
     );
   }
   return h("tr", { "data-cidr": n.cidr }, cells);
+}
+function addForm(ctx, close) {
+  const alert = alertBox();
+  const form = h(
+    "form",
+    { novalidate: true, "aria-label": "Add a network" },
+    h("h2", {}, "Add a network"),
+    alert,
+    h(
+      "div",
+      { class: "grid-form" },
+      field("CIDR (required)", h("input", { name: "cidr", required: true, autocomplete: "off", spellcheck: "false", placeholder: "your address, e.g. 81.2.69.0/24" }), "IPv4 or IPv6; a single address becomes /32 or /128."),
+      field("Label (required)", h("input", { name: "label", required: true, maxlength: "100", placeholder: "Head office" }), "Who or what this network is, up to 100 characters."),
+    ),
+    field("Note", h("textarea", { name: "note", rows: "2", maxlength: "1000" }), "Optional: why this network is allowed."),
+    temporaryFields(),
+    h("div", { class: "actions" }, h("button", { type: "button", onclick: close }, "Cancel"), h("button", { type: "submit", class: "primary" }, "Add network")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearFieldErrors(form);
+    setAlert(alert, "");
+    const { cidr, label, note } = form.elements;
+    const missing = {};
+    if (!cidr.value.trim()) missing.cidr = "Enter an address or network.";
+    if (!label.value.trim()) missing.label = "Give the network a label.";
+    if (Object.keys(missing).length) return showFieldErrors(form, missing);
+    const expiry = ttlOf(form);
+    if (expiry.error) return showFieldErrors(form, expiry.error);
+    const body = { cidr: cidr.value.trim(), label: label.value.trim(), note: note.value.trim(), ...expiry.body };
+    try {
+      const added = await api("/api/networks", { method: "POST", body });
+      form.reset();
+      form.elements.temporary.dispatchEvent(new Event("change"));
+      close();
+      const covered = added.covered_by?.length ? ` Already covered by ${added.covered_by.join(", ")}.` : "";
+      await done(ctx, `Added ${added.cidr}.${covered}`, added.sync);
+    } catch (error) {
+      showError(form, alert, error);
+    }
+  });
+  return form;
 }
