@@ -160,6 +160,8 @@ def test_an_expiry_on_your_own_network_warns_when_it_expires(console_url, page, 
     expect(row(page, "10.5.0.0/16")).to_be_visible()
     page.get_by_role("button", name="Allow my current IP").click()
     page.get_by_role("dialog").get_by_role("button", name="Allow this IP").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(row(page, "127.0.0.1/32")).to_be_visible()
     page.get_by_role("button", name="Edit 127.0.0.1/32").click()
     dialog = page.get_by_role("dialog", name="Edit 127.0.0.1/32")
     expect(dialog.locator("code.cidr")).to_have_count(0)  # the title names it once
