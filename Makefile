@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
 
-.PHONY: run test lint lock format bench-sync bench-api bench-frontend soak soak-short clean
+.PHONY: run manage test lint lock format bench-sync bench-api bench-frontend soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
 # Versions come from constraints.txt (the lock); compat mode keeps setuptools quiet.
@@ -32,6 +32,14 @@ LOCAL_ENV := DJANGO_DEBUG=true GATEHOUSE_ALLOW_PRIVATE_RANGES=true \
 # The whole edge on this machine: AWS stand-in, provisioning, local CloudFront + WAF, Django.
 run: $(STAMP)
 	$(LOCAL_ENV) $(BIN)/python manage.py runlocal
+
+# A manage.py command against the running local stack (and only it), from another terminal:
+#   make manage ARGS='sync_waf --dry-run'
+# It loads var/local.env, which `make run` writes while it is up and removes when it stops.
+LOCAL_ENV_FILE ?= var/local.env
+manage: $(STAMP)
+	@test -f $(LOCAL_ENV_FILE) || { echo "$(LOCAL_ENV_FILE) is missing: start the local stack first (make run) and keep it running." >&2; exit 1; }
+	@unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN && set -a && . $(abspath $(LOCAL_ENV_FILE)) && set +a && $(BIN)/python manage.py $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -68,5 +76,7 @@ soak-short: $(STAMP)
 	GATEHOUSE_SOAK=1 GATEHOUSE_SOAK_SHORT=1 GATEHOUSE_SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) \
 		$(BIN)/python -m pytest tests/reliability -p no:cacheprovider $(PYTEST_ARGS)
 
+# Removes what make and the app made; tracked files (var/.gitkeep) stay.
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	[ ! -d var ] || find var -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -6,6 +6,7 @@ admin's own delete, bulk delete and change forms would otherwise be a door aroun
 Audit events and sync state are read-only too."""
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
@@ -33,11 +34,19 @@ class AllowedNetworkAdmin(ReadOnlyAdmin):
         "status",
         "source",
         "needs_review",
-        "expires_at",
+        "expires",
         "created_by",
     ]
     list_filter = ["ip_version", "source", "needs_review"]
     search_fields = ["cidr", "label", "note"]
+
+    @admin.display(description="expires", ordering="expires_at")
+    def expires(self, obj):
+        """With its time zone: the admin shows times in TIME_ZONE (UTC), unlabelled."""
+        if obj.expires_at is None:
+            return "never"
+        return timezone.localtime(obj.expires_at).strftime("%Y-%m-%d %H:%M %Z")
+
     actions = None  # no "Delete selected": it would bypass the services
 
     def _point_to_console(self, request) -> None:

@@ -4,17 +4,32 @@ created sync-state rows)."""
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 from accesscontrol.waf import IP_VERSIONS, ip_set_names
 
+ORDERINGS = {
+    "label": ["label", "-created_at", "-id"],
+    "-label": ["-label", "-created_at", "-id"],
+    # Never-expiring entries last when soonest first, first when latest first.
+    "expires_at": [F("expires_at").asc(nulls_last=True), "-id"],
+    "-expires_at": [F("expires_at").desc(nulls_first=True), "-id"],
+    "created_at": ["created_at", "id"],
+    "-created_at": ["-created_at", "-id"],
+}
+
 
 def network_list(
-    *, status: str | None = None, search: str | None = None, needs_review: bool | None = None
+    *,
+    status: str | None = None,
+    search: str | None = None,
+    needs_review: bool | None = None,
+    ordering: str | None = None,
 ) -> QuerySet:
     networks = AllowedNetwork.objects.select_related("created_by")
     if needs_review is not None:
@@ -25,10 +40,17 @@ def network_list(
         networks = networks.expired()
     if search and search.strip():
         term = search.strip()
-        networks = networks.filter(
-            Q(cidr__icontains=term) | Q(label__icontains=term) | Q(note__icontains=term)
-        )
-    return networks.order_by("-created_at", "-id")
+        matches = Q(cidr__icontains=term) | Q(label__icontains=term) | Q(note__icontains=term)
+        # An address (or network) also finds the entries that contain it: "which entry
+        # lets this address in?"
+        try:
+            searched = ipaddress.ip_network(term, strict=False)
+        except ValueError:
+            searched = None
+        if searched is not None:
+            matches |= Q(cidr__in=[str(searched), *_supernets(searched)])
+        networks = networks.filter(matches)
+    return networks.order_by(*ORDERINGS.get(ordering or "-created_at", ORDERINGS["-created_at"]))
 
 
 def _supernets(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[str]:
@@ -76,14 +98,38 @@ def sync_states() -> list[IpSetSyncState]:
     return [states[v] for v in IP_VERSIONS]
 
 
+def unapplied_changes(state: IpSetSyncState) -> dict[str, list[str]]:
+    """What the allowlist wants in the set but the last sync did not write: addresses to
+    add and to remove, e.g. a temporary entry that expired since (WAF still lets it in
+    until the next sync removes it). Empty when the set holds what is desired."""
+    if state.last_synced_at is None:
+        return {"to_add": [], "to_remove": []}
+    desired = set(
+        AllowedNetwork.objects.active()
+        .filter(ip_version=state.ip_version)
+        .values_list("cidr", flat=True)
+    )
+    applied = set(state.last_applied or [])
+    return {"to_add": sorted(desired - applied), "to_remove": sorted(applied - desired)}
+
+
 def audit_events(
-    *, action: str | None = None, actor: object = None, include_sign_ins: bool = True
+    *,
+    action: str | None = None,
+    actor: object = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    include_sign_ins: bool = True,
 ) -> QuerySet:
-    """`include_sign_ins=False` hides auth.* events (who tried to sign in, from where):
-    only superusers see those."""
+    """Newest first; `since` inclusive, `until` exclusive. `include_sign_ins=False` hides
+    auth.* events (who tried to sign in, from where): only superusers see those."""
     events = AuditEvent.objects.all()
     if not include_sign_ins:
         events = events.exclude(action__startswith="auth.")
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    if until is not None:
+        events = events.filter(created_at__lt=until)
     if action:
         events = events.filter(action=action)
     if actor is not None and actor != "":

@@ -59,14 +59,29 @@ AUDIT_LIST_LIMIT = 100
 
 @dataclass(frozen=True)
 class Requester:
-    """Who asks and from where. user None means the system or the command line."""
+    """Who asks and from where. user None means the system or the command line; `name`
+    then says which (e.g. "cli:alice@host", see `command_line_requester`)."""
 
     user: Any = None
     ip: str | None = None
     user_agent: str = ""
+    name: str = ""
 
 
 SYSTEM = Requester()
+
+
+def command_line_requester(command: str) -> Requester:
+    """A management command's requester: the operating-system user and host that ran it,
+    so the audit trail attributes break-glass and other CLI actions to a person."""
+    import getpass
+    import socket
+
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        who = "unknown"
+    return Requester(name=f"cli:{who}@{socket.gethostname()}"[:150], user_agent=command)
 
 
 @dataclass(frozen=True)
@@ -136,7 +151,7 @@ def _audit_event(
     user = _user(requester)
     return AuditEvent(
         actor=user,
-        actor_name=user.get_username() if user else "system",
+        actor_name=user.get_username() if user else (requester and requester.name) or "system",
         action=action,
         subject=subject[:255],
         before=before,
@@ -831,4 +846,19 @@ def _sync_set(version: int, requester: Requester | None, gateway: WafIpSetGatewa
         status=IpSetSyncState.Status.IN_SYNC,
         removed_outside=merge.removed_outside,
         refused=merge.refused,
+    )
+
+
+def forget_applied_state() -> None:
+    """The IP sets were created afresh and empty (the local stack's AWS stand-in keeps
+    nothing between runs): what we last applied, and the set ids, belong to sets that no
+    longer exist. Forgetting them makes the next sync project the database into the new
+    sets as a first sync would, without reporting the empty sets as drift."""
+    selectors.sync_states()
+    IpSetSyncState.objects.update(
+        ip_set_id="",
+        last_applied=[],
+        drift={},
+        status=IpSetSyncState.Status.PENDING,
+        last_error="",
     )

@@ -21,7 +21,8 @@ MAX_ACTIVE_PER_VERSION = 10_000  # WAF's limit of addresses per IP set
 LABEL_MAX = 100
 NOTE_MAX = 1000
 
-EXAMPLES = "like 198.51.100.7, 198.51.100.0/24 or 2001:db8:1234::/48"
+# Addresses production accepts (documentation ranges are refused there); yours differ.
+EXAMPLES = "like 81.2.69.160, 81.2.69.0/24 or 2a00:1450:4009::/48 (use your own)"
 
 # Ranges CloudFront never reports as a viewer address (IANA special-purpose registries).
 _SPECIAL_V4 = [
@@ -150,8 +151,8 @@ def check_network_policy(network: Network, *, is_superuser: bool) -> None:
                 raise _error(
                     "cidr",
                     f"{network} is in or overlaps {special}, {why}. CloudFront only sees "
-                    "public viewer addresses; enter the office's public address (check "
-                    "'My IP' in the console).",
+                    "public viewer addresses; enter the office's public address (the "
+                    "console's header shows it as 'Your IP').",
                     "not_public",
                 )
         if network.version == 6 and not network.subnet_of(_GLOBAL_UNICAST_V6):

@@ -7,6 +7,12 @@ from django.contrib.admin.apps import AdminConfig
 
 
 class SuperuserAdminSite(admin.AdminSite):
+    # Part of Gatehouse: say so, and link back to the console ("View site").
+    site_header = "Gatehouse administration"
+    site_title = "Gatehouse administration"
+    index_title = "Users, roles and the allowlist"
+    site_url = "/#/networks"
+
     def has_permission(self, request) -> bool:
         user = request.user
         return bool(user.is_active and user.is_staff and user.is_superuser)

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 from api.views.seed import index
 
+# The admin site is adminsite.admin_site.SuperuserAdminSite (superusers only, branded).
 urlpatterns = [
     path("", index, name="index"),
     path("api/admin/", admin.site.urls),

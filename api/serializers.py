@@ -15,6 +15,9 @@ from api.permissions import role_of
 
 ROLES = ("viewer", "editor", "superuser", "none")
 MAX_TTL_HOURS = 24 * 366
+NETWORK_ORDERINGS = tuple(
+    f"{sign}{name}" for name in ("label", "expires_at", "created_at") for sign in ("", "-")
+)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -64,6 +67,14 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class QueryChoiceField(serializers.ChoiceField):
+    """`?status=` (empty) is not one of the choices, not an absent filter (the schema's enum
+    has no empty value)."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -203,7 +214,8 @@ class _ExpiryInput(serializers.Serializer):
 class NetworkCreateSerializer(_ExpiryInput):
     cidr = StrictCharField(
         max_length=64,
-        help_text='An address or network: "203.0.113.7", "203.0.113.0/24", "2001:db8::/48".',
+        help_text='An address or network, e.g. "81.2.69.160", "81.2.69.0/24", '
+        '"2a00:1450:4009::/48".',
     )
     label = StrictCharField(max_length=100)
     note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
@@ -224,7 +236,7 @@ class NetworkUpdateSerializer(_ExpiryInput):
 
 
 class NetworkListQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=("active", "expired"), required=False)
+    status = QueryChoiceField(choices=("active", "expired"), required=False)
     needs_review = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -235,7 +247,13 @@ class NetworkListQuerySerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text="Part of the label, note or CIDR (case-insensitive).",
+        help_text="Part of the label, note or CIDR (case-insensitive); an address or network "
+        "also finds the networks that contain it.",
+    )
+    ordering = QueryChoiceField(
+        choices=NETWORK_ORDERINGS,
+        required=False,
+        help_text="Sort by this column (a leading - for descending); newest first by default.",
     )
     page = serializers.IntegerField(required=False, min_value=1, help_text="From 1.")
     page_size = serializers.IntegerField(
@@ -279,6 +297,9 @@ class SyncStateSerializer(serializers.Serializer):
     last_error = serializers.CharField(allow_blank=True)
     drift = serializers.JSONField(allow_null=True)
     entries = serializers.IntegerField(help_text="Addresses Gatehouse last wrote to the set.")
+    pending_reason = serializers.CharField(
+        allow_blank=True, help_text="Why the set is pending although the last sync succeeded."
+    )
 
     def to_representation(self, state) -> dict:
         return {
@@ -289,6 +310,7 @@ class SyncStateSerializer(serializers.Serializer):
             "last_error": state.last_error or "",
             "drift": state.drift,
             "entries": len(state.last_applied or []),
+            "pending_reason": "",
         }
 
 
@@ -307,6 +329,10 @@ class SetSyncResultSerializer(serializers.Serializer):
     to_add = serializers.ListField(child=serializers.CharField())
     to_remove = serializers.ListField(child=serializers.CharField())
     adopted = serializers.ListField(child=serializers.CharField())
+    removed_outside = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Drift: addresses Gatehouse wrote that someone removed in WAF (restored).",
+    )
     wrote = serializers.BooleanField()
     status = serializers.CharField()
     error = serializers.CharField(allow_blank=True)
@@ -323,6 +349,7 @@ class SetSyncResultSerializer(serializers.Serializer):
             "to_add": list(result.to_add),
             "to_remove": list(result.to_remove),
             "adopted": list(result.adopted),
+            "removed_outside": list(result.removed_outside),
             "wrote": bool(result.wrote),
             "status": result.status,
             "error": result.error or "",

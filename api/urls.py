@@ -18,6 +18,7 @@ urlpatterns = [
     path("networks/<int:pk>", networks.NetworkDetailView.as_view(), name="network-detail"),
     path("sync", sync.SyncView.as_view(), name="sync"),
     path("audit", sync.AuditView.as_view(), name="audit"),
+    path("audit/export", sync.AuditExportView.as_view(), name="audit-export"),
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     # Last: anything else under /api/ is a JSON 404 (e.g. /api/networks/-1), not HTML.
     re_path(r"^(?P<unmatched>[\s\S]*)$", errors.not_found, name="api-not-found"),

@@ -115,6 +115,22 @@ def desired_config(ctx: Context, caller_reference: str, *, enabled: bool = True)
     }
 
 
+# The managed policies we use, by id: the plan shows their names (with the id), not bare
+# UUIDs. An id not listed here (someone chose another policy) is shown as it is.
+MANAGED_POLICY_NAMES = {
+    CACHING_OPTIMIZED: "Managed-CachingOptimized",
+    CACHING_DISABLED: "Managed-CachingDisabled",
+    ALL_VIEWER_AND_CLOUDFRONT_HEADERS: "Managed-AllViewerAndCloudFrontHeaders-2022-06",
+}
+
+
+def _policy(policy_id: str | None) -> str | None:
+    if not policy_id:
+        return None
+    name = MANAGED_POLICY_NAMES.get(policy_id)
+    return f"{name} ({policy_id})" if name else policy_id
+
+
 def _behaviour(b: dict[str, Any]) -> dict[str, Any]:
     methods = b.get("AllowedMethods") or {}
     return {
@@ -122,8 +138,8 @@ def _behaviour(b: dict[str, Any]) -> dict[str, Any]:
         "viewer_protocol_policy": b.get("ViewerProtocolPolicy"),
         "allowed_methods": sorted(methods.get("Items") or []),
         "cached_methods": sorted((methods.get("CachedMethods") or {}).get("Items") or []),
-        "cache_policy": b.get("CachePolicyId") or None,
-        "origin_request_policy": b.get("OriginRequestPolicyId") or None,
+        "cache_policy": _policy(b.get("CachePolicyId")),
+        "origin_request_policy": _policy(b.get("OriginRequestPolicyId")),
         "response_headers_policy": b.get("ResponseHeadersPolicyId") or None,
     }
 

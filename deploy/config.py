@@ -38,6 +38,20 @@ TAG_PUNCTUATION = set("_.:/=+-@")
 # WAF refuses a custom response body over 4 KB (it counts bytes of the UTF-8 content).
 BLOCK_BODY_MAX_BYTES = 4096
 
+
+def _known_regions() -> set[str]:
+    """Regions with an ALB endpoint in botocore's bundled endpoint data (offline): the
+    pattern alone lets typos like 'eu-westt-1' through."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("elbv2", partition_name=partition)
+    }
+
+
 DEFAULT_BLOCK_MESSAGE = (
     "Access to this site is limited to allowed networks. Ask an administrator to add your network."
 )
@@ -298,8 +312,12 @@ def load_config(path: str | Path) -> EdgeConfig:
             "'internal-', and the ALB is named '<name>-alb'.",
         )
     region = data["region"]
-    if not REGION.match(region):
-        raise check.fail("region", f"{region!r} is not an AWS region", "Use e.g. 'eu-west-1'.")
+    if not REGION.match(region) or region not in _known_regions():
+        raise check.fail(
+            "region",
+            f"{region!r} is not an AWS region",
+            "Use e.g. 'eu-west-1' (the regions botocore knows: `aws ec2 describe-regions`).",
+        )
 
     app, origin, network = data["app"], data["origin"], data["network"]
     hostnames = [h.lower() for h in app["hostnames"]]
@@ -399,7 +417,9 @@ def load_config(path: str | Path) -> EdgeConfig:
             network_obj = ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             raise check.fail(
-                key, f"{cidr!r} is not an IP network", "Use e.g. 203.0.113.0/24."
+                key,
+                f"{cidr!r} is not an IP network",
+                "Use your network, e.g. 81.2.69.0/24 or 81.2.69.160/32.",
             ) from None
         try:
             ipaddress.ip_network(cidr, strict=True)

@@ -21,6 +21,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from deploy import alb, cloudfront, ownership, preflight, s3, security_group, waf
 from deploy.aws import RETRY_FOR_SECONDS, RETRY_MAX_DELAY
@@ -161,13 +162,13 @@ def seed_allowlist(ctx: Context) -> None:
 
     from accesscontrol.exceptions import NetworkConflict
     from accesscontrol.models import AllowedNetwork
-    from accesscontrol.services import Requester, allow_network, sync_waf_ip_sets
+    from accesscontrol.services import allow_network, command_line_requester, sync_waf_ip_sets
     from accesscontrol.waf import WafIpSetGateway
 
     if any(waf.ip_set_addresses(ctx).values()):
         return  # the app manages the sets' contents
     gateway = WafIpSetGateway(ctx.clients.wafv2, edge_name=ctx.name)
-    requester = Requester(user=None, ip=None, user_agent="provision_infra")
+    requester = command_line_requester("manage.py provision_infra")
     initial = () if AllowedNetwork.objects.active().exists() else ctx.config.initial_cidrs
     added: list[str] = []
     for cidr in initial:
@@ -176,7 +177,8 @@ def seed_allowlist(ctx: Context) -> None:
                 requester=requester,
                 cidr=cidr,
                 label="initial allowlist (edge config)",
-                note=f"from {ctx.config.path}",
+                # The file's name, not the server's path to it: notes show in the console.
+                note=f"From the edge config ({Path(ctx.config.path).name}).",
                 source="bootstrap",
                 gateway=gateway,
             )
@@ -195,7 +197,7 @@ def seed_allowlist(ctx: Context) -> None:
             )
             raise DeployError(
                 f"{ctx.config.path}: key 'allowlist.initial_cidrs': {cidr} was refused: "
-                f"{'; '.join(exc.messages)} {seed_state(ctx)} {rerun}"
+                f"{'; '.join(m.rstrip('.') for m in exc.messages)}. {seed_state(ctx)} {rerun}"
             ) from exc
     # IP sets created a moment ago may refuse writes for a while (WAFUnavailableEntity):
     # the sync leaves them pending, so sync again with backoff for a few minutes.

@@ -36,6 +36,22 @@ export function url(path, query) {
   return search ? `${path}?${search}` : path;
 }
 
+// An answer without our JSON error body came from the edge, not from Django: a 403 there is
+// WAF blocking this address (e.g. right after removing your own network).
+function edgeError(status) {
+  if (status === 403) {
+    return {
+      code: "edge_blocked",
+      message:
+        "The edge blocked this request: your address is not on the allowlist (any more). " +
+        "To get back in, ask another admin to add your address, or run " +
+        "`manage.py allow_ip <your address> --label recovery` where Gatehouse runs " +
+        "(it needs only the database and AWS credentials; see README, Break-glass).",
+    };
+  }
+  return { code: `http_${status}` };
+}
+
 export async function api(path, { method = "GET", body, query } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -57,7 +73,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    const error = new ApiError(response.status, data?.error || { code: `http_${response.status}` });
+    const error = new ApiError(response.status, data?.error || edgeError(response.status));
     if (error.code === "not_authenticated") onSignedOut();
     throw error;
   }

@@ -2,7 +2,7 @@
 // shared state (me, sync) every screen reads. Hash routes keep the site a single
 // index.html, so S3 needs no rewrite rules.
 import { api, whenSignedOut } from "./api.js";
-import { announce, h } from "./dom.js";
+import { announce, clearStatus, h } from "./dom.js";
 import { renderHeader } from "./views/header.js";
 
 // Screens load on first use, so the first render fetches only the screen it shows.
@@ -20,6 +20,7 @@ const ctx = {
   me: null,
   sync: null,
   lastSync: null,
+  lastPlan: null,
   canEdit: false,
   // Re-reads who I am and the sync state, then redraws the header.
   async refresh() {
@@ -32,10 +33,11 @@ const ctx = {
   viewReload: null,
   reload: () => (ctx.viewReload ? ctx.viewReload() : show({ keepFocus: true })),
   signOut,
+  redrawHeader: () => drawHeader(),
 };
 
 function drawHeader() {
-  renderHeader(top, ctx, location.hash);
+  renderHeader(top, ctx, routeOf(location.hash));
 }
 
 function signedIn(session) {
@@ -44,10 +46,16 @@ function signedIn(session) {
   ctx.canEdit = ["editor", "superuser"].includes(ctx.user?.role);
 }
 
+// A screen's filters and page live after a "?" in the hash: #/networks?search=10.0.0.1
+export function routeOf(hash) {
+  return hash.split("?")[0];
+}
+
 async function show({ keepFocus = false } = {}) {
-  const hash = location.hash;
+  const hash = routeOf(location.hash);
   if (hash && !hash.startsWith("#/")) return; // an in-page anchor such as the skip link
   const route = routes[hash];
+  if (!keepFocus) clearStatus(); // messages belong to the screen they were said on
   if (!route) {
     history.replaceState(null, "", "#/networks");
     return show({ keepFocus });
@@ -65,6 +73,9 @@ async function show({ keepFocus = false } = {}) {
 
 async function showLogin(message) {
   const { loginView } = await import("./views/login.js");
+  // The sign-in form links to #/diagnostics: a link to the hash already shown would do
+  // nothing, so the form never sits under that hash.
+  if (routeOf(location.hash) === "#/diagnostics") history.replaceState(null, "", "#/networks");
   document.title = "Sign in · Gatehouse";
   top.hidden = true;
   top.replaceChildren();
@@ -75,21 +86,33 @@ async function showLogin(message) {
     message,
     async onSignedIn(session) {
       signedIn(session);
+      if (ctx.user?.role === "none") return refuseNoRole();
       await ctx.refresh();
-      if (!routes[location.hash] || location.hash === "#/diagnostics") {
+      if (!routes[routeOf(location.hash)] || location.hash === "#/diagnostics") {
         history.replaceState(null, "", "#/networks");
       }
       await show();
-      announce(`Signed in as ${ctx.user.username}.`);
+      announce(`Signed in as ${ctx.user.username}.`, "ok");
     },
   });
+}
+
+// Signed in, but no group grants anything yet: say who can fix it, not "not allowed".
+async function refuseNoRole() {
+  const name = ctx.user.username;
+  await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  signedIn(await api("/api/auth/session"));
+  return showLogin(
+    `You signed in as ${name}, but your account has no role yet. Ask an admin to add you to the viewer or editor group, then sign in again.`,
+  );
 }
 
 async function signOut() {
   await api("/api/auth/logout", { method: "POST" }).catch(() => null);
   signedIn(await api("/api/auth/session"));
   announce("Signed out.");
-  showLogin();
+  // Diagnostics stays open to everyone; any other screen shows the sign-in form.
+  await show({ keepFocus: true });
 }
 
 whenSignedOut(() => {
@@ -103,6 +126,7 @@ window.addEventListener("hashchange", () => show());
 async function boot() {
   try {
     signedIn(await api("/api/auth/session"));
+    if (ctx.user?.role === "none") return refuseNoRole();
     if (ctx.user) await ctx.refresh();
     await show({ keepFocus: true });
   } catch (error) {

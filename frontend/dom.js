@@ -32,8 +32,13 @@ const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 export function date(iso, { rel = false } = {}) {
   if (!iso) return null;
   const at = new Date(iso);
-  const time = h("time", { datetime: iso, title: at.toISOString() }, when.format(at));
+  const time = h("time", { datetime: iso, title: utcText(at) }, when.format(at));
   return rel ? [time, h("div", { class: "note" }, fromNow(at))] : time;
+}
+
+// The hover text of every date: the same moment in UTC, spelled for people.
+export function utcText(at) {
+  return `${at.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 export function fromNow(at) {
@@ -48,14 +53,26 @@ export function formatDate(at) {
   return when.format(at);
 }
 
-// Polite announcement for screen readers, also shown in the status banner.
+// Polite announcement for screen readers, also shown in the status banner. The banner
+// clears itself after a while (errors stay longer) and on navigation (clearStatus).
+const STATUS_SECONDS = { info: 6, ok: 8, warn: 15, error: 20 };
+let statusTimer;
+
 export function announce(message, kind = "info") {
   const region = document.getElementById("status");
   region.textContent = "";
   region.dataset.kind = kind;
+  clearTimeout(statusTimer);
   requestAnimationFrame(() => {
     region.textContent = message;
   });
+  statusTimer = setTimeout(clearStatus, (STATUS_SECONDS[kind] || 8) * 1000);
+}
+
+export function clearStatus() {
+  clearTimeout(statusTimer);
+  const region = document.getElementById("status");
+  if (region) region.textContent = "";
 }
 
 let fieldSeq = 0;
@@ -136,9 +153,4 @@ export function modal({ title, body, returnTo }) {
   document.body.append(dialog);
   dialog.showModal();
   return dialog;
-}
-
-export function hours(input) {
-  const n = Number(input.value);
-  return Number.isFinite(n) && n > 0 ? n : null;
 }

@@ -105,6 +105,7 @@ class NetworkListView(APIView):
             status=query.validated_data.get("status"),
             search=query.validated_data.get("search") or None,
             needs_review=query.validated_data.get("needs_review"),
+            ordering=query.validated_data.get("ordering") or None,
         )
         paginator = CountedPagePagination()
         page = paginator.paginate_queryset(networks, request, view=self)

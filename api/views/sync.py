@@ -1,7 +1,13 @@
 """The WAF projection's state, running a sync (or planning one), and the audit trail."""
 
+import csv
+import json
+from datetime import UTC
+
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,13 +40,16 @@ class SyncView(APIView):
         responses={200: SyncStatusSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
     def get(self, request):
-        states = selectors.sync_states()
-        return Response(
-            {
-                "in_sync": all(state.status == "in_sync" for state in states),
-                "sets": SyncStateSerializer(states, many=True).data,
-            }
-        )
+        sets = []
+        for state in selectors.sync_states():
+            data = SyncStateSerializer(state).data
+            unapplied = selectors.unapplied_changes(state)
+            if data["status"] == "in_sync" and (unapplied["to_add"] or unapplied["to_remove"]):
+                # e.g. an entry expired: WAF still lets it in until the next sync.
+                data["status"] = "pending"
+                data["pending_reason"] = _pending_reason(unapplied)
+            sets.append(data)
+        return Response({"in_sync": all(s["status"] == "in_sync" for s in sets), "sets": sets})
 
     @extend_schema(
         operation_id="sync_run",
@@ -63,9 +72,56 @@ class SyncView(APIView):
         )
 
 
+def _pending_reason(unapplied: dict[str, list[str]]) -> str:
+    parts = []
+    if unapplied["to_remove"]:
+        parts.append(
+            f"{len(unapplied['to_remove'])} expired or removed entr"
+            f"{'y' if len(unapplied['to_remove']) == 1 else 'ies'} still in WAF"
+        )
+    if unapplied["to_add"]:
+        parts.append(
+            f"{len(unapplied['to_add'])} entr"
+            f"{'y' if len(unapplied['to_add']) == 1 else 'ies'} not yet in WAF"
+        )
+    return "; ".join(parts) + " until the next sync (every minute, or Sync now)."
+
+
+class _QueryDateTimeField(serializers.DateTimeField):
+    """`?since=` (empty) is an invalid time, not an absent one: the schema says date-time."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, empty)
+
+
 class AuditQuerySerializer(serializers.Serializer):
     action = serializers.CharField(required=False, allow_blank=True, max_length=64)
     actor = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    since = _QueryDateTimeField(
+        required=False, help_text="Events at or after this time (ISO 8601 with zone)."
+    )
+    until = _QueryDateTimeField(
+        required=False, help_text="Events before this time (ISO 8601 with zone)."
+    )
+
+    def validate(self, attrs):
+        if attrs.get("since") and attrs.get("until") and attrs["until"] <= attrs["since"]:
+            raise serializers.ValidationError({"until": "Must be after since."})
+        return attrs
+
+
+def _audit_query(request):
+    """The events the query asks for; sign-in events (auth.*) for superusers only."""
+    query = AuditQuerySerializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    data = query.validated_data
+    return selectors.audit_events(
+        action=data.get("action") or None,
+        actor=data.get("actor") or None,
+        since=data.get("since"),
+        until=data.get("until"),
+        include_sign_ins=request.user.is_superuser,
+    )
 
 
 class AuditView(APIView):
@@ -89,13 +145,62 @@ class AuditView(APIView):
         },
     )
     def get(self, request):
-        query = AuditQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        events = selectors.audit_events(
-            action=query.validated_data.get("action") or None,
-            actor=query.validated_data.get("actor") or None,
-            include_sign_ins=request.user.is_superuser,
-        )
+        events = _audit_query(request)
         paginator = AuditCursorPagination()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+
+
+CSV_COLUMNS = ["time_utc", "actor", "action", "subject", "reason", "from_ip", "before", "after"]
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+class AuditExportView(APIView):
+    """The filtered audit trail as CSV (UTC times), streamed: no page size."""
+
+    permission_classes = [perms.RolePermission]
+    required_permissions = {"GET": perms.VIEW_AUDIT}
+
+    @extend_schema(
+        operation_id="audit_export",
+        summary="Audit events as CSV, newest first (same filters as the list)",
+        parameters=[AuditQuerySerializer],
+        responses={
+            (200, "text/csv"): OpenApiResponse(str, description="CSV, one event per row"),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+        },
+    )
+    def get(self, request):
+        events = _audit_query(request)
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(CSV_COLUMNS)
+            for e in events.iterator(chunk_size=500):
+                yield writer.writerow(
+                    [
+                        e.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                        e.actor_name,
+                        e.action,
+                        _no_formula(e.subject),
+                        _no_formula(e.reason),
+                        e.request_ip or "",
+                        json.dumps(e.before) if e.before is not None else "",
+                        json.dumps(e.after) if e.after is not None else "",
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="gatehouse-audit.csv"'
+        return response
+
+
+def _no_formula(text: str) -> str:
+    """A spreadsheet runs a cell starting with = + - @ as a formula: quote it."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

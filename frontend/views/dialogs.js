@@ -2,8 +2,8 @@
 // user's own address comes back as 409 self_lockout and is re-sent with confirm=true only
 // after the user says yes a second time.
 import { ApiError, api } from "../api.js";
-import { alertBox, clearFieldErrors, date, field, h, hours, modal, setAlert, showFieldErrors } from "../dom.js";
-import { done, rowButton, showError, temporaryFields, ttlOf } from "./forms.js";
+import { alertBox, clearFieldErrors, date, field, h, modal, setAlert, showFieldErrors } from "../dom.js";
+import { done, expiryFields, expiryOf, rowButton, showError, temporaryFields, ttlOf } from "./forms.js";
 
 export function allowMine(ctx) {
   const alert = alertBox();
@@ -26,9 +26,9 @@ export function allowMine(ctx) {
     event.preventDefault();
     clearFieldErrors(form);
     setAlert(alert, "");
-    const body = { label: form.elements.label.value.trim() || undefined };
-    const ttl = ttlOf(form);
-    if (ttl !== undefined) body.ttl_hours = ttl;
+    const expiry = ttlOf(form);
+    if (expiry.error) return showFieldErrors(form, expiry.error);
+    const body = { label: form.elements.label.value.trim() || undefined, ...expiry.body };
     try {
       const added = await api("/api/networks/mine", { method: "POST", body });
       dialog.close();
@@ -41,14 +41,16 @@ export function allowMine(ctx) {
 }
 
 // The warning shown when the server says a change would block the user's own address.
-function lockoutWarning(error) {
+// `when`: when the block would start ("once WAF syncs" for a removal, "when it expires"
+// for an expiry).
+function lockoutWarning(error, when) {
   const covering = (error.detail.covering || []).map((n) => n.cidr);
   return h(
     "div",
     { class: "warning", role: "alert" },
     h("strong", {}, "This would block your own address. "),
     `Your IP ${error.detail.viewer_ip || ""} is covered only by ${covering.join(", ") || "this network"}. `,
-    "Once WAF syncs, you could no longer reach Gatehouse from here. Do it anyway?",
+    `${when}, you could no longer reach Gatehouse from here. Do it anyway?`,
   );
 }
 
@@ -65,13 +67,13 @@ function refusal(error) {
 
 // Sends a change; on self_lockout shows the warning and asks again before confirm=true;
 // on empty_allowlist explains the refusal and offers no way round it.
-async function sendWithConfirm({ form, alert, warn, submit, send, label }) {
+async function sendWithConfirm({ form, alert, warn, submit, send, label, when = "Once WAF syncs" }) {
   const confirm = submit.dataset.confirm === "true";
   try {
     return await send(confirm ? { confirm: "true" } : undefined);
   } catch (error) {
     if (error instanceof ApiError && error.code === "self_lockout" && !confirm) {
-      warn.replaceChildren(lockoutWarning(error));
+      warn.replaceChildren(lockoutWarning(error, when));
       warn.hidden = false;
       submit.dataset.confirm = "true";
       submit.textContent = label;
@@ -97,11 +99,9 @@ export function edit(n, ctx) {
     { name: "expiry" },
     h("option", { value: "keep" }, n.expires_at ? "Keep the current expiry" : "Keep: never expires"),
     n.expires_at ? h("option", { value: "never" }, "Never expires") : null,
-    h("option", { value: "hours" }, "Expires in a number of hours"),
+    h("option", { value: "hours" }, "Set a new expiry"),
   );
-  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", max: "8760", value: "8", inputmode: "numeric" });
-  const ttlField = field("Hours from now", ttl);
-  ttlField.hidden = true;
+  const ttlField = expiryFields({ hidden: true });
   expiry.addEventListener("change", () => {
     ttlField.hidden = expiry.value !== "hours";
   });
@@ -109,10 +109,10 @@ export function edit(n, ctx) {
   const form = h(
     "form",
     { novalidate: true },
-    h("p", {}, h("code", { class: "cidr" }, n.cidr), n.expires_at ? h("span", { class: "muted" }, " expires ", date(n.expires_at, { rel: true })) : null),
+    n.expires_at ? h("p", { class: "muted" }, "Expires ", date(n.expires_at, { rel: true })) : null,
     alert,
     warn,
-    field("Label", h("input", { name: "label", required: true, maxlength: "100", value: n.label })),
+    field("Label (required)", h("input", { name: "label", required: true, maxlength: "100", value: n.label })),
     field("Note", h("textarea", { name: "note", rows: "3", maxlength: "1000" }, n.note || "")),
     field("Expiry", expiry),
     ttlField,
@@ -126,9 +126,13 @@ export function edit(n, ctx) {
     const body = { label: form.elements.label.value.trim(), note: form.elements.note.value.trim() };
     if (!body.label) return showFieldErrors(form, { label: "Give the network a label." });
     if (expiry.value === "never") body.expires_at = null;
-    if (expiry.value === "hours") body.ttl_hours = hours(ttl) ?? ttl.value;
+    if (expiry.value === "hours") {
+      const chosen = expiryOf(form);
+      if (chosen.error) return showFieldErrors(form, chosen.error);
+      Object.assign(body, chosen.body);
+    }
     const saved = await sendWithConfirm({
-      form, alert, warn, submit, label: "Save anyway",
+      form, alert, warn, submit, label: "Save anyway", when: "When it expires",
       send: (query) => api(`/api/networks/${n.id}`, { method: "PATCH", body, query }),
     });
     if (saved) {
@@ -146,7 +150,7 @@ export function remove(n, ctx) {
   const form = h(
     "form",
     { novalidate: true },
-    h("p", {}, "Remove ", h("code", { class: "cidr" }, n.cidr), ` (${n.label}) from the allowlist? The edge blocks it once WAF syncs.`),
+    h("p", {}, "Remove ", h("code", { class: "cidr" }, n.cidr), ` “${n.label}” from the allowlist? The edge blocks it once WAF syncs.`),
     alert,
     warn,
     h("div", { class: "actions" }, h("button", { type: "button", "data-cancel": true, onclick: () => dialog.close() }, "Cancel"), submit),

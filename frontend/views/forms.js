@@ -1,7 +1,7 @@
 // What the allowlist's forms share: error display, the temporary-access fields, and the
 // after-a-change routine (announce, refresh, restore focus).
-import { ApiError } from "../api.js";
-import { announce, field, h, hours, setAlert, showFieldErrors } from "../dom.js";
+import { ApiError, api } from "../api.js";
+import { announce, field, h, setAlert, showFieldErrors } from "../dom.js";
 
 export function syncText(sync) {
   if (!sync) return "";
@@ -24,9 +24,10 @@ export function showError(form, alert, error) {
   if (!(error instanceof ApiError)) throw error;
   const fields = { ...error.fields };
   if (fields.expires_at && form.elements.ttl_hours) {
-    fields.ttl_hours = fields.expires_at;
+    fields[form.elements.until?.value ? "until" : "ttl_hours"] = fields.expires_at;
     delete fields.expires_at;
   }
+  if (fields.ttl_hours && form.elements.ttl_hours) fields.ttl_hours = hoursMessage();
   if (error.code === "duplicate" && !fields.cidr) {
     const existing = error.detail.existing;
     fields.cidr = existing ? `${error.message} (${existing.cidr}, “${existing.label}”)` : error.message;
@@ -35,17 +36,85 @@ export function showError(form, alert, error) {
   setAlert(alert, rest.length ? rest.join(" ") : Object.keys(fields).length ? "" : error.message);
 }
 
-export function temporaryFields(checked = false) {
-  const temporary = h("input", { type: "checkbox", name: "temporary", checked });
-  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", max: "8760", step: "1", value: "8", inputmode: "numeric" });
-  const duration = field("Duration (hours)", ttl, "The entry expires after this many hours.");
-  duration.hidden = !checked;
-  temporary.addEventListener("change", () => {
-    duration.hidden = !temporary.checked;
-  });
-  return [h("label", { class: "check" }, temporary, " Temporary access"), duration];
+// The longest temporary access the server takes, read once from its OpenAPI schema so
+// the console and the API never disagree (8,784 hours = 366 days until it loads).
+let maxHours = 8784;
+let schemaRead = null;
+function readLimit() {
+  schemaRead ??= api("/api/schema", { query: { format: "json" } })
+    .then((schema) => {
+      const max = schema?.components?.schemas?.NetworkCreateRequest?.properties?.ttl_hours?.maximum;
+      if (Number.isInteger(max)) maxHours = max;
+    })
+    .catch(() => null);
+  return schemaRead;
 }
 
+export function hoursMessage() {
+  return `Enter a whole number of hours from 1 to ${maxHours.toLocaleString("en")} (366 days), or pick a date and time.`;
+}
+
+// Local date-time in the form a datetime-local input takes ("2026-11-28T23:59").
+function localInputValue(at) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+}
+
+// The expiry inputs every form shares: hours from now, or a date and time (with "until
+// end of day"); one name, one limit, one wording.
+export function expiryFields({ hidden = false } = {}) {
+  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", max: String(maxHours), step: "1", value: "8", inputmode: "numeric" });
+  const until = h("input", { type: "datetime-local", name: "until" });
+  const endOfDay = h("button", { type: "button", class: "small" }, "Until end of day");
+  readLimit().then(() => ttl.setAttribute("max", String(maxHours)));
+  endOfDay.addEventListener("click", () => {
+    const at = new Date();
+    at.setHours(23, 59, 0, 0);
+    until.value = localInputValue(at);
+    until.dispatchEvent(new Event("input"));
+  });
+  until.addEventListener("input", () => {
+    ttl.disabled = Boolean(until.value);
+  });
+  const wrap = h(
+    "div",
+    { class: "expiry-fields" },
+    field("Expires in (hours)", ttl, "Whole hours from now, at most 366 days."),
+    field("Or expires at", until, "Your local time."),
+    h("div", { class: "field end-of-day" }, endOfDay),
+  );
+  wrap.hidden = hidden;
+  return wrap;
+}
+
+export function temporaryFields(checked = false) {
+  const temporary = h("input", { type: "checkbox", name: "temporary", checked });
+  const expiry = expiryFields({ hidden: !checked });
+  temporary.addEventListener("change", () => {
+    expiry.hidden = !temporary.checked;
+  });
+  return [h("label", { class: "check" }, temporary, " Temporary access"), expiry];
+}
+
+// The expiry the form asks for: {ttl_hours} or {expires_at}, or {error: {field: text}}.
+export function expiryOf(form) {
+  const { ttl_hours: ttl, until } = form.elements;
+  if (until.value) {
+    const at = new Date(until.value);
+    if (Number.isNaN(at.getTime()) || at <= new Date()) {
+      return { error: { until: "Pick a date and time in the future." } };
+    }
+    return { body: { expires_at: at.toISOString() } };
+  }
+  const text = ttl.value.trim();
+  const n = Number(text);
+  if (!/^[0-9]+$/.test(text) || !Number.isInteger(n) || n < 1 || n > maxHours) {
+    return { error: { ttl_hours: hoursMessage() } };
+  }
+  return { body: { ttl_hours: n } };
+}
+
+// Temporary-access forms: nothing when the box is unticked.
 export function ttlOf(form) {
-  return form.elements.temporary.checked ? hours(form.elements.ttl_hours) ?? form.elements.ttl_hours.value : undefined;
+  return form.elements.temporary.checked ? expiryOf(form) : { body: {} };
 }

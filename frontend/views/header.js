@@ -21,6 +21,8 @@ export function renderHeader(top, ctx, hash) {
       ctx.user && link("#/networks", "Allowlist"),
       ctx.user && link("#/audit", "Audit log"),
       link("#/diagnostics", "Diagnostics"),
+      // Users and roles live in the Django admin; only superusers may open it.
+      ctx.user?.role === "superuser" ? h("a", { href: "/api/admin/", "data-testid": "django-admin" }, "Users (Django admin)") : null,
     ),
     ctx.user
       ? h(
@@ -58,6 +60,13 @@ function viewerInfo(me) {
   );
 }
 
+function driftText(removed = [], added = []) {
+  const parts = [];
+  if (removed?.length) parts.push(`${removed.join(", ")} removed in WAF outside Gatehouse (restored by a sync)`);
+  if (added?.length) parts.push(`${added.join(", ")} added in WAF outside Gatehouse (adopted)`);
+  return parts.join("; ");
+}
+
 function syncInfo(ctx) {
   const sets = ctx.sync?.sets || [];
   const wrap = h("div", { class: "sync", "data-testid": "sync" }, "WAF ");
@@ -66,7 +75,10 @@ function syncInfo(ctx) {
     return wrap;
   }
   const worst = sets.find((s) => s.status === "failed") || sets.find((s) => s.status === "pending");
-  const [text, kind] = ctx.sync.in_sync && !worst ? SYNC.in_sync : SYNC[worst?.status] || SYNC.pending;
+  const planned = (ctx.lastPlan?.sets || []).filter((s) => s.removed_outside?.length || s.adopted?.length);
+  const [text, kind] = planned.length && !worst
+    ? ["Drift", "warn"]
+    : ctx.sync.in_sync && !worst ? SYNC.in_sync : SYNC[worst?.status] || SYNC.pending;
   const which = worst ? sets.filter((s) => s.status === worst.status) : [];
   const label = which.length && which.length < sets.length ? `${text} (IPv${which.map((s) => s.ip_version).join(", IPv")})` : text;
   const state = badge(label, kind);
@@ -76,6 +88,15 @@ function syncInfo(ctx) {
   if (times.length) wrap.append(h("span", { class: "muted" }, " last synced ", date(times[times.length - 1])));
   const error = sets.find((s) => s.last_error)?.last_error;
   if (error && worst) wrap.append(h("span", { class: "sync-error" }, error));
+  const reason = sets.find((s) => s.status === "pending" && s.pending_reason)?.pending_reason;
+  if (reason && !error) wrap.append(h("span", { class: "muted", "data-testid": "sync-reason" }, ` ${reason}`));
+  for (const set of planned) {
+    wrap.append(h("span", { class: "notice", role: "note" }, `Drift in ${set.name}: ${driftText(set.removed_outside, set.adopted)}; Sync now restores the allowlist.`));
+  }
+  const corrected = sets.filter((s) => s.drift && (s.drift.removed_outside?.length || s.drift.added_outside?.length));
+  for (const set of planned.length ? [] : corrected) {
+    wrap.append(h("span", { class: "notice", role: "note" }, `Drift corrected at the last sync of ${set.name}: ${driftText(set.drift.removed_outside, set.drift.added_outside)}.`));
+  }
   const adopted = (ctx.lastSync?.sets || []).flatMap((s) => s.adopted || []);
   if (adopted.length) {
     wrap.append(

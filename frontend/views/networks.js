@@ -5,16 +5,38 @@ import { alertBox, announce, badge, clearFieldErrors, date, field, h, setAlert, 
 import { done, showError, temporaryFields, ttlOf } from "./forms.js";
 
 const PAGE_SIZE = 50;
-const state = { search: "", status: "", page: 1 };
+// The screen's filters, sort and page live in the URL (#/networks?search=…&page=2), so a
+// reload, the back button or a shared link shows the same list.
+const state = { search: "", status: "", ordering: "", page: 1 };
+const SORTABLE = { Label: "label", Expires: "expires_at", Created: "created_at" };
+
+function readUrl() {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  state.search = params.get("search") || "";
+  state.status = ["active", "expired"].includes(params.get("status")) ? params.get("status") : "";
+  state.ordering = Object.values(SORTABLE).some((f) => [f, `-${f}`].includes(params.get("ordering"))) ? params.get("ordering") : "";
+  state.page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
+}
+
+function writeUrl() {
+  const params = new URLSearchParams();
+  if (state.search) params.set("search", state.search);
+  if (state.status) params.set("status", state.status);
+  if (state.ordering) params.set("ordering", state.ordering);
+  if (state.page > 1) params.set("page", String(state.page));
+  const query = params.toString();
+  history.replaceState(null, "", `#/networks${query ? `?${query}` : ""}`);
+}
 const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap" };
 
 // Loads the dialogs module, then opens one of its dialogs.
 const open = (name, ...args) => import("./dialogs.js").then((m) => m[name](...args));
 
 export async function networksView(root, ctx) {
+  readUrl();
   const heading = h("h1", { tabindex: "-1" }, "Allowlist");
   const list = h("div", { class: "table-wrap", "aria-live": "polite", "aria-busy": "true" });
-  const search = h("input", { type: "search", name: "search", value: state.search, placeholder: "CIDR, label or note", autocomplete: "off" });
+  const search = h("input", { type: "search", name: "search", value: state.search, placeholder: "Address, CIDR, label or note", autocomplete: "off" });
   const status = h(
     "select",
     { name: "status" },
@@ -28,18 +50,24 @@ export async function networksView(root, ctx) {
     timer = setTimeout(() => {
       state.search = search.value.trim();
       state.page = 1;
+      writeUrl();
       load();
     }, 250);
   });
   status.addEventListener("change", () => {
     state.status = status.value;
     state.page = 1;
+    writeUrl();
     load();
   });
 
   const actions = h("div", { class: "page-actions" });
+  const allowMineSlot = h("span", { class: "allow-mine" });
   const notice = h("p", { class: "notice", role: "note", hidden: true });
   const addPanel = h("div", { id: "add-panel", class: "card", hidden: true });
+  const readOnly = ctx.canEdit
+    ? null
+    : h("p", { class: "notice", role: "note", "data-testid": "read-only" }, "You have read-only access (viewer). To add or change networks, ask an admin to add you to the editor group.");
   if (ctx.canEdit) {
     const toggle = h("button", { type: "button", class: "primary", "aria-expanded": "false", "aria-controls": "add-panel" }, "Add network");
     toggle.addEventListener("click", () => {
@@ -48,16 +76,24 @@ export async function networksView(root, ctx) {
       toggle.setAttribute("aria-expanded", String(open));
       if (open) addPanel.querySelector("input").focus();
     });
-    addPanel.append(addForm(ctx, () => {
+    const closeAdd = () => {
       addPanel.hidden = true;
       toggle.setAttribute("aria-expanded", "false");
       toggle.focus();
-    }));
-    actions.append(h("button", { type: "button", onclick: () => open("allowMine", ctx) }, "Allow my current IP"), toggle);
+    };
+    addPanel.append(addForm(ctx, closeAdd));
+    addPanel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeAdd();
+      }
+    });
+    actions.append(allowMineSlot, toggle);
   }
 
   root.append(
     h("div", { class: "page-head" }, h("div", {}, heading, h("p", { class: "muted" }, "Networks allowed through the edge. Every change is applied to the AWS WAF IP sets.")), actions),
+    readOnly,
     notice,
     addPanel,
     h(
@@ -71,15 +107,16 @@ export async function networksView(root, ctx) {
 
   async function load() {
     const me = ctx.me;
+    if (ctx.canEdit) allowMineSlot.replaceChildren(...[allowMineButton(ctx)].flat());
     notice.hidden = !me || me.allowed;
     notice.textContent = me ? `Your address ${me.viewer_ip} is not on the allowlist: once WAF is in sync, the edge blocks it.` : "";
     list.setAttribute("aria-busy", "true");
     try {
       const review = state.status === "review";
       const page = await api("/api/networks", {
-        query: { search: state.search, status: review ? "" : state.status, needs_review: review ? "true" : "", page: state.page, page_size: PAGE_SIZE },
+        query: { search: state.search, status: review ? "" : state.status, needs_review: review ? "true" : "", ordering: state.ordering, page: state.page, page_size: PAGE_SIZE },
       });
-      list.replaceChildren(table(page, ctx), pager(page));
+      list.replaceChildren(table(page, ctx, sortBy), pager(page));
     } catch (error) {
       list.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
     }
@@ -90,6 +127,7 @@ export async function networksView(root, ctx) {
     const pages = Math.max(1, Math.ceil(page.count / PAGE_SIZE));
     const go = (delta) => () => {
       state.page += delta;
+      writeUrl();
       load().then(() => heading.focus());
     };
     return h(
@@ -101,21 +139,50 @@ export async function networksView(root, ctx) {
     );
   }
 
+  function sortBy(field) {
+    state.ordering = state.ordering === field ? `-${field}` : field;
+    state.page = 1;
+    writeUrl();
+    load().then(() => list.querySelector(`th[data-sort="${field}"] button`)?.focus());
+  }
+
   ctx.viewReload = load;
   await load();
 }
 
-function table(page, ctx) {
+// "Allow my current IP" can only fail when your own /32 (or /128) is already listed.
+function allowMineButton(ctx) {
+  const me = ctx.me || {};
+  const own = (me.covering_networks || []).find((n) => n.cidr === `${me.viewer_ip}/${me.viewer_ip?.includes(":") ? 128 : 32}`);
+  const button = h("button", { type: "button", disabled: Boolean(own), onclick: () => open("allowMine", ctx) }, "Allow my current IP");
+  if (!own) return button;
+  const why = h("span", { class: "muted small", id: "allow-mine-why" }, `Your address is already listed as ${own.cidr}.`);
+  button.setAttribute("aria-describedby", why.id);
+  return [button, why];
+}
+
+function table(page, ctx, sortBy) {
   if (!page.results.length) {
     return h("p", { class: "empty" }, state.search || state.status ? "No networks match the filter." : "The allowlist is empty.");
   }
   const headings = ["Network", "Label", "Status", "Expires", "Created"];
   if (ctx.canEdit) headings.push("Actions");
+  const heading = (text) => {
+    const field = SORTABLE[text];
+    if (!field) return h("th", { scope: "col" }, text);
+    const sorted = state.ordering === field ? "ascending" : state.ordering === `-${field}` ? "descending" : null;
+    const arrow = sorted === "ascending" ? " ▲" : sorted === "descending" ? " ▼" : "";
+    return h(
+      "th",
+      { scope: "col", "aria-sort": sorted, "data-sort": field },
+      h("button", { type: "button", class: "sort", onclick: () => sortBy(field) }, text, arrow),
+    );
+  };
   return h(
     "table",
     { class: "grid", "data-testid": "networks" },
     h("caption", { class: "visually-hidden" }, "Allowed networks"),
-    h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col" }, text)))),
+    h("thead", {}, h("tr", {}, headings.map(heading))),
     h("tbody", {}, page.results.map((n) => row(n, ctx))),
   );
 }
@@ -171,8 +238,8 @@ function addForm(ctx, close) {
     h(
       "div",
       { class: "grid-form" },
-      field("CIDR", h("input", { name: "cidr", required: true, autocomplete: "off", spellcheck: "false", placeholder: "203.0.113.0/24" }), "IPv4 or IPv6; a single address becomes /32 or /128."),
-      field("Label", h("input", { name: "label", required: true, maxlength: "100", placeholder: "Head office" })),
+      field("CIDR (required)", h("input", { name: "cidr", required: true, autocomplete: "off", spellcheck: "false", placeholder: "your address, e.g. 81.2.69.0/24" }), "IPv4 or IPv6; a single address becomes /32 or /128."),
+      field("Label (required)", h("input", { name: "label", required: true, maxlength: "100", placeholder: "Head office" }), "Who or what this network is, up to 100 characters."),
     ),
     field("Note", h("textarea", { name: "note", rows: "2", maxlength: "1000" }), "Optional: why this network is allowed."),
     temporaryFields(),
@@ -187,9 +254,9 @@ function addForm(ctx, close) {
     if (!cidr.value.trim()) missing.cidr = "Enter an address or network.";
     if (!label.value.trim()) missing.label = "Give the network a label.";
     if (Object.keys(missing).length) return showFieldErrors(form, missing);
-    const body = { cidr: cidr.value.trim(), label: label.value.trim(), note: note.value.trim() };
-    const ttl = ttlOf(form);
-    if (ttl !== undefined) body.ttl_hours = ttl;
+    const expiry = ttlOf(form);
+    if (expiry.error) return showFieldErrors(form, expiry.error);
+    const body = { cidr: cidr.value.trim(), label: label.value.trim(), note: note.value.trim(), ...expiry.body };
     try {
       const added = await api("/api/networks", { method: "POST", body });
       form.reset();

@@ -8,6 +8,7 @@ export async function syncNow(ctx, button) {
   try {
     const result = await api("/api/sync", { method: "POST", body: { dry_run: false } });
     ctx.lastSync = result;
+    ctx.lastPlan = null;
     const failed = result.sets.filter((s) => s.error);
     announce(
       failed.length
@@ -38,6 +39,9 @@ export async function preview(ctx) {
   try {
     const plan = await api("/api/sync", { method: "POST", body: { dry_run: true } });
     body.replaceChildren(...plan.sets.map(planFor));
+    // The header names drift the preview found until the next sync corrects it.
+    ctx.lastPlan = plan;
+    ctx.redrawHeader?.();
   } catch (error) {
     body.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
   }
@@ -49,14 +53,20 @@ function planFor(set) {
       ? h("div", { class: `plan plan-${kind}` }, h("h4", {}, `${label} (${items.length})`), h("ul", {}, items.map((i) => h("li", {}, h("code", {}, i)))))
       : null;
   const changes = (set.to_add?.length || 0) + (set.to_remove?.length || 0) + (set.adopted?.length || 0);
+  const restored = new Set(set.removed_outside || []);
+  const drift = restored.size + (set.adopted?.length || 0);
   return h(
     "section",
     { class: "plan-set", "data-testid": "plan-set" },
     h("h3", {}, set.name, " ", h("span", { class: "muted" }, `IPv${set.ip_version}`)),
     changes ? null : h("p", { class: "muted" }, "No changes: the IP set matches the allowlist."),
-    list("Add", set.to_add, "add"),
+    drift
+      ? h("p", { class: "notice", role: "note", "data-testid": "drift" }, "Drift: this IP set was changed in WAF outside Gatehouse. A sync puts the allowlist back and adopts what was added there.")
+      : null,
+    list("Restore (drift: removed in WAF outside Gatehouse)", [...restored], "add"),
+    list("Add", (set.to_add || []).filter((a) => !restored.has(a)), "add"),
     list("Remove", set.to_remove, "remove"),
-    list("Adopt (found in WAF, not added by Gatehouse)", set.adopted, "adopt"),
+    list("Adopt (drift: added in WAF outside Gatehouse)", set.adopted, "adopt"),
     list("Refuse and remove (found in WAF, fails the input rules)", Object.entries(set.refused || {}).map(([cidr, why]) => `${cidr}: ${why}`), "remove"),
     set.error ? h("p", { class: "alert", role: "alert" }, set.error) : null,
   );

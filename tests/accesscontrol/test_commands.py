@@ -1,6 +1,8 @@
 """The management commands: thin wrappers, clear output, non-zero exit on failure."""
 
+import getpass
 import io
+import socket
 from datetime import timedelta
 
 import pytest
@@ -34,7 +36,10 @@ def test_allow_ip_adds_the_network_and_updates_waf(waf):
     assert "Allowed 81.2.69.7/32 (Break glass)." in output
     assert "WAF updated." in output
     assert waf.addresses(4) == {"81.2.69.7/32"}
-    assert AuditEvent.objects.get(action="network.allow").actor_name == "system"
+    # Attributed to the operating-system user and host that ran it, not to "system".
+    event = AuditEvent.objects.get(action="network.allow")
+    assert event.actor_name == f"cli:{getpass.getuser()}@{socket.gethostname()}"
+    assert event.user_agent == "manage.py allow_ip"
 
 
 def test_allow_ip_with_ttl_sets_an_expiry(waf):

@@ -188,6 +188,7 @@ def test_schema_is_openapi_3_json_with_every_operation(client):
         ("GET", "/api/sync"),
         ("POST", "/api/sync"),
         ("GET", "/api/audit"),
+        ("GET", "/api/audit/export"),
     }
 
 

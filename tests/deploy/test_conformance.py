@@ -168,7 +168,12 @@ def test_patterns_are_translated_from_java_or_left_unchecked():
 
 def run_probe(env_extra: dict[str, str]) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
-    env.update(DJANGO_SECRET_KEY="k" * 60, DJANGO_ALLOWED_HOSTS="admin.example.com", **env_extra)
+    env.update(
+        DJANGO_SECRET_KEY="k" * 60,
+        DJANGO_ALLOWED_HOSTS="admin.example.com",
+        GATEHOUSE_ORIGIN_SECRETS="s3cret",  # production refuses to start without one
+        **env_extra,
+    )
     probe = (
         "import sys, adminsite.wsgi; from botocore import handlers; "
         "print('deploy.conformance' in sys.modules, any(getattr(h, '__module__', '') == "

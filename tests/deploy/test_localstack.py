@@ -4,10 +4,12 @@ the real provisioning into moto's server, the local CloudFront + WAF edge, Djang
 
 from __future__ import annotations
 
+import datetime
 import http.cookiejar
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -54,12 +56,10 @@ def local_env(tmp: Path, aws_port: int) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("localstack")
-    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port()}
-    env = local_env(tmp, ports["aws"])
-    log = open(tmp / "runlocal.log", "w+")  # noqa: SIM115 - closed in teardown
+def start_runlocal(tmp: Path, env: dict, ports: dict, log_name: str, *extra: str):
+    """runlocal in a subprocess, up when its banner is printed; returns (process, log)."""
+    log_path = tmp / log_name
+    log = open(log_path, "w+")  # noqa: SIM115 - closed by the caller's stop_runlocal
     proc = subprocess.Popen(  # noqa: S603
         [
             sys.executable,
@@ -68,6 +68,8 @@ def stack(tmp_path_factory):
             f"--port={ports['edge']}",
             f"--aws-port={ports['aws']}",
             f"--origin-port={ports['origin']}",
+            f"--env-file={tmp / 'local.env'}",
+            *extra,
         ],
         cwd=ROOT,
         env=env,
@@ -75,15 +77,36 @@ def stack(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 90
-    while "Press Ctrl-C to stop." not in (tmp / "runlocal.log").read_text():
+    while "Press Ctrl-C to stop." not in log_path.read_text():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail("runlocal did not come up:\n" + (tmp / "runlocal.log").read_text())
+            pytest.fail("runlocal did not come up:\n" + log_path.read_text())
         time.sleep(0.2)
-    yield {"ports": ports, "env": env, "log": tmp / "runlocal.log"}
+    return proc, log
+
+
+def stop_runlocal(proc, log) -> int:
+    """SIGTERM, as systemd or `kill` would send."""
     proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("localstack")
+    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port()}
+    env = local_env(tmp, ports["aws"])
+    # The scheduled sync runs every 2 s here (every minute by default).
+    proc, log = start_runlocal(tmp, env, ports, "runlocal.log", "--sync-interval=2")
+    yield {"ports": ports, "env": env, "log": tmp / "runlocal.log", "tmp": tmp}
+    returncode = stop_runlocal(proc, log)
+    text = (tmp / "runlocal.log").read_text()
+    assert returncode == 0, text
+    assert "Stopped." in text
+    assert not (tmp / "local.env").exists()
 
 
 class Browser:
@@ -238,7 +261,9 @@ def verify_command(stack) -> list[str]:
         for line in stack["log"].read_text().splitlines()
         if "provision_infra" in line and "--verify" in line
     ]
-    return [sys.executable, *line.split()[1:]]
+    # make manage ARGS='provision_infra --config ... --verify ...' = manage.py with those args
+    args = line.split("ARGS='", 1)[1].rstrip("'")
+    return [sys.executable, "manage.py", *args.split()]
 
 
 def run_verify(stack) -> subprocess.CompletedProcess:
@@ -324,3 +349,147 @@ def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# -- a newcomer's trial (issue 14) ---------------------------------------------------------
+
+
+def test_scheduled_sync_expires_temporary_entries(stack):
+    browser = Browser(stack["ports"]["edge"])
+    browser.login()
+    status, body = browser.call(
+        "POST", "/api/networks", {"cidr": "198.18.9.0/24", "label": "contractor"}
+    )
+    assert status == 201, body
+    network = json.loads(body)
+    soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)).isoformat()
+    status, body = browser.call("PATCH", f"/api/networks/{network['id']}", {"expires_at": soon})
+    assert status == 200, body
+    assert "198.18.9.0/24" in waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"]
+
+    def removed():
+        return "198.18.9.0/24" not in waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"]
+
+    assert eventually(removed, timeout=15), "the expired entry is still in WAF"
+    status, body = browser.call("GET", "/api/sync")
+    assert json.loads(body)["in_sync"] is True
+    status, body = browser.call("GET", "/api/audit?action=network.expire")
+    assert [e["subject"] for e in json.loads(body)["results"]] == ["198.18.9.0/24"]
+
+
+def test_real_drift_still_warns(stack):
+    waf = boto3.client(
+        "wafv2",
+        region_name="us-east-1",
+        endpoint_url=f"http://127.0.0.1:{stack['ports']['aws']}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106
+    )
+    summary = next(
+        s
+        for s in waf.list_ip_sets(Scope="CLOUDFRONT")["IPSets"]
+        if s["Name"] == f"{EDGE}-office-v6"
+    )
+    token = waf.get_ip_set(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])["LockToken"]
+    waf.update_ip_set(
+        Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"], Addresses=[], LockToken=token
+    )
+    assert eventually(
+        lambda: "removed outside Gatehouse; restored" in stack["log"].read_text(), timeout=15
+    ), stack["log"].read_text()
+    assert eventually(lambda: waf_addresses(stack["ports"]["aws"])[summary["Name"]] == {"::1/128"})
+
+
+def test_commands_from_another_terminal_reach_the_stack_through_make_manage(stack):
+    # A fresh terminal: none of the stack's settings, maybe a real AWS profile.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "GATEHOUSE_", "AWS_", "DATABASE_"))
+    }
+    env["AWS_PROFILE"] = "someones-real-account"
+    result = subprocess.run(  # noqa: S603
+        [
+            "make",
+            "--no-print-directory",
+            "manage",
+            f"LOCAL_ENV_FILE={stack['tmp'] / 'local.env'}",
+            "ARGS=sync_waf --dry-run",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{EDGE}-office-v4: in_sync" in result.stdout
+
+
+def test_one_log_line_per_api_request_and_none_for_static_files(stack):
+    browser = Browser(stack["ports"]["edge"])
+    assert browser.call("GET", "/api/networks?marker=one-line")[0] == 401
+    assert browser.call("GET", "/app.js")[0] == 200
+    time.sleep(0.5)
+    text = stack["log"].read_text()
+    assert len([line for line in text.splitlines() if "marker=one-line" in line]) == 1, text
+    assert "Unauthorized: /api/networks" not in text
+    assert "/app.js" not in text
+
+
+def _audit_rows(database: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(database) as db:
+        return list(db.execute("select action, coalesce(after, '') from accesscontrol_auditevent"))
+
+
+def test_a_normal_restart_is_quiet_and_records_no_drift(tmp_path):
+    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port()}
+    env = local_env(tmp_path, ports["aws"])
+    proc, log = start_runlocal(tmp_path, env, ports, "first.log")
+    assert stop_runlocal(proc, log) == 0
+    events_before = len(_audit_rows(tmp_path / "local.sqlite3"))
+
+    proc, log = start_runlocal(tmp_path, env, ports, "second.log")
+    try:
+        text = (tmp_path / "second.log").read_text()
+        assert "WARNING" not in text and "removed outside" not in text, text
+        rows = _audit_rows(tmp_path / "local.sqlite3")[events_before:]
+        assert all(action != "network.adopt" for action, _ in rows), rows
+        assert all(
+            json.loads(after or "{}").get("removed_outside") in (None, []) for _, after in rows
+        )
+        with sqlite3.connect(tmp_path / "local.sqlite3") as db:
+            drift = [row[0] for row in db.execute("select drift from accesscontrol_ipsetsyncstate")]
+        assert drift == ["{}", "{}"]
+    finally:
+        assert stop_runlocal(proc, log) == 0
+
+
+def test_a_taken_port_is_named_before_anything_is_provisioned(tmp_path):
+    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port()}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports["origin"]))
+        taken.listen()
+        started = time.monotonic()
+        result = subprocess.run(  # noqa: S603
+            [
+                sys.executable,
+                "manage.py",
+                "runlocal",
+                f"--port={ports['edge']}",
+                f"--aws-port={ports['aws']}",
+                f"--origin-port={ports['origin']}",
+                f"--env-file={tmp_path / 'local.env'}",
+            ],
+            cwd=ROOT,
+            env=local_env(tmp_path, ports["aws"]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert f"Port {ports['origin']} (the origin) is already in use" in result.stderr
+    assert "GATEHOUSE_LOCAL_ORIGIN_PORT" in result.stderr
+    assert str(ports["edge"]) not in result.stderr
+    assert time.monotonic() - started < 8  # not after provisioning
+    assert not (tmp_path / "local.sqlite3").exists()  # not even migrated

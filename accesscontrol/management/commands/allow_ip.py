@@ -9,16 +9,24 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accesscontrol.exceptions import NetworkConflict
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.management.commands._output import validation_message
 from accesscontrol.models import AllowedNetwork
-from accesscontrol.services import SYSTEM, allow_network, sync_waf_ip_sets, update_network
+from accesscontrol.services import (
+    allow_network,
+    command_line_requester,
+    sync_waf_ip_sets,
+    update_network,
+)
 
 
 class Command(BaseCommand):
     help = "Add a network to the allowlist and push it to WAF (break-glass door)."
 
     def add_arguments(self, parser):
-        parser.add_argument("cidr", help="Address or network, e.g. 198.51.100.7 or 2001:db8::/48")
+        parser.add_argument(
+            "cidr", help="Address or network, e.g. 81.2.69.160 or 2a00:1450:4009::/48"
+        )
         parser.add_argument("--label", required=True, help="Whose network this is.")
         parser.add_argument("--note", default="", help="Why it is allowed.")
         parser.add_argument(
@@ -26,12 +34,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, cidr, label, note="", ttl_hours=None, **options):
+        refuse_real_aws_in_local_mode()
         if ttl_hours is not None and ttl_hours < 1:
             raise CommandError("--ttl-hours must be a whole number of hours, 1 or more.")
         expires_at = timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None
+        requester = command_line_requester("manage.py allow_ip")
         try:
             change = allow_network(
-                requester=SYSTEM,
+                requester=requester,
                 cidr=cidr,
                 label=label,
                 note=note,
@@ -46,13 +56,13 @@ class Command(BaseCommand):
             network = conflict.existing
             if network.is_active:
                 self.stdout.write(f"{network.cidr} is already allowed ({network.label}).")
-                report = sync_waf_ip_sets()
+                report = sync_waf_ip_sets(requester=requester)
                 bad = [s for s in report.sets if s.ip_version == network.ip_version]
                 sync_status = "applied" if bad and bad[0].status == "in_sync" else "pending"
                 reason = bad[0].error if bad else ""
             else:
                 change = update_network(
-                    requester=SYSTEM,
+                    requester=requester,
                     network=network,
                     changes={"expires_at": expires_at, "label": label},
                     confirm=True,

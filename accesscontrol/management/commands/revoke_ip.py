@@ -6,8 +6,9 @@ import ipaddress
 from django.core.management.base import BaseCommand, CommandError
 
 from accesscontrol.exceptions import EmptyAllowlist
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.models import AllowedNetwork
-from accesscontrol.services import SYSTEM, revoke_network
+from accesscontrol.services import command_line_requester, revoke_network
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, cidr, allow_empty=False, **options):
+        refuse_real_aws_in_local_mode()
         try:
             normalised = str(ipaddress.ip_network(cidr.strip(), strict=True))
         except ValueError as exc:
@@ -31,7 +33,10 @@ class Command(BaseCommand):
             raise CommandError(f"{normalised} is not in the allowlist (see list_networks).")
         try:
             outcome = revoke_network(
-                requester=SYSTEM, network=network, confirm=True, allow_empty=allow_empty
+                requester=command_line_requester("manage.py revoke_ip"),
+                network=network,
+                confirm=True,
+                allow_empty=allow_empty,
             )
         except EmptyAllowlist as exc:
             raise CommandError(str(exc)) from None

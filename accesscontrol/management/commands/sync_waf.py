@@ -4,8 +4,9 @@ read per IP set), so schedule it every minute (cron, systemd timer or EventBridg
 
 from django.core.management.base import BaseCommand
 
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.management.commands._output import describe_sync, fail_unless_in_sync
-from accesscontrol.services import sync_waf_ip_sets
+from accesscontrol.services import command_line_requester, sync_waf_ip_sets
 
 
 class Command(BaseCommand):
@@ -17,7 +18,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run=False, verbosity=1, **options):
-        report = sync_waf_ip_sets(dry_run=dry_run)
+        refuse_real_aws_in_local_mode()
+        report = sync_waf_ip_sets(
+            requester=command_line_requester("manage.py sync_waf"), dry_run=dry_run
+        )
         if verbosity:
             for line in describe_sync(report, verbosity=verbosity):
                 self.stdout.write(line)

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from deploy.aws import AwsClients
 from deploy.config import load_config
 from deploy.context import Context
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        refuse_real_aws_in_local_mode()
         try:
             config = load_config(options["config"])
             ctx = Context(

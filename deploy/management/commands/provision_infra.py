@@ -23,6 +23,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from deploy import engine, verify
 from deploy.aws import AwsClients
 from deploy.config import load_config
@@ -101,6 +102,7 @@ class Command(BaseCommand):
         if not options["config"]:
             raise CommandError("--config FILE is required (start from deploy/edge.example.toml).")
         config = self._load(options["config"])
+        refuse_real_aws_in_local_mode()
         if config.name != settings.GATEHOUSE_EDGE_NAME:
             self.stderr.write(
                 f"Note: the edge is named {config.name!r} but this app's GATEHOUSE_EDGE_NAME is "

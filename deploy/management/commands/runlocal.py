@@ -1,11 +1,19 @@
 """Run the whole edge on this machine: `make run` calls this.
 
+0. check that its three ports are free (naming the one that is not);
 1. migrate the (SQLite) database;
 2. start the AWS stand-in (moto's server, in-process, on loopback) and point boto3 at it;
 3. provision the edge into it with deploy/edge.local.toml through the same code as
    `provision_infra --apply` (which also seeds 127.0.0.1/32 and ::1/128 via accesscontrol);
 4. create the user `admin` if missing;
-5. serve the local edge (CloudFront + WAF stand-in) and, behind it, Django.
+5. serve the local edge (CloudFront + WAF stand-in) and, behind it, Django;
+6. write var/local.env (the settings and AWS endpoint for commands run against this
+   stack: `make manage ARGS=...`) and run `sync_waf` at start and every minute, as
+   production schedules it, so temporary entries expire here too.
+
+The stand-in starts empty each time, so the sync state's last-applied addresses and IP
+set ids from the previous run are forgotten first: a normal restart reports no drift.
+Ctrl-C and SIGTERM both stop it cleanly (and remove var/local.env).
 
 Development only: it needs the dev dependencies (moto) and settings in local mode
 (DJANGO_DEBUG=true, GATEHOUSE_ALLOW_PRIVATE_RANGES=true), which `make run` sets.
@@ -13,9 +21,12 @@ Development only: it needs the dev dependencies (moto) and settings in local mod
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import secrets
+import signal
+import socket
 import socketserver
 import threading
 import time
@@ -26,6 +37,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from deploy import engine
 from deploy.aws import AwsClients
@@ -42,10 +54,95 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
 
 
+def access_log_mode() -> str:
+    """GATEHOUSE_LOCAL_ACCESS_LOG: `api` (default: /api/* and refusals), `all`, `0`/`off`."""
+    mode = os.environ.get("GATEHOUSE_LOCAL_ACCESS_LOG", "api").strip().lower()
+    if mode in ("0", "off", "false", "no"):
+        return "off"
+    return "all" if mode in ("all", "1") else "api"
+
+
 class QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-        if os.environ.get("GATEHOUSE_LOCAL_ACCESS_LOG", "1") != "0":
-            super().log_message(format, *args)
+    """One access-log line per request; static files (the console's own) only on `all`."""
+
+    def log_request(self, code="-", size="-"):
+        mode = access_log_mode()
+        if mode == "off":
+            return
+        status = int(code) if str(code).isdigit() else 0
+        if mode == "api" and not (self.path.startswith("/api/") or status >= 400):
+            return
+        super().log_request(code, size)
+
+
+PORT_SETTINGS = {
+    "edge": ("--port", "GATEHOUSE_LOCAL_PORT"),
+    "origin": ("--origin-port", "GATEHOUSE_LOCAL_ORIGIN_PORT"),
+    "AWS stand-in": ("--aws-port", "GATEHOUSE_LOCAL_AWS_PORT"),
+}
+
+
+def check_ports(ports: dict[str, int]) -> None:
+    """Fail before any work, naming the port that is taken and the setting that moves it."""
+    seen: dict[int, str] = {}
+    for what, port in ports.items():
+        option, variable = PORT_SETTINGS[what]
+        if port in seen:
+            raise CommandError(
+                f"Port {port} is given to both the {seen[port]} and the {what}; set "
+                f"{variable} (or {option}) to another port."
+            )
+        seen[port] = what
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # The servers set SO_REUSEADDR too: a port in TIME_WAIT is not "taken".
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise CommandError(
+                    f"Port {port} (the {what}) is already in use on 127.0.0.1 ({exc.strerror}). "
+                    f"Stop what uses it (e.g. another `make run`; see `lsof -i :{port}`) or set "
+                    f"{variable}={port + 10} (or {option})."
+                ) from exc
+
+
+class ScheduledSync:
+    """`manage.py sync_waf` at start and every `interval` seconds, as production's timer
+    runs it (retries, adoption, expiry of temporary entries). Prints only what changed."""
+
+    def __init__(self, *, interval: float, write) -> None:
+        self.interval = interval
+        self.write = write
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scheduled-sync", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def run_once(self) -> None:
+        out = io.StringIO()
+        try:
+            call_command("sync_waf", stdout=out, verbosity=2)
+        except CommandError as exc:
+            self.write(f"scheduled sync_waf: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the schedule must survive one bad run
+            self.write(f"scheduled sync_waf failed: {type(exc).__name__}: {exc}")
+        else:
+            lines = out.getvalue().splitlines()
+            if any(", wrote" in line for line in lines):
+                self.write("\n".join(f"scheduled sync_waf: {line}" for line in lines))
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    def _run(self) -> None:
+        while True:
+            self.run_once()
+            if self._stop.wait(self.interval):
+                return
 
 
 def serve(app, port: int) -> WSGIServer:
@@ -54,6 +151,36 @@ def serve(app, port: int) -> WSGIServer:
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def write_env_file(path: Path, *, endpoint: str, edge_name: str) -> None:
+    """The settings a command needs to act on this stack (and only on it): local mode,
+    the stand-in's endpoint and dummy credentials, this stack's database and edge."""
+    from deploy.localstack.aws import LOCAL_CREDENTIALS
+
+    values = {
+        "DJANGO_DEBUG": "true",
+        "GATEHOUSE_ALLOW_PRIVATE_RANGES": "true",
+        "GATEHOUSE_EDGE_NAME": edge_name,
+        "GATEHOUSE_CLIENT_IP_SOURCE": settings.GATEHOUSE_CLIENT_IP_SOURCE,
+        # Commands against the stack check their AWS requests like the stack does.
+        "GATEHOUSE_AWS_CONFORMANCE": "1",
+        "AWS_ENDPOINT_URL": endpoint,
+        **LOCAL_CREDENTIALS,
+    }
+    if os.environ.get("DATABASE_URL"):
+        values["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    lines = [
+        "# Written by `make run` (manage.py runlocal) while the local stack runs; removed when",
+        "# it stops. `make manage ARGS=...` loads it: commands then reach only this stack.",
+        *(f"{key}={value}" for key, value in values.items()),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
 
 
 class Command(BaseCommand):
@@ -74,6 +201,17 @@ class Command(BaseCommand):
             default=int(os.environ.get("GATEHOUSE_LOCAL_ORIGIN_PORT", "8001")),
             help="Django straight, as the ALB would reach it (refused without the secret).",
         )
+        parser.add_argument(
+            "--env-file",
+            default=str(Path(settings.VAR_DIR) / "local.env"),
+            help="Where to write the settings commands need to reach this stack.",
+        )
+        parser.add_argument(
+            "--sync-interval",
+            type=float,
+            default=60.0,
+            help="Seconds between scheduled sync_waf runs (production: every minute).",
+        )
 
     def handle(self, *args, **options):
         if not (settings.DEBUG and settings.GATEHOUSE_ALLOW_PRIVATE_RANGES):
@@ -91,11 +229,20 @@ class Command(BaseCommand):
         )
 
         started = time.monotonic()
+        check_ports(
+            {
+                "edge": options["port"],
+                "origin": options["origin_port"],
+                "AWS stand-in": options["aws_port"],
+            }
+        )
         # Every AWS request this process makes (provisioning, the local edge, the Django
         # app it serves) is checked against botocore's models before moto sees it.
         check_aws_requests()
         # moto's server logs every AWS call through werkzeug; the banner says what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # SIGTERM (systemd, docker, `kill`) stops as cleanly as Ctrl-C.
+        signal.signal(signal.SIGTERM, _interrupt)
         call_command("migrate", interactive=False, verbosity=0)
 
         endpoint = f"http://127.0.0.1:{options['aws_port']}"
@@ -121,9 +268,14 @@ class Command(BaseCommand):
             out=lambda line: self.stdout.write(line) if options["verbosity"] > 1 else None,
             poll_interval=0.2,
         )
+        from accesscontrol.services import forget_applied_state
+
+        # The stand-in's IP sets are new and empty: not drift, just a fresh account.
+        forget_applied_state()
         try:
             engine.apply(ctx)
         except DeployError as exc:
+            moto_server.stop()
             raise CommandError(str(exc)) from exc
         # Django runs in its production `cloudfront` mode: it accepts only requests that
         # carry the secret the provisioned distribution sends (read back, not invented).
@@ -133,6 +285,11 @@ class Command(BaseCommand):
         password_note = self._ensure_admin()
         # The WSGI app gunicorn serves in production (health check wrapper included).
         from adminsite.wsgi import application
+
+        # (After that import: django.setup() re-applies the logging config.) The edge's
+        # access log has one line per request; Django would add two more ("Forbidden:
+        # /api/...", once per handler in debug) for every 4xx. 5xx still log in full.
+        logging.getLogger("django.request").setLevel(logging.ERROR)
 
         edge = LocalEdge(
             judge=WebAclJudge(wafv2=ctx.clients.wafv2, web_acl_name=f"{config.name}-edge"),
@@ -156,6 +313,11 @@ class Command(BaseCommand):
                 f"({exc}); set GATEHOUSE_LOCAL_PORT / GATEHOUSE_LOCAL_ORIGIN_PORT."
             ) from exc
 
+        env_file = Path(options["env_file"])
+        write_env_file(env_file, endpoint=endpoint, edge_name=config.name)
+        schedule = ScheduledSync(interval=options["sync_interval"], write=self._say)
+        schedule.start()
+
         url = f"http://127.0.0.1:{edge_server.server_port}"
         self.stdout.write(
             "\n".join(
@@ -164,21 +326,23 @@ class Command(BaseCommand):
                     f"Gatehouse local stack is up ({time.monotonic() - started:.1f}s)",
                     f"  console:         {url}/",
                     f"  sign in:         admin / {password_note}",
+                    f"  Django admin:    {url}/api/admin/ (users and roles; same sign-in)",
                     f"  AWS stand-in:    {endpoint} (moto; dummy credentials 'local')",
                     f"  origin (ALB):    http://127.0.0.1:{origin_server.server_port}/ "
                     "(refuses requests without the origin secret)",
                     f"  edge:            {config.name} (WAF IP sets {config.name}-office-v4/-v6)",
-                    "  from another terminal:",
-                    f"    export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=local "
-                    "AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1",
-                    f"    export DJANGO_DEBUG=true GATEHOUSE_EDGE_NAME={config.name} "
-                    "GATEHOUSE_ALLOW_PRIVATE_RANGES=true GATEHOUSE_AWS_CONFORMANCE=1",
-                    "    .venv/bin/python manage.py sync_waf --dry-run",
-                    "    .venv/bin/python manage.py allow_ip 127.0.0.1 --label recovery",
-                    f"    .venv/bin/python manage.py provision_infra --config {config_path}",
-                    f"    .venv/bin/python manage.py provision_infra --config {config_path} "
-                    f"--verify --edge-url {url} "
-                    f"--origin-url http://127.0.0.1:{origin_server.server_port}",
+                    f"  sync_waf:        at start and every {options['sync_interval']:g}s "
+                    "(expires temporary entries)",
+                    f"  commands:        from {BASE_DIR} in another terminal "
+                    f"(settings in {env_file}):",
+                    "    make manage ARGS='sync_waf --dry-run'",
+                    "    make manage ARGS='allow_ip 127.0.0.1 --label recovery'",
+                    "    make manage ARGS='list_networks'",
+                    f"    (or: unset AWS_PROFILE; set -a; . {env_file}; set +a; "
+                    ".venv/bin/python manage.py ...)",
+                    "    make manage ARGS='provision_infra --config "
+                    f"{config_path} --verify --edge-url {url} "
+                    f"--origin-url http://127.0.0.1:{origin_server.server_port}'",
                     "Press Ctrl-C to stop.",
                     "",
                 ]
@@ -191,9 +355,18 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("Stopping the local stack.")
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            schedule.stop()
+            env_file.unlink(missing_ok=True)
             edge_server.shutdown()
             origin_server.shutdown()
             moto_server.stop()
+            self.stdout.write("Stopped.")
+            self.stdout.flush()
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
 
     def _ensure_admin(self) -> str:
         user_model = get_user_model()
