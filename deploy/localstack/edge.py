@@ -75,7 +75,11 @@ def with_security_headers(start_response: StartResponse) -> StartResponse:
 
     def start(status: str, headers: list[tuple[str, str]], exc_info=None):
         kept = [(k, v) for k, v in headers if k.lower() not in _SECURITY_HEADER_NAMES]
-        return start_response(status, [*kept, *SECURITY_HEADERS], exc_info)
+        headers = [*kept, *SECURITY_HEADERS]
+        # exc_info is optional in WSGI: pass it on only when the app gave one.
+        if exc_info is None:
+            return start_response(status, headers)
+        return start_response(status, headers, exc_info)
 
     return start
 

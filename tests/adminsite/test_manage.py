@@ -12,7 +12,15 @@ NO_SECRET = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"
 
 
 def test_printing_the_iam_policy_needs_no_secret_key():
-    result = manage("provision_infra", "--print-iam-policy", env=NO_SECRET)
+    result = manage(
+        "provision_infra",
+        "--print-iam-policy",
+        "--config",
+        str(ROOT / "deploy" / "edge.example.toml"),
+        "--account-id",
+        "123456789012",
+        env=NO_SECRET,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["Version"] == "2012-10-17"
 

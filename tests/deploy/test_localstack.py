@@ -41,7 +41,6 @@ def local_env(tmp: Path, aws_port: int) -> dict[str, str]:
         GATEHOUSE_EDGE_NAME=EDGE,
         GATEHOUSE_CLIENT_IP_SOURCE="cloudfront",
         GATEHOUSE_ADMIN_PASSWORD=PASSWORD,
-        GATEHOUSE_LOCAL_ACCESS_LOG="0",
         # The break-glass command run against the stack checks its AWS requests too.
         GATEHOUSE_AWS_CONFORMANCE="1",
         DATABASE_URL=f"sqlite:///{tmp / 'local.sqlite3'}",
@@ -358,23 +357,23 @@ def test_scheduled_sync_expires_temporary_entries(stack):
     browser = Browser(stack["ports"]["edge"])
     browser.login()
     status, body = browser.call(
-        "POST", "/api/networks", {"cidr": "198.18.9.0/24", "label": "contractor"}
+        "POST", "/api/networks", {"cidr": "198.18.11.0/24", "label": "contractor"}
     )
     assert status == 201, body
     network = json.loads(body)
     soon = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)).isoformat()
     status, body = browser.call("PATCH", f"/api/networks/{network['id']}", {"expires_at": soon})
     assert status == 200, body
-    assert "198.18.9.0/24" in waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"]
+    assert "198.18.11.0/24" in waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"]
 
     def removed():
-        return "198.18.9.0/24" not in waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"]
+        return "198.18.11.0/24" not in waf_addresses(stack["ports"]["aws"])[f"{EDGE}-office-v4"]
 
     assert eventually(removed, timeout=15), "the expired entry is still in WAF"
     status, body = browser.call("GET", "/api/sync")
     assert json.loads(body)["in_sync"] is True
     status, body = browser.call("GET", "/api/audit?action=network.expire")
-    assert [e["subject"] for e in json.loads(body)["results"]] == ["198.18.9.0/24"]
+    assert [e["subject"] for e in json.loads(body)["results"]] == ["198.18.11.0/24"]
 
 
 def test_real_drift_still_warns(stack):

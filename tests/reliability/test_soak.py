@@ -250,6 +250,33 @@ def test_external_writer_additions_are_adopted_with_audit_and_never_deleted(stac
     assert {c: events["network.adopt", c] for c in external} == dict.fromkeys(external, 1)
     expected = expected_audit(outcomes) + Counter(("network.adopt", c) for c in external)
     assert events == expected
+
+    # Hostile outside additions (issue 12, item 2): halves of the internet and a private
+    # range written into WAF directly are refused by the input rules, removed from WAF at
+    # the next sync and audited, never adopted.
+    hostile = ["0.0.0.0/1", "128.0.0.0/1", "10.0.0.0/8"]
+    current = stack.waf.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=set_id)
+    stack.waf.update_ip_set(
+        Name=name,
+        Scope="CLOUDFRONT",
+        Id=set_id,
+        Addresses=sorted(set(current["IPSet"]["Addresses"]) | set(hostile)),
+        LockToken=current["LockToken"],
+    )
+    refusing = editor.call("POST", "/api/sync", {"dry_run": False})
+    assert refusing.status == 200, refusing.body
+    assert not set(hostile) & stack.waf_addresses(4)
+    assert stack.sql(
+        "SELECT count(*) FROM accesscontrol_allowednetwork WHERE cidr = ANY(%s)", (hostile,)
+    ) == [(0,)]
+    refused_events = dict(
+        stack.sql(
+            "SELECT subject, count(*) FROM accesscontrol_auditevent "
+            "WHERE action = 'network.adopt_refused' AND id > %s GROUP BY subject",
+            (marker,),
+        )
+    )
+    assert refused_events == dict.fromkeys(hostile, 1), refused_events
     stack.assert_db_matches_waf()
     app_conflicts = stack.waf_counts().get(f"conflict:{name}", 0) - conflicts_before
     record(
@@ -258,6 +285,7 @@ def test_external_writer_additions_are_adopted_with_audit_and_never_deleted(stac
         external_additions=N_EXTERNAL,
         adopted_with_audit_event=sum(events["network.adopt", c] for c in external),
         external_deleted=0,
+        hostile_outside_additions_refused=f"{len(hostile)}/{len(hostile)} (removed, audited)",
         lock_conflicts_total=app_conflicts,
         lock_conflicts_external_retried=conflicts["external"],
         sync_answers=dict(Counter(o.body["sync"]["status"] for o in outcomes)),
