@@ -28,6 +28,7 @@ lets anyone fill the log.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from axes.handlers.database import AxesDatabaseHandler
@@ -40,6 +41,8 @@ from django.utils import timezone
 
 from accesscontrol.models import AuditEvent
 from accesscontrol.services import Requester, record_audit_event
+
+log = logging.getLogger(__name__)
 
 UNKNOWN_USER = "unknown user"
 FAILED = "auth.login_failed"
@@ -93,6 +96,14 @@ def record_sign_in_failure(
     """One auth.login_failed event per subject and source address per cool-off window,
     counting the failures (and the attempts refused while locked out) in `after`."""
     subject = audit_subject(username)
+    # One log line per attempt, naming an existing user and the viewer address (so an
+    # operator sees who is being attacked, from where), never what an unknown user typed.
+    log.warning(
+        "Sign-in %s for %s from %s",
+        "refused (locked out)" if refused else "failed",
+        subject,
+        requester.ip or "unknown address",
+    )
     now = timezone.now()
     key = "refused_while_locked_out" if refused else "failures"
     with transaction.atomic():

@@ -106,6 +106,20 @@ def test_unknown_username_is_not_recorded():
     assert "hunter2" not in str(event.after) + event.reason + event.subject
 
 
+def test_each_failed_sign_in_logs_one_line_naming_existing_users_and_the_address(caplog):
+    make_user("editor")
+    client, token = csrf_client()
+    with caplog.at_level("WARNING", logger="accesscontrol.signin"):
+        login(client, token, "editor", "wrong")
+        login(client, token, "hunter2-my-password", "x")
+    lines = [r.getMessage() for r in caplog.records if r.name == "accesscontrol.signin"]
+    assert lines == [
+        f"Sign-in failed for user:editor from {VIEWER_IP}",
+        f"Sign-in failed for unknown user from {VIEWER_IP}",
+    ]
+    assert "hunter2" not in caplog.text
+
+
 def test_repeats_are_one_event_per_user_and_address_with_a_count():
     make_user("editor")
     client, token = csrf_client()
