@@ -31,9 +31,15 @@ const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap
 
 // Loads the dialogs module, then opens one of its dialogs.
 const open = (name, ...args) => import("./dialogs.js").then((m) => m[name](...args));
-// Loaded once, on first use; a click waits for it, so nothing races the download.
+// Loaded once, on first use; a click waits for it, so nothing races the download. A failed
+// download (e.g. offline) is not remembered: the next click tries again.
 let addModule = null;
-const loadAdd = () => (addModule ??= import("./add.js"));
+const loadAdd = () =>
+  (addModule ??= import("./add.js").catch((error) => {
+    addModule = null;
+    throw error;
+  }));
+const preloadAdd = () => loadAdd().catch(() => null);
 
 export async function networksView(root, ctx) {
   readUrl();
@@ -88,8 +94,8 @@ export async function networksView(root, ctx) {
       toggle.setAttribute("aria-expanded", "true");
       addPanel.querySelector("input").focus();
     };
-    toggle.addEventListener("pointerenter", loadAdd, { once: true });
-    toggle.addEventListener("focus", loadAdd, { once: true });
+    toggle.addEventListener("pointerenter", preloadAdd, { once: true });
+    toggle.addEventListener("focus", preloadAdd, { once: true });
     toggle.addEventListener("click", () => {
       if (opening) return;
       if (!addPanel.hidden) return closeAdd();
