@@ -94,63 +94,6 @@ export function field(label, control, hint) {
   return wrap;
 }
 
-// Puts the server's per-field messages next to their fields; returns the unmatched ones.
-export function showFieldErrors(form, fields) {
-  clearFieldErrors(form);
-  const rest = [];
-  let first = null;
-  for (const [name, messages] of Object.entries(fields || {})) {
-    const text = [].concat(messages).join(" ");
-    const control = form.elements[name];
-    const slot = control && form.querySelector(`#${control.id}-error`);
-    if (!slot) {
-      rest.push(text);
-      continue;
-    }
-    slot.textContent = text;
-    slot.hidden = false;
-    control.setAttribute("aria-invalid", "true");
-    first = first || control;
-  }
-  if (first) first.focus();
-  return rest;
-}
-
-export function clearFieldErrors(form) {
-  for (const slot of form.querySelectorAll(".field-error")) {
-    slot.textContent = "";
-    slot.hidden = true;
-  }
-  for (const control of form.querySelectorAll("[aria-invalid]")) {
-    control.removeAttribute("aria-invalid");
-  }
-}
-
-// A form-level alert (role=alert makes screen readers read it at once).
-export function alertBox() {
-  return h("div", { class: "alert", role: "alert", hidden: true });
-}
-
-export function setAlert(box, message) {
-  box.textContent = message || "";
-  box.hidden = !message;
-}
-
 export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind}` }, text);
-}
-
-// A modal <dialog>; focus returns to `returnTo` (or the opener) when it closes.
-export function modal({ title, body, returnTo }) {
-  const opener = document.activeElement;
-  const heading = h("h2", { id: `dlg${++fieldSeq}` }, title);
-  const dialog = h("dialog", { "aria-labelledby": heading.id }, heading, body);
-  dialog.addEventListener("close", () => {
-    dialog.remove();
-    const target = (typeof returnTo === "function" ? returnTo() : returnTo) || opener;
-    if (target?.isConnected) target.focus();
-  });
-  document.body.append(dialog);
-  dialog.showModal();
-  return dialog;
 }

@@ -2,7 +2,8 @@
 // user's own address comes back as 409 self_lockout and is re-sent with confirm=true only
 // after the user says yes a second time.
 import { ApiError, api } from "../api.js";
-import { alertBox, clearFieldErrors, date, field, h, modal, setAlert, showFieldErrors } from "../dom.js";
+import { date, field, h } from "../dom.js";
+import { alertBox, clearFieldErrors, modal, setAlert, showFieldErrors } from "../form.js";
 import { done, expiryFields, expiryOf, rowButton, showError, temporaryFields, ttlOf } from "./forms.js";
 
 export function allowMine(ctx) {

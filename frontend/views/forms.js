@@ -1,7 +1,8 @@
 // What the allowlist's forms share: error display, the temporary-access fields, and the
 // after-a-change routine (announce, refresh, restore focus).
 import { ApiError, api } from "../api.js";
-import { announce, field, h, setAlert, showFieldErrors } from "../dom.js";
+import { announce, field, h } from "../dom.js";
+import { showFormErrors } from "../form.js";
 
 export function syncText(sync) {
   if (!sync) return "";
@@ -32,8 +33,7 @@ export function showError(form, alert, error) {
     const existing = error.detail.existing;
     fields.cidr = existing ? `${error.message} (${existing.cidr}, “${existing.label}”)` : error.message;
   }
-  const rest = showFieldErrors(form, fields);
-  setAlert(alert, rest.length ? rest.join(" ") : Object.keys(fields).length ? "" : error.message);
+  showFormErrors(form, alert, fields, error.message);
 }
 
 // The longest temporary access the server takes, read once from its OpenAPI schema so

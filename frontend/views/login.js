@@ -1,6 +1,7 @@
 // Sign in: the server's errors appear inline; a lockout says when to try again.
 import { ApiError, api } from "../api.js";
-import { alertBox, clearFieldErrors, field, formatDate, fromNow, h, setAlert, showFieldErrors } from "../dom.js";
+import { field, formatDate, fromNow, h } from "../dom.js";
+import { alertBox, clearFieldErrors, setAlert, showFieldErrors, showFormErrors } from "../form.js";
 
 export function loginView(root, { session, message, onSignedIn }) {
   const username = h("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
@@ -41,8 +42,7 @@ export function loginView(root, { session, message, onSignedIn }) {
       if (error.code === "locked_out") {
         setAlert(alert, lockoutMessage(error.detail.retry_after_seconds));
       } else {
-        const rest = showFieldErrors(form, error.fields);
-        setAlert(alert, rest.length ? rest.join(" ") : Object.keys(error.fields).length ? "" : error.message);
+        showFormErrors(form, alert, error.fields, error.message);
       }
       if (!alert.hidden) password.focus();
     }

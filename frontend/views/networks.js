@@ -1,8 +1,8 @@
-// The allowlist screen: the table, search and filter, and the add form. The dialogs
-// (allow my IP, edit, remove) load on first use from dialogs.js.
+// The allowlist screen: the table, search and filter. What only a change needs loads on
+// first use, so the first render fetches none of it: the add form (add.js), the dialogs
+// (allow my IP, edit, remove: dialogs.js) and the after-a-change routine (forms.js).
 import { api } from "../api.js";
-import { alertBox, announce, badge, clearFieldErrors, date, field, h, setAlert, showFieldErrors } from "../dom.js";
-import { done, showError, temporaryFields, ttlOf } from "./forms.js";
+import { announce, badge, date, field, h } from "../dom.js";
 
 const PAGE_SIZE = 50;
 // The screen's filters, sort and page live in the URL (#/networks?search=…&page=2), so a
@@ -31,6 +31,15 @@ const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap
 
 // Loads the dialogs module, then opens one of its dialogs.
 const open = (name, ...args) => import("./dialogs.js").then((m) => m[name](...args));
+// Loaded once, on first use; a click waits for it, so nothing races the download. A failed
+// download (e.g. offline) is not remembered: the next click tries again.
+let addModule = null;
+const loadAdd = () =>
+  (addModule ??= import("./add.js").catch((error) => {
+    addModule = null;
+    throw error;
+  }));
+const preloadAdd = () => loadAdd().catch(() => null);
 
 export async function networksView(root, ctx) {
   readUrl();
@@ -70,18 +79,32 @@ export async function networksView(root, ctx) {
     : h("p", { class: "notice", role: "note", "data-testid": "read-only" }, "You have read-only access (viewer). To add or change networks, ask an admin to add you to the editor group.");
   if (ctx.canEdit) {
     const toggle = h("button", { type: "button", class: "primary", "aria-expanded": "false", "aria-controls": "add-panel" }, "Add network");
-    toggle.addEventListener("click", () => {
-      const open = addPanel.hidden;
-      addPanel.hidden = !open;
-      toggle.setAttribute("aria-expanded", String(open));
-      if (open) addPanel.querySelector("input").focus();
-    });
     const closeAdd = () => {
       addPanel.hidden = true;
       toggle.setAttribute("aria-expanded", "false");
       toggle.focus();
     };
-    addPanel.append(addForm(ctx, closeAdd));
+    // The form is built on the first click; hovering or focusing the button starts the
+    // download early, and a second click while it loads does not close what it opens.
+    let opening = null;
+    const showAdd = async () => {
+      const { addForm } = await loadAdd();
+      if (!addPanel.firstChild) addPanel.append(addForm(ctx, closeAdd));
+      addPanel.hidden = false;
+      toggle.setAttribute("aria-expanded", "true");
+      addPanel.querySelector("input").focus();
+    };
+    toggle.addEventListener("pointerenter", preloadAdd, { once: true });
+    toggle.addEventListener("focus", preloadAdd, { once: true });
+    toggle.addEventListener("click", () => {
+      if (opening) return;
+      if (!addPanel.hidden) return closeAdd();
+      opening = showAdd()
+        .catch((error) => announce(error.message, "error"))
+        .finally(() => {
+          opening = null;
+        });
+    });
     addPanel.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault();
@@ -221,52 +244,10 @@ function row(n, ctx) {
 // An adopted network someone has checked: clear its review mark.
 async function markReviewed(n, ctx) {
   try {
+    const { done } = await import("./forms.js");
     const saved = await api(`/api/networks/${n.id}`, { method: "PATCH", body: { reviewed: true } });
     await done(ctx, `Marked ${saved.cidr} reviewed.`, saved.sync, () => document.querySelector("main h1"));
   } catch (error) {
     announce(error.message, "error");
   }
-}
-
-function addForm(ctx, close) {
-  const alert = alertBox();
-  const form = h(
-    "form",
-    { novalidate: true, "aria-label": "Add a network" },
-    h("h2", {}, "Add a network"),
-    alert,
-    h(
-      "div",
-      { class: "grid-form" },
-      field("CIDR (required)", h("input", { name: "cidr", required: true, autocomplete: "off", spellcheck: "false", placeholder: "your address, e.g. 81.2.69.0/24" }), "IPv4 or IPv6; a single address becomes /32 or /128."),
-      field("Label (required)", h("input", { name: "label", required: true, maxlength: "100", placeholder: "Head office" }), "Who or what this network is, up to 100 characters."),
-    ),
-    field("Note", h("textarea", { name: "note", rows: "2", maxlength: "1000" }), "Optional: why this network is allowed."),
-    temporaryFields(),
-    h("div", { class: "actions" }, h("button", { type: "button", onclick: close }, "Cancel"), h("button", { type: "submit", class: "primary" }, "Add network")),
-  );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    clearFieldErrors(form);
-    setAlert(alert, "");
-    const { cidr, label, note } = form.elements;
-    const missing = {};
-    if (!cidr.value.trim()) missing.cidr = "Enter an address or network.";
-    if (!label.value.trim()) missing.label = "Give the network a label.";
-    if (Object.keys(missing).length) return showFieldErrors(form, missing);
-    const expiry = ttlOf(form);
-    if (expiry.error) return showFieldErrors(form, expiry.error);
-    const body = { cidr: cidr.value.trim(), label: label.value.trim(), note: note.value.trim(), ...expiry.body };
-    try {
-      const added = await api("/api/networks", { method: "POST", body });
-      form.reset();
-      form.elements.temporary.dispatchEvent(new Event("change"));
-      close();
-      const covered = added.covered_by?.length ? ` Already covered by ${added.covered_by.join(", ")}.` : "";
-      await done(ctx, `Added ${added.cidr}.${covered}`, added.sync);
-    } catch (error) {
-      showError(form, alert, error);
-    }
-  });
-  return form;
 }

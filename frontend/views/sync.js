@@ -1,6 +1,7 @@
 // Sync actions from the header: a dry-run preview of the plan, and "Sync now".
 import { api } from "../api.js";
-import { announce, h, modal } from "../dom.js";
+import { announce, h } from "../dom.js";
+import { modal } from "../form.js";
 
 export async function syncNow(ctx, button) {
   if (button) button.disabled = true;

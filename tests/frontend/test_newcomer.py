@@ -288,3 +288,39 @@ def test_editors_get_no_django_admin_link(console_url, page, make_user):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
     expect(page.get_by_test_id("django-admin")).to_have_count(0)
+
+
+def test_the_add_form_loads_on_first_use_and_a_click_waits_for_it(
+    console_url, page, make_user, console_errors
+):
+    """The allowlist's first render stays small (README: at most 40 KB): the add form and
+    the expiry helpers load when "Add network" is clicked, and a click made while they
+    are still on the way opens the form once they arrive, focused, instead of being lost."""
+    make_user("alice", "editor")
+    scripts = []
+    page.on("request", lambda r: scripts.append(r.url.rsplit("/", 1)[-1]))
+    sign_in(page, console_url, "alice")
+    expect(page.get_by_role("heading", name="Allowlist")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert "add.js" not in scripts and "forms.js" not in scripts
+
+    held = []
+    page.route("**/views/add.js", lambda route: held.append(route))  # held until released
+    toggle = page.get_by_role("button", name="Add network").first
+    toggle.click()
+    toggle.click()  # a second, impatient click must not close what the first one opens
+    expect(page.get_by_role("form", name="Add a network")).to_have_count(0)
+    for _ in range(50):  # the route's handler runs while Playwright waits
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert len(held) == 1
+    held[0].continue_()
+    form = page.get_by_role("form", name="Add a network")
+    expect(form.get_by_label("CIDR")).to_be_focused()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    form.get_by_label("CIDR").fill("10.5.0.0/16")
+    form.get_by_label("Label").fill("Lab")
+    form.get_by_role("button", name="Add network").click()
+    expect(row(page, "10.5.0.0/16")).to_be_visible()
+    assert unexpected(console_errors) == []
