@@ -8,19 +8,20 @@ PIP_VERSION := 26.3
 .PHONY: run manage test lint lock format bench-sync bench-api bench-frontend soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
-# Versions come from constraints.txt (the lock); compat mode keeps setuptools quiet.
-PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Versions come from constraints.txt (the lock). PYTHONWARNINGS silences setuptools' box
+# about editable installs, which --quiet does not.
+PIP_INSTALL := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --disable-pip-version-check
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) 'pip==$(PIP_VERSION)'
-	$(PIP_INSTALL) -c constraints.txt -e '.[dev]' --config-settings editable_mode=compat
+	$(PIP_INSTALL) -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # Re-resolve every dependency to its newest allowed version and rewrite the lock.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet 'pip==$(PIP_VERSION)'
-	.venv-lock/bin/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	PYTHONWARNINGS=ignore .venv-lock/bin/python -m pip install --quiet -e '.[dev]'
 	{ head -2 constraints.txt; .venv-lock/bin/python -m pip freeze --exclude-editable; } > constraints.new
 	mv constraints.new constraints.txt && rm -rf .venv-lock
 
