@@ -18,6 +18,12 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import boto3
 import pytest
 from moto import mock_aws
+from playwright.sync_api import expect
+
+# Django requests are served one at a time (below), and on a loaded 2-core CI machine one
+# slow request (a sign-in's password hash, the schema) can queue the next past Playwright's
+# default 5 s: wait up to 20 s before an expectation fails.
+expect.set_options(timeout=20_000)
 
 # Django imports wait for the fixtures: pytest loads this file before Django is set up.
 
