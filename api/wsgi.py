@@ -8,9 +8,8 @@ runs without this wrapper, e.g. under the test client or runserver).
 
 from collections.abc import Callable, Iterable
 
-from api.middleware import HEALTH_PATH
+from accesscontrol.edge import HEALTH_BODY, HEALTH_PATH
 
-HEALTH_BODY = b'{"message":"This is /api/health"}\n'
 _HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(HEALTH_BODY)))]
 
 
