@@ -58,19 +58,22 @@ MYPY := DJANGO_SECRET_KEY=mypy-type-check-only-not-a-secret $(BIN)/mypy
 NODE_BIN := node_modules/.bin
 ESLINT := $(NODE_BIN)/eslint --cache --cache-location node_modules/.cache/eslint/
 PRETTIER := $(NODE_BIN)/prettier --cache --log-level warn
+# What ESLint and Prettier look at (named, so neither walks .venv/).
+JS_PATHS := frontend eslint.config.js
+PRETTIER_PATHS := $(JS_PATHS) package.json .prettierrc.json
 
 lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MYPY)
-	$(ESLINT) .
-	$(PRETTIER) --check .
+	$(ESLINT) $(JS_PATHS)
+	$(PRETTIER) --check $(PRETTIER_PATHS)
 
 format: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
-	$(PRETTIER) --write .
-	$(ESLINT) --fix .
+	$(PRETTIER) --write $(PRETTIER_PATHS)
+	$(ESLINT) --fix $(JS_PATHS)
 
 # WAF sync cost at 100 / 1,000 / 10,000 networks: wall time, WAF calls, DB queries (moto).
 bench-sync: $(STAMP)
