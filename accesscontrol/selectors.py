@@ -70,9 +70,10 @@ def networks_containing(cidr: str, *, exclude_self: bool = True) -> list[Allowed
 
 
 def networks_covering(
-    *, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address
+    *, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
 ) -> list[AllowedNetwork]:
-    """Active networks that contain the address `ip` (most specific first)."""
+    """Active networks that contain the address `ip` (most specific first; none for no
+    address or a string that is not one)."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

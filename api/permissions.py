@@ -11,9 +11,11 @@ stays within its query budget.
 
 from enum import StrEnum
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.db.models import Q
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 APP_LABEL = "accesscontrol"
 
@@ -27,6 +29,8 @@ VIEW_AUDIT = "view_auditevent"
 
 _CACHE_ATTR = "_gatehouse_codenames"
 
+AnyUser = User | AnonymousUser
+
 
 class Role(StrEnum):
     """What the console shows and allows."""
@@ -37,7 +41,7 @@ class Role(StrEnum):
     NONE = "none"
 
 
-def granted_codenames(user) -> frozenset[str]:
+def granted_codenames(user: AnyUser) -> frozenset[str]:
     """The accesscontrol permission codenames the user holds directly or through groups."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
@@ -53,13 +57,13 @@ def granted_codenames(user) -> frozenset[str]:
     return cached
 
 
-def user_can(user, codename: str) -> bool:
+def user_can(user: AnyUser, codename: str) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return user.is_superuser or codename in granted_codenames(user)
 
 
-def role_of(user) -> Role:
+def role_of(user: AnyUser) -> Role:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Role.NONE
     if user.is_superuser:
@@ -81,7 +85,7 @@ class RolePermission(BasePermission):
 
     message = "Your role does not allow this."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         required = getattr(view, "required_permissions", {})
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         codename = required.get(method)

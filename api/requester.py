@@ -8,6 +8,8 @@ and then the memo is renewed with the new user and the same address.
 
 from dataclasses import replace
 
+from rest_framework.request import Request
+
 from accesscontrol.audit import Requester
 from accesscontrol.clientip import viewer_address
 
@@ -15,7 +17,7 @@ USER_AGENT_MAX = 512  # AuditEvent.user_agent's length
 _MEMO = "_gatehouse_requester"
 
 
-def requester_for(request) -> Requester:
+def requester_for(request: Request) -> Requester:
     django_request = getattr(request, "_request", request)
     user = request.user if request.user.is_authenticated else None
     requester = getattr(django_request, _MEMO, None)

@@ -8,7 +8,9 @@ per-field machinery costs more than the query.
 """
 
 import ipaddress
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
@@ -17,8 +19,14 @@ from accesscontrol.exceptions import EmptyAllowlist
 from accesscontrol.models import AllowedNetwork, IpSetSyncState
 from accesscontrol.services import ChangeSyncStatus, expiry_after_hours
 from accesscontrol.validation import LABEL_MAX, MAX_INPUT_LENGTH, MAX_TTL_HOURS, NOTE_MAX
-from api.permissions import Role, role_of
+from api.permissions import AnyUser, Role, role_of
 from api.requester import requester_for
+
+if TYPE_CHECKING:
+    from accesscontrol.models import AuditEvent
+    from accesscontrol.services import NetworkChange, SetSyncResult, SyncOutcome
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 IP_VERSIONS = AllowedNetwork.IpVersion.values
 NETWORK_ORDERINGS = tuple(
@@ -41,14 +49,14 @@ def iso(value: datetime | None) -> str | None:
 
 
 class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -58,12 +66,12 @@ class QueryChoiceField(serializers.ChoiceField):
     """`?status=` (empty) is not one of the choices, not an absent filter (the schema's enum
     has no empty value)."""
 
-    def get_value(self, dictionary):
+    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
         return dictionary.get(self.field_name, serializers.empty)
 
 
 class StrictBooleanField(serializers.BooleanField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
@@ -72,13 +80,13 @@ class StrictBooleanField(serializers.BooleanField):
 # --- users and sessions --------------------------------------------------------------
 
 
-class UserSerializer(serializers.Serializer):
+class UserSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
     role = serializers.ChoiceField(choices=[r.value for r in Role], read_only=True)
     is_superuser = serializers.BooleanField(read_only=True)
 
-    def to_representation(self, user) -> dict:
+    def to_representation(self, user: AnyUser) -> dict[str, Any]:
         return {
             "id": user.pk,
             "username": user.get_username(),
@@ -87,13 +95,13 @@ class UserSerializer(serializers.Serializer):
         }
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionSerializer(serializers.Serializer[Any]):
     authenticated = serializers.BooleanField()
     user = UserSerializer(allow_null=True)
     viewer_ip = serializers.CharField()
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer[Any]):
     username = StrictCharField(max_length=150)
     password = StrictCharField(max_length=4096, trim_whitespace=False)
 
@@ -101,16 +109,20 @@ class LoginSerializer(serializers.Serializer):
 # --- networks --------------------------------------------------------------------------
 
 
-class NetworkSerializer(serializers.Serializer):
+class NetworkSerializer(serializers.Serializer[Any]):
     """One allowlist entry. Context: "request", whose viewer `covers_you` is about."""
 
+    # A DRF field named like a Field attribute ("label", "source", "fields") is fine at
+    # run time; the stubs see the attribute, hence the ignores on those lines.
     id = serializers.IntegerField(read_only=True)
     cidr = serializers.CharField(read_only=True)
     ip_version = serializers.ChoiceField(choices=IP_VERSIONS, read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     note = serializers.CharField(read_only=True)
     status = serializers.ChoiceField(choices=AllowedNetwork.Status.values, read_only=True)
-    source = serializers.ChoiceField(choices=AllowedNetwork.Source.values, read_only=True)
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=AllowedNetwork.Source.values, read_only=True
+    )
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_by = serializers.CharField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True)
@@ -121,16 +133,18 @@ class NetworkSerializer(serializers.Serializer):
         help_text="Adopted from WAF (added outside Gatehouse) and not yet marked reviewed.",
     )
 
-    def _viewer(self):
+    def _viewer(self) -> Address | None:
         """The requester's address, looked up once per serializer tree (a page has
         hundreds of rows)."""
         memo = self.root.__dict__
         if "_viewer" not in memo:
             request = self.context.get("request")
-            memo["_viewer"] = as_waf_sees(requester_for(request).ip) if request else None
-        return memo["_viewer"]
+            address = requester_for(request).ip if request else None
+            memo["_viewer"] = as_waf_sees(address) if address is not None else None
+        viewer: Address | None = memo["_viewer"]
+        return viewer
 
-    def to_representation(self, network) -> dict:
+    def to_representation(self, network: "AllowedNetwork") -> dict[str, Any]:
         status = network.status
         viewer = self._viewer()
         covers = False
@@ -154,11 +168,11 @@ class NetworkSerializer(serializers.Serializer):
         }
 
 
-class SyncOutcomeSerializer(serializers.Serializer):
+class SyncOutcomeSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=[s.value for s in ChangeSyncStatus])
     reason = serializers.CharField(allow_blank=True)
 
-    def to_representation(self, outcome) -> dict:
+    def to_representation(self, outcome: "SyncOutcome") -> dict[str, Any]:
         return {"status": outcome.status, "reason": outcome.reason}
 
 
@@ -171,14 +185,14 @@ class NetworkChangeSerializer(NetworkSerializer):
     sync = SyncOutcomeSerializer(read_only=True)
     covered_by = serializers.ListField(child=serializers.CharField(), read_only=True)
 
-    def to_representation(self, change) -> dict:
+    def to_representation(self, change: "NetworkChange") -> dict[str, Any]:  # type: ignore[override]
         body = super().to_representation(change.network)
         body["sync"] = {"status": change.sync.status, "reason": change.sync.reason}
         body["covered_by"] = [network.cidr for network in change.covered_by]
         return body
 
 
-class _ExpiryInput(serializers.Serializer):
+class _ExpiryInput(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     ttl_hours = StrictIntegerField(
         required=False,
@@ -187,7 +201,7 @@ class _ExpiryInput(serializers.Serializer):
         help_text="Temporary access: expires this many hours from now.",
     )
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "ttl_hours" in attrs:
             if attrs.get("expires_at") is not None:
                 raise serializers.ValidationError(
@@ -203,17 +217,17 @@ class NetworkCreateSerializer(_ExpiryInput):
         help_text='An address or network, e.g. "81.2.69.160", "81.2.69.0/24", '
         '"2a00:1450:4009::/48".',
     )
-    label = StrictCharField(max_length=LABEL_MAX)
+    label = StrictCharField(max_length=LABEL_MAX)  # type: ignore[assignment]
     note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
 
 
 class MyNetworkCreateSerializer(_ExpiryInput):
-    label = StrictCharField(max_length=LABEL_MAX, required=False)
+    label = StrictCharField(max_length=LABEL_MAX, required=False)  # type: ignore[assignment]
     note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
 
 
 class NetworkUpdateSerializer(_ExpiryInput):
-    label = StrictCharField(max_length=LABEL_MAX, required=False)
+    label = StrictCharField(max_length=LABEL_MAX, required=False)  # type: ignore[assignment]
     note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True)
     reviewed = StrictBooleanField(
         required=False,
@@ -221,7 +235,7 @@ class NetworkUpdateSerializer(_ExpiryInput):
     )
 
 
-class NetworkListQuerySerializer(serializers.Serializer):
+class NetworkListQuerySerializer(serializers.Serializer[Any]):
     status = QueryChoiceField(choices=AllowedNetwork.Status.values, required=False)
     needs_review = serializers.BooleanField(
         required=False,
@@ -246,7 +260,7 @@ class NetworkListQuerySerializer(serializers.Serializer):
         required=False, min_value=1, help_text="Rows per page: 50 by default, at most 500."
     )
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         # DRF skips an empty optional query value ("?status="); the schema has no empty
         # choice, so say so instead of silently listing everything.
         blank = [key for key in ("status", "needs_review") if data.get(key) == ""]
@@ -257,7 +271,7 @@ class NetworkListQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ConfirmQuerySerializer(serializers.Serializer):
+class ConfirmQuerySerializer(serializers.Serializer[Any]):
     confirm = serializers.BooleanField(
         required=False,
         default=False,
@@ -265,7 +279,7 @@ class ConfirmQuerySerializer(serializers.Serializer):
     )
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(serializers.Serializer[Any]):
     user = UserSerializer()
     viewer_ip = serializers.CharField()
     allowed = serializers.BooleanField()
@@ -275,7 +289,7 @@ class MeSerializer(serializers.Serializer):
 # --- sync ------------------------------------------------------------------------------
 
 
-class SyncStateSerializer(serializers.Serializer):
+class SyncStateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     ip_version = serializers.ChoiceField(choices=IP_VERSIONS)
     status = serializers.ChoiceField(choices=IpSetSyncState.Status.values)
@@ -287,7 +301,7 @@ class SyncStateSerializer(serializers.Serializer):
         allow_blank=True, help_text="Why the set is pending although the last sync succeeded."
     )
 
-    def to_representation(self, state) -> dict:
+    def to_representation(self, state: "IpSetSyncState") -> dict[str, Any]:
         return {
             "name": state.name,
             "ip_version": state.ip_version,
@@ -300,16 +314,16 @@ class SyncStateSerializer(serializers.Serializer):
         }
 
 
-class SyncStatusSerializer(serializers.Serializer):
+class SyncStatusSerializer(serializers.Serializer[Any]):
     in_sync = serializers.BooleanField()
     sets = SyncStateSerializer(many=True)
 
 
-class SyncRunSerializer(serializers.Serializer):
+class SyncRunSerializer(serializers.Serializer[Any]):
     dry_run = StrictBooleanField(default=False)
 
 
-class SetSyncResultSerializer(serializers.Serializer):
+class SetSyncResultSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     ip_version = serializers.ChoiceField(choices=IP_VERSIONS)
     to_add = serializers.ListField(child=serializers.CharField())
@@ -328,7 +342,7 @@ class SetSyncResultSerializer(serializers.Serializer):
         "(address -> why): not adopted, removed from WAF.",
     )
 
-    def to_representation(self, result) -> dict:
+    def to_representation(self, result: "SetSyncResult") -> dict[str, Any]:
         return {
             "name": result.name,
             "ip_version": result.ip_version,
@@ -343,7 +357,7 @@ class SetSyncResultSerializer(serializers.Serializer):
         }
 
 
-class SyncReportSerializer(serializers.Serializer):
+class SyncReportSerializer(serializers.Serializer[Any]):
     dry_run = serializers.BooleanField()
     sets = SetSyncResultSerializer(many=True)
 
@@ -351,7 +365,7 @@ class SyncReportSerializer(serializers.Serializer):
 # --- audit -----------------------------------------------------------------------------
 
 
-class AuditEventSerializer(serializers.Serializer):
+class AuditEventSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     actor = serializers.CharField(help_text='Username, or "system".')
@@ -363,7 +377,7 @@ class AuditEventSerializer(serializers.Serializer):
     request_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField(allow_blank=True)
 
-    def to_representation(self, event) -> dict:
+    def to_representation(self, event: "AuditEvent") -> dict[str, Any]:
         return {
             "id": event.pk,
             "created_at": iso(event.created_at),
@@ -381,15 +395,15 @@ class AuditEventSerializer(serializers.Serializer):
 # --- errors (for the schema; api.exceptions builds the bodies) ---------------------------
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]
         help_text="Field name -> list of messages (nested for nested input)."
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     error = ErrorDetailSerializer()
 
 
@@ -404,7 +418,7 @@ class DuplicateErrorDetailSerializer(ErrorDetailSerializer):
     )
 
 
-class ConflictErrorSerializer(serializers.Serializer):
+class ConflictErrorSerializer(serializers.Serializer[Any]):
     """409: code "duplicate" (+ existing), "self_lockout" (+ viewer_ip, covering) or
     "empty_allowlist"."""
 
@@ -415,5 +429,5 @@ class LockedOutErrorDetailSerializer(ErrorDetailSerializer):
     retry_after_seconds = serializers.IntegerField()
 
 
-class LockedOutErrorSerializer(serializers.Serializer):
+class LockedOutErrorSerializer(serializers.Serializer[Any]):
     error = LockedOutErrorDetailSerializer()

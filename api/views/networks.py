@@ -7,6 +7,7 @@ Each mutation answers with the network and what happened to the WAF IP sets
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -48,10 +49,10 @@ CONFIRM = OpenApiParameter(
 )
 
 
-def _confirmed(request) -> bool:
+def _confirmed(request: Request) -> bool:
     query = ConfirmQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    return query.validated_data["confirm"]
+    return bool(query.validated_data["confirm"])
 
 
 class MeView(APIView):
@@ -63,7 +64,7 @@ class MeView(APIView):
         summary="You, your address as WAF sees it, and whether the allowlist admits it",
         responses={200: MeSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         viewer = requester_for(request).ip
         covering = selectors.networks_covering(ip=viewer)
         return Response(
@@ -94,7 +95,7 @@ class NetworkListView(APIView):
             404: OpenApiResponse(ErrorSerializer, description="Page past the end."),
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         query = NetworkListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         networks = selectors.network_list(
@@ -123,7 +124,7 @@ class NetworkListView(APIView):
             409: CONFLICT,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = NetworkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         change = services.allow_network(requester=requester_for(request), **body.validated_data)
@@ -147,7 +148,7 @@ class MyNetworkView(APIView):
             409: CONFLICT,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = MyNetworkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
@@ -175,7 +176,7 @@ class NetworkDetailView(APIView):
         summary="One network",
         responses={200: NetworkSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
-    def get(self, request, pk: int):
+    def get(self, request: Request, pk: int) -> Response:
         network = self._network(pk)
         return Response(NetworkSerializer(network, context={"request": request}).data)
 
@@ -194,7 +195,7 @@ class NetworkDetailView(APIView):
             409: CONFLICT,
         },
     )
-    def patch(self, request, pk: int):
+    def patch(self, request: Request, pk: int) -> Response:
         confirm = _confirmed(request)
         network = self._network(pk)
         body = NetworkUpdateSerializer(data=request.data, partial=True)
@@ -220,7 +221,7 @@ class NetworkDetailView(APIView):
             409: CONFLICT,
         },
     )
-    def delete(self, request, pk: int):
+    def delete(self, request: Request, pk: int) -> Response:
         confirm = _confirmed(request)
         network = self._network(pk)
         services.revoke_network(requester=requester_for(request), network=network, confirm=confirm)

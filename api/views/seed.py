@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from accesscontrol.edge import HEALTH_BODY
 
 
-def flask_json(payload: dict) -> HttpResponse:
+def flask_json(payload: dict[str, str]) -> HttpResponse:
     body = json.dumps(payload, separators=(",", ":")) + "\n"
     return HttpResponse(body, content_type="application/json")
 

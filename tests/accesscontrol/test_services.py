@@ -414,9 +414,9 @@ def test_without_sync_state_rows_selectors_read_and_a_change_recreates_them(
 
     IpSetSyncState.objects.all().delete()
     states = selectors.sync_states()
-    assert [(s.ip_version, s.pk, s.status) for s in states] == [
-        (4, None, "pending"),
-        (6, None, "pending"),
+    assert [(s.ip_version, s.pk is None, s.status) for s in states] == [
+        (4, True, "pending"),
+        (6, True, "pending"),
     ]
     assert not IpSetSyncState.objects.exists()
     assert add(as_editor, OFFICE_V4, gateway).sync.status == "applied"
