@@ -12,7 +12,10 @@ WAF judges the address CloudFront saw, so Django must use that same address:
 - "direct" mode (no proxy in front): `REMOTE_ADDR`.
 
 Whatever cannot be parsed as an address falls back to `REMOTE_ADDR`. A scoped IPv6
-address (`fe80::1%eth0`) is never a viewer address: WAF never sees a zone id.
+address (`fe80::1%eth0`) is never a viewer address: WAF never sees a zone id. The viewer is
+resolved once per request (`viewer_address`, memoised on the Django request) and kept
+parsed: everything downstream (api.requester, the allowlist middleware, the services'
+self-lockout guard) uses that one `ipaddress` object.
 
 `lockout_key` is the address django-axes counts sign-in failures against: the viewer's
 IPv4 address, or the /64 its IPv6 address belongs to (one subscriber gets a whole /64 and
@@ -24,8 +27,11 @@ import ipaddress
 from django.conf import settings
 from django.http import HttpRequest
 
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_MEMO = "_gatehouse_viewer"
 
-def _parse_ip(value: str) -> str | None:
+
+def _parse_ip(value: str) -> Address | None:
     value = value.strip()
     if value.startswith("[") and value.endswith("]"):
         value = value[1:-1]
@@ -35,26 +41,41 @@ def _parse_ip(value: str) -> str | None:
         return None
     if address.version == 6 and address.scope_id is not None:
         return None
-    return str(address)
+    return address
 
 
-def _from_viewer_address(header: str) -> str | None:
+def _from_viewer_address(header: str) -> Address | None:
     host, sep, port = header.strip().rpartition(":")
     if not sep or not port.isdigit():
         return None
     return _parse_ip(host)
 
 
-def _from_forwarded_for(header: str) -> str | None:
+def _from_forwarded_for(header: str) -> Address | None:
     hops = [hop.strip() for hop in header.split(",")]
     if len(hops) < 2:
         return None
     return _parse_ip(hops[-2])
 
 
+def viewer_address(request: HttpRequest) -> Address:
+    """The address WAF judged for this request, resolved once per request (DRF's Request
+    shares the memo of the Django request it wraps)."""
+    request = getattr(request, "_request", request)
+    address = getattr(request, _MEMO, None)
+    if address is None:
+        address = _resolve(request)
+        setattr(request, _MEMO, address)
+    return address
+
+
 def viewer_ip(request: HttpRequest) -> str:
-    """The address WAF judged for this request, as a normalised string."""
-    remote = _parse_ip(request.META.get("REMOTE_ADDR", "")) or "0.0.0.0"  # noqa: S104
+    """The viewer's address as a normalised string (for response bodies)."""
+    return str(viewer_address(request))
+
+
+def _resolve(request: HttpRequest) -> Address:
+    remote = _parse_ip(request.META.get("REMOTE_ADDR", "")) or ipaddress.IPv4Address(0)
     if settings.GATEHOUSE_CLIENT_IP_SOURCE == "direct":
         return remote
     if not getattr(request, "origin_verified", False):
@@ -71,7 +92,7 @@ LOCKOUT_PREFIX_V6 = 64
 def lockout_key(request: HttpRequest) -> str:
     """What sign-in failures are counted against: the IPv4 address, or the IPv6 /64's
     network address (a plain address, so axes stores it like any other)."""
-    viewer = ipaddress.ip_address(viewer_ip(request))
+    viewer = viewer_address(request)
     if viewer.version == 6 and not viewer.ipv4_mapped:
         network = ipaddress.ip_network(f"{viewer}/{LOCKOUT_PREFIX_V6}", strict=False)
         return str(network.network_address)
@@ -91,15 +112,17 @@ def _covering_candidates(address: ipaddress.IPv4Address | ipaddress.IPv6Address)
     ]
 
 
-def viewer_is_allowed(ip: str) -> bool:
-    """Whether an active allowlist network covers `ip`: one query on the unique cidr index."""
+def as_waf_sees(address: Address) -> Address:
+    """An IPv4-mapped IPv6 address as the IPv4 address it is (networks are stored so)."""
+    if address.version == 6 and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def viewer_is_allowed(address: Address) -> bool:
+    """Whether an active allowlist network covers `address`: one query on the unique cidr
+    index."""
     from accesscontrol.models import AllowedNetwork  # clientip loads before the app registry
 
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    candidates = _covering_candidates(address)
+    candidates = _covering_candidates(as_waf_sees(address))
     return AllowedNetwork.objects.active().filter(cidr__in=candidates).exists()

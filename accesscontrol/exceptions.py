@@ -4,6 +4,7 @@ botocore (never raw botocore text in `str()`: that goes to the log)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,7 +40,12 @@ class EmptyAllowlist(AccessControlError):
     remain), "last_of_version" (the version's set would be empty at once) or
     "last_permanent_of_version" (it would empty when the new expiry passes)."""
 
-    def __init__(self, message: str = "", *, rule: str = "last_permanent"):
+    class Rule(StrEnum):
+        LAST_PERMANENT = "last_permanent"
+        LAST_OF_VERSION = "last_of_version"
+        LAST_PERMANENT_OF_VERSION = "last_permanent_of_version"
+
+    def __init__(self, message: str = "", *, rule: Rule = Rule.LAST_PERMANENT):
         self.rule = rule
         super().__init__(
             message

@@ -2,8 +2,9 @@
 
 Invariants: `AllowedNetwork.cidr` is always the normalised network string produced by
 `accesscontrol.validation` (so equality is string equality, also for WAF addresses);
-`AuditEvent` rows are only ever inserted; one `IpSetSyncState` row per IP version, whose
-row lock serialises every sync of that version across processes and app instances.
+`AuditEvent` rows are only ever inserted; one `IpSetSyncState` row per IP version (made by
+migration 0005), whose row lock serialises every sync of that version across processes
+and app instances.
 """
 
 from django.conf import settings
@@ -31,6 +32,12 @@ class AllowedNetwork(models.Model):
     class IpVersion(models.IntegerChoices):
         V4 = 4, "IPv4"
         V6 = 6, "IPv6"
+
+    class Status(models.TextChoices):
+        """Not stored: derived from expires_at (see `status`)."""
+
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
 
     cidr = models.CharField(max_length=64, unique=True)
     ip_version = models.PositiveSmallIntegerField(choices=IpVersion.choices)
@@ -73,8 +80,8 @@ class AllowedNetwork(models.Model):
         return self.expires_at is None or self.expires_at > timezone.now()
 
     @property
-    def status(self) -> str:
-        return "active" if self.is_active else "expired"
+    def status(self) -> Status:
+        return self.Status.ACTIVE if self.is_active else self.Status.EXPIRED
 
 
 class AuditEvent(models.Model):

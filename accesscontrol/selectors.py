@@ -1,5 +1,4 @@
-"""Reads of the allowlist, its audit trail and sync state (no writes but the lazily
-created sync-state rows)."""
+"""Reads of the allowlist, its audit trail and sync state. Nothing here writes."""
 
 from __future__ import annotations
 
@@ -7,11 +6,10 @@ import ipaddress
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 
+from accesscontrol.edge import IP_VERSIONS, ip_set_name
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
-from accesscontrol.waf import IP_VERSIONS, ip_set_names
 
 ORDERINGS = {
     "label": ["label", "-created_at", "-id"],
@@ -34,9 +32,9 @@ def network_list(
     networks = AllowedNetwork.objects.select_related("created_by")
     if needs_review is not None:
         networks = networks.filter(needs_review=needs_review)
-    if status == "active":
+    if status == AllowedNetwork.Status.ACTIVE:
         networks = networks.active()
-    elif status == "expired":
+    elif status == AllowedNetwork.Status.EXPIRED:
         networks = networks.expired()
     if search and search.strip():
         term = search.strip()
@@ -71,8 +69,11 @@ def networks_containing(cidr: str, *, exclude_self: bool = True) -> list[Allowed
     return sorted(found, key=lambda n: ipaddress.ip_network(n.cidr).prefixlen, reverse=True)
 
 
-def networks_covering(*, ip: str) -> list[AllowedNetwork]:
-    """Active networks that contain the address `ip` (most specific first)."""
+def networks_covering(
+    *, ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None
+) -> list[AllowedNetwork]:
+    """Active networks that contain the address `ip` (most specific first; none for no
+    address or a string that is not one)."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -82,20 +83,19 @@ def networks_covering(*, ip: str) -> list[AllowedNetwork]:
     return networks_containing(str(ipaddress.ip_network(address)), exclude_self=False)
 
 
+def sync_state(version: int) -> IpSetSyncState:
+    """One IP set's sync state. Its row comes from migration 0005 (and every sync writes
+    it back); a database emptied since (a test's flush) reads as a set never synced."""
+    state = IpSetSyncState.objects.filter(ip_version=version).first()
+    return state or IpSetSyncState(
+        ip_version=version, name=ip_set_name(settings.GATEHOUSE_EDGE_NAME, version)
+    )
+
+
 def sync_states() -> list[IpSetSyncState]:
-    """Both sync-state rows (created on first use, named after the configured edge)."""
-    names = ip_set_names(settings.GATEHOUSE_EDGE_NAME)
+    """Both IP sets' sync states, by IP version (see `sync_state`)."""
     states = {s.ip_version: s for s in IpSetSyncState.objects.all()}
-    for version in IP_VERSIONS:
-        if version not in states:
-            try:
-                with transaction.atomic():
-                    states[version] = IpSetSyncState.objects.create(
-                        ip_version=version, name=names[version]
-                    )
-            except IntegrityError:  # created concurrently
-                states[version] = IpSetSyncState.objects.get(ip_version=version)
-    return [states[v] for v in IP_VERSIONS]
+    return [states.get(version) or sync_state(version) for version in IP_VERSIONS]
 
 
 def unapplied_changes(state: IpSetSyncState) -> dict[str, list[str]]:

@@ -39,8 +39,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from accesscontrol.audit import Requester, record_audit_event
 from accesscontrol.models import AuditEvent
-from accesscontrol.services import Requester, record_audit_event
 
 log = logging.getLogger(__name__)
 

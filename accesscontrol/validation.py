@@ -20,6 +20,7 @@ MAX_INPUT_LENGTH = 100  # longest sensible CIDR is ~43 characters
 MAX_ACTIVE_PER_VERSION = 10_000  # WAF's limit of addresses per IP set
 LABEL_MAX = 100
 NOTE_MAX = 1000
+MAX_TTL_HOURS = 24 * 366  # temporary access: at most a year (leap year included)
 
 # Addresses production accepts (documentation ranges are refused there); yours differ.
 EXAMPLES = "like 81.2.69.160, 81.2.69.0/24 or 2a00:1450:4009::/48 (use your own)"

@@ -1,7 +1,7 @@
 """The WAF gateway: the only code in the app that talks to wafv2.
 
-It finds the two office IP sets by name (scope CLOUDFRONT, always in
-`settings.GATEHOUSE_WAF_REGION`, i.e. us-east-1), reads their addresses and lock token,
+It finds the two office IP sets by name (scope CLOUDFRONT, always in us-east-1: see
+`accesscontrol.edge`), reads their addresses and lock token,
 and writes with that token, re-reading and re-applying on WAFOptimisticLockException a
 bounded number of times with jittered backoff. Throttling and transient HTTP errors are
 left to botocore's standard retry mode. Every botocore failure leaves as a
@@ -30,12 +30,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from accesscontrol.edge import WAF_REGION, WAF_SCOPE, ip_set_names
 from accesscontrol.exceptions import IpSetNotFound, WafLimitExceeded, WafLockConflict, WafSyncError
 
 log = logging.getLogger(__name__)
 
-SCOPE = "CLOUDFRONT"
-IP_VERSIONS = (4, 6)
 _WAF_VERSION = {4: "IPV4", 6: "IPV6"}
 # Codes that mean "try again later" rather than "someone must fix something".
 _TRANSIENT_CODES = {
@@ -55,17 +54,12 @@ _session: boto3.Session | None = None
 _clients: dict[tuple[str, str], Any] = {}
 
 
-def ip_set_names(edge_name: str) -> dict[int, str]:
-    """The IP set names of an edge, by IP version."""
-    return {4: f"{edge_name}-office-v4", 6: f"{edge_name}-office-v6"}
-
-
 def wafv2_client() -> Any:
     """A wafv2 client in the WAF region with botocore's standard retry mode.
 
     Clients are thread-safe and cost ~10 ms to build, so one per process is reused (per
     endpoint: `AWS_ENDPOINT_URL` is part of the key)."""
-    key = (settings.GATEHOUSE_WAF_REGION, os.environ.get("AWS_ENDPOINT_URL", ""))
+    key = (WAF_REGION, os.environ.get("AWS_ENDPOINT_URL", ""))
     with _session_lock:
         client = _clients.get(key)
         if client is None:
@@ -98,7 +92,6 @@ def normalise_address(address: str) -> str:
 class IpSetSnapshot:
     name: str
     id: str
-    arn: str
     addresses: frozenset[str]
     lock_token: str
     ip_version: int = 4
@@ -109,7 +102,6 @@ class IpSetSnapshot:
 class ApplyResult:
     snapshot: IpSetSnapshot  # the last state read
     wrote: bool
-    attempts: int
 
 
 class WafIpSetGateway:
@@ -163,7 +155,7 @@ class WafIpSetGateway:
                     f"WAF IP set {name} changed while we were updating it."
                 ) from exc
             if code == "WAFNonexistentItemException":
-                raise IpSetNotFound(name, SCOPE, settings.GATEHOUSE_WAF_REGION) from exc
+                raise IpSetNotFound(name, WAF_SCOPE, WAF_REGION) from exc
             if code == "WAFLimitsExceededException":
                 raise WafLimitExceeded(name, operation) from exc
             transient = code in _TRANSIENT_CODES
@@ -178,7 +170,7 @@ class WafIpSetGateway:
 
     def _find_id(self, ip_version: int) -> str:
         name = self.names[ip_version]
-        params: dict[str, Any] = {"Scope": SCOPE, "Limit": 100}
+        params: dict[str, Any] = {"Scope": WAF_SCOPE, "Limit": 100}
         while True:
             page = self._call("list_ip_sets", name, **params)
             for summary in page.get("IPSets", []):
@@ -187,7 +179,7 @@ class WafIpSetGateway:
                     return summary["Id"]
             marker = page.get("NextMarker")
             if not marker or not page.get("IPSets"):
-                raise IpSetNotFound(name, SCOPE, settings.GATEHOUSE_WAF_REGION)
+                raise IpSetNotFound(name, WAF_SCOPE, WAF_REGION)
             params["NextMarker"] = marker
 
     def read(
@@ -200,14 +192,14 @@ class WafIpSetGateway:
         remembered = ip_version in self._ids
         set_id = self._ids.get(ip_version) or self._find_id(ip_version)
         try:
-            response = self._call("get_ip_set", name, Name=name, Scope=SCOPE, Id=set_id)
+            response = self._call("get_ip_set", name, Name=name, Scope=WAF_SCOPE, Id=set_id)
         except IpSetNotFound:
             if not remembered:
                 raise
             # The remembered id is stale (the set was re-created): find it again, once.
             self._ids.pop(ip_version, None)
             set_id = self._find_id(ip_version)
-            response = self._call("get_ip_set", name, Name=name, Scope=SCOPE, Id=set_id)
+            response = self._call("get_ip_set", name, Name=name, Scope=WAF_SCOPE, Id=set_id)
         ip_set = response["IPSet"]
         if ip_set.get("IPAddressVersion") not in (None, _WAF_VERSION[ip_version]):
             raise WafSyncError(
@@ -218,7 +210,6 @@ class WafIpSetGateway:
         return IpSetSnapshot(
             name=name,
             id=ip_set["Id"],
-            arn=ip_set["ARN"],
             addresses=frozenset(
                 a if a in known else normalise_address(a) for a in ip_set.get("Addresses", [])
             ),
@@ -233,7 +224,7 @@ class WafIpSetGateway:
         `snapshot` was read."""
         params: dict[str, Any] = {
             "Name": snapshot.name,
-            "Scope": SCOPE,
+            "Scope": WAF_SCOPE,
             "Id": snapshot.id,
             "Addresses": list(addresses),
             "LockToken": snapshot.lock_token,
@@ -251,12 +242,18 @@ class WafIpSetGateway:
         known: frozenset[str] | set[str] = frozenset(),
     ) -> ApplyResult:
         """Read, ask `plan` for the addresses wanted given what is there, write if they
-        differ. On a lock conflict re-read and re-plan, up to max_attempts times."""
+        differ. On a lock conflict re-read and re-plan, up to max_attempts times.
+
+        `plan` runs once per attempt and may write to the database (the sync adopts and
+        audits addresses found in WAF there): call this inside the transaction that holds
+        the set's sync-state lock, and make `plan` remember what it already recorded so a
+        re-plan after a conflict does not record it again. Those writes stay even when no
+        WAF write follows (the addresses were in WAF when read)."""
         for attempt in range(1, self.max_attempts + 1):
             snapshot = self.read(ip_version, known=known)
             wanted = plan(snapshot)
             if wanted is None or frozenset(wanted) == snapshot.addresses:
-                return ApplyResult(snapshot=snapshot, wrote=False, attempts=attempt)
+                return ApplyResult(snapshot=snapshot, wrote=False)
             try:
                 self.write(snapshot, wanted)
             except WafLockConflict:
@@ -267,5 +264,5 @@ class WafIpSetGateway:
                 log.info("WAF lock conflict on %s, retrying in %.2fs", snapshot.name, delay)
                 self._sleep(delay)
                 continue
-            return ApplyResult(snapshot=snapshot, wrote=True, attempts=attempt)
+            return ApplyResult(snapshot=snapshot, wrote=True)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -215,8 +215,8 @@ GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER = env.bool("GATEHOUSE_LOCAL_TRUST_VIEWER_HEA
 GATEHOUSE_ALLOW_PRIVATE_RANGES = env.bool("GATEHOUSE_ALLOW_PRIVATE_RANGES", default=False)
 GATEHOUSE_MIN_PREFIX_V4 = env.int("GATEHOUSE_MIN_PREFIX_V4", default=16)
 GATEHOUSE_MIN_PREFIX_V6 = env.int("GATEHOUSE_MIN_PREFIX_V6", default=48)
-# WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says.
-GATEHOUSE_WAF_REGION = "us-east-1"
+# WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
+# (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 
 LOGGING = {

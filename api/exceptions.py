@@ -2,7 +2,8 @@
 
 Some codes carry extra keys next to code/message/fields:
 - 409 "duplicate": "existing" (the Network already on the list)
-- 409 "self_lockout": "viewer_ip" and "covering" (the networks that admit you now)
+- 409 "self_lockout": "viewer_ip" and "covering" (the networks that admit you now, each
+  with `covers_you` about the requester: the handler's context holds the request)
 - 409 "empty_allowlist": "rule" (which invariant the change would break)
 - 429 "locked_out": "retry_after_seconds" (made by api.authentication.lockout_response)
 
@@ -16,6 +17,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -58,7 +60,9 @@ def _first_message(fields: dict[str, Any]) -> str | None:
 def _networks(networks: Iterable["AllowedNetwork"], context: dict[str, Any]) -> list[Any]:
     from api.serializers import NetworkSerializer
 
-    return list(NetworkSerializer(list(networks), many=True, context=context).data)
+    # DRF's handler context has the request: covers_you is about its requester.
+    request = context.get("request")
+    return list(NetworkSerializer(list(networks), many=True, context={"request": request}).data)
 
 
 def _access_control_response(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -98,20 +102,12 @@ def _access_control_response(exc: Exception, context: dict[str, Any]) -> Respons
     return None
 
 
-def _is_aws_error(exc: Exception) -> bool:
-    try:
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - boto3 is a dependency
-        return False
-    return isinstance(exc, BotoCoreError | ClientError)
-
-
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     mapped = _access_control_response(exc, context)
     if mapped is not None:
         set_rollback()
         return mapped
-    if _is_aws_error(exc):
+    if isinstance(exc, BotoCoreError | ClientError):
         logger.error("AWS call failed inside an API request", exc_info=exc)
         set_rollback()
         return Response(

@@ -4,9 +4,10 @@
   target's private IP as Host (which ALLOWED_HOSTS rejects), come over plain HTTP (which
   SECURE_SSL_REDIRECT would redirect) and must not depend on the database.
 - OriginSecretMiddleware admits only requests that came through CloudFront, which adds
-  `X-Origin-Verify: <secret>`. It marks them `request.origin_verified`, the one fact that
-  lets accesscontrol.clientip trust CloudFront's viewer-address header. It runs before
-  static files and the HTTPS redirect: without the secret only the health check answers.
+  `X-Origin-Verify: <secret>` (accesscontrol.edge.ORIGIN_HEADER). It marks them
+  `request.origin_verified`, the one fact that lets accesscontrol.clientip trust
+  CloudFront's viewer-address header. It runs before static files and the HTTPS
+  redirect: without the secret only the health check answers.
 - ViewerAllowlistMiddleware (defence in depth, on whenever the secret is): a viewer that
   no active network covers is refused here too, as WAF would, so a leaked secret alone
   opens nothing. Exempt: the health check, sign-out and GATEHOUSE_ALLOWLIST_EXEMPT_PATHS.
@@ -22,12 +23,16 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from accesscontrol.clientip import viewer_ip, viewer_is_allowed
+from accesscontrol.clientip import viewer_address, viewer_is_allowed
+from accesscontrol.edge import (
+    HEALTH_PATH,
+    ORIGIN_FORBIDDEN_CODE,
+    ORIGIN_FORBIDDEN_MESSAGE,
+    ORIGIN_HEADER,
+)
 from api.views.seed import health
 
-HEALTH_PATH = "/api/health"
 LOGOUT_PATH = "/api/auth/logout"
-ORIGIN_HEADER = "X-Origin-Verify"
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -65,9 +70,7 @@ class OriginSecretMiddleware:
         if accepted:
             presented = request.headers.get(ORIGIN_HEADER, "")
             if not origin_secret_matches(presented, accepted):
-                return _error(
-                    403, "origin_forbidden", "Requests must come through the CloudFront edge."
-                )
+                return _error(403, ORIGIN_FORBIDDEN_CODE, ORIGIN_FORBIDDEN_MESSAGE)
             request.origin_verified = True  # type: ignore[attr-defined]
         return self.get_response(request)
 
@@ -89,7 +92,7 @@ class ViewerAllowlistMiddleware:
         if (
             getattr(request, "origin_verified", False)
             and not allowlist_exempt(request)
-            and not viewer_is_allowed(viewer_ip(request))
+            and not viewer_is_allowed(viewer_address(request))
         ):
             return _error(403, "viewer_not_allowed", settings.GATEHOUSE_BLOCK_MESSAGE)
         return self.get_response(request)

@@ -9,6 +9,8 @@ object for the rest of the request (Django's own backend spends two), so a list 
 stays within its query budget.
 """
 
+from enum import StrEnum
+
 from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.db.models import Q
 from rest_framework.permissions import BasePermission
@@ -28,6 +30,15 @@ VIEW_AUDIT = "view_auditevent"
 _CACHE_ATTR = "_gatehouse_codenames"
 
 AnyUser = User | AnonymousUser
+
+
+class Role(StrEnum):
+    """What the console shows and allows."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    SUPERUSER = "superuser"
+    NONE = "none"
 
 
 def granted_codenames(user: AnyUser) -> frozenset[str]:
@@ -52,18 +63,17 @@ def user_can(user: AnyUser, codename: str) -> bool:
     return user.is_superuser or codename in granted_codenames(user)
 
 
-def role_of(user: AnyUser) -> str:
-    """ "superuser" | "editor" | "viewer" | "none" (what the console shows and allows)."""
+def role_of(user: AnyUser) -> Role:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return "none"
+        return Role.NONE
     if user.is_superuser:
-        return "superuser"
+        return Role.SUPERUSER
     codenames = granted_codenames(user)
     if ADD_NETWORK in codenames:
-        return "editor"
+        return Role.EDITOR
     if VIEW_NETWORKS in codenames:
-        return "viewer"
-    return "none"
+        return Role.VIEWER
+    return Role.NONE
 
 
 class RolePermission(BasePermission):

@@ -1,28 +1,34 @@
-"""Request parsing and response shapes for the API (the HTTP contract in CONTRACT.md).
+"""Request parsing and response shapes for the API (the OpenAPI schema at /api/schema).
 
-Response serializers declare every field (drf-spectacular builds the OpenAPI schema from
-them) but build their dicts directly in `to_representation`: a list page serialises
-hundreds of rows per request, and DRF's per-field machinery costs more than the query.
+Limits come from accesscontrol.validation and choices from the model enums, so the schema
+says what the services enforce. Response serializers declare every field (drf-spectacular
+builds the OpenAPI schema from them) but build their dicts directly in
+`to_representation`: a list page serialises hundreds of rows per request, and DRF's
+per-field machinery costs more than the query.
 """
 
 import ipaddress
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.utils import timezone
 from rest_framework import serializers
 
-from api.permissions import AnyUser, role_of
+from accesscontrol.clientip import as_waf_sees
+from accesscontrol.exceptions import EmptyAllowlist
+from accesscontrol.models import AllowedNetwork, IpSetSyncState
+from accesscontrol.services import ChangeSyncStatus, expiry_after_hours
+from accesscontrol.validation import LABEL_MAX, MAX_INPUT_LENGTH, MAX_TTL_HOURS, NOTE_MAX
+from api.permissions import AnyUser, Role, role_of
+from api.requester import requester_for
 
 if TYPE_CHECKING:
-    from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
+    from accesscontrol.models import AuditEvent
     from accesscontrol.services import NetworkChange, SetSyncResult, SyncOutcome
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-ROLES = ("viewer", "editor", "superuser", "none")
-MAX_TTL_HOURS = 24 * 366
+IP_VERSIONS = AllowedNetwork.IpVersion.values
 NETWORK_ORDERINGS = tuple(
     f"{sign}{name}" for name in ("label", "expires_at", "created_at") for sign in ("", "-")
 )
@@ -35,27 +41,6 @@ def iso(value: datetime | None) -> str | None:
         return None
     text = (value.astimezone(UTC) if value.tzinfo is not None else value).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def _status(network: "AllowedNetwork") -> str:
-    value: Any = network.status
-    return str(value() if callable(value) else value)
-
-
-def _is_active(network: "AllowedNetwork") -> bool:
-    value: Any = network.is_active
-    return bool(value() if callable(value) else value)
-
-
-def parse_ip(value: str | None) -> Address | None:
-    """The address as ipaddress sees it (an IPv4-mapped IPv6 address as its IPv4 one)."""
-    try:
-        address = ipaddress.ip_address(value) if value else None
-    except ValueError:
-        return None
-    if address is not None and address.version == 6 and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
 
 
 # --- JSON input: types as the schema says them -------------------------------------------
@@ -98,7 +83,7 @@ class StrictBooleanField(serializers.BooleanField):
 class UserSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
-    role = serializers.ChoiceField(choices=ROLES, read_only=True)
+    role = serializers.ChoiceField(choices=[r.value for r in Role], read_only=True)
     is_superuser = serializers.BooleanField(read_only=True)
 
     def to_representation(self, user: AnyUser) -> dict[str, Any]:
@@ -125,18 +110,18 @@ class LoginSerializer(serializers.Serializer[Any]):
 
 
 class NetworkSerializer(serializers.Serializer[Any]):
-    """One allowlist entry. Context: "viewer_ip" (str) for `covers_you`."""
+    """One allowlist entry. Context: "request", whose viewer `covers_you` is about."""
 
     # A DRF field named like a Field attribute ("label", "source", "fields") is fine at
     # run time; the stubs see the attribute, hence the ignores on those lines.
     id = serializers.IntegerField(read_only=True)
     cidr = serializers.CharField(read_only=True)
-    ip_version = serializers.ChoiceField(choices=(4, 6), read_only=True)
+    ip_version = serializers.ChoiceField(choices=IP_VERSIONS, read_only=True)
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     note = serializers.CharField(read_only=True)
-    status = serializers.ChoiceField(choices=("active", "expired"), read_only=True)
+    status = serializers.ChoiceField(choices=AllowedNetwork.Status.values, read_only=True)
     source = serializers.ChoiceField(  # type: ignore[assignment]
-        choices=("console", "cli", "bootstrap", "adopted"), read_only=True
+        choices=AllowedNetwork.Source.values, read_only=True
     )
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_by = serializers.CharField(read_only=True, allow_null=True)
@@ -149,18 +134,22 @@ class NetworkSerializer(serializers.Serializer[Any]):
     )
 
     def _viewer(self) -> Address | None:
-        cache = self.root.__dict__.setdefault("_viewer_cache", {})
-        if "ip" not in cache:
-            cache["ip"] = parse_ip(self.context.get("viewer_ip"))
-        viewer: Address | None = cache["ip"]
+        """The requester's address, looked up once per serializer tree (a page has
+        hundreds of rows)."""
+        memo = self.root.__dict__
+        if "_viewer" not in memo:
+            request = self.context.get("request")
+            address = requester_for(request).ip if request else None
+            memo["_viewer"] = as_waf_sees(address) if address is not None else None
+        viewer: Address | None = memo["_viewer"]
         return viewer
 
     def to_representation(self, network: "AllowedNetwork") -> dict[str, Any]:
-        status = _status(network)
+        status = network.status
         viewer = self._viewer()
         covers = False
-        if viewer is not None and status == "active":
-            covers = viewer in ipaddress.ip_network(network.cidr, strict=False)
+        if viewer is not None and status == AllowedNetwork.Status.ACTIVE:
+            covers = viewer in ipaddress.ip_network(network.cidr)
         creator = network.created_by
         return {
             "id": network.pk,
@@ -180,7 +169,7 @@ class NetworkSerializer(serializers.Serializer[Any]):
 
 
 class SyncOutcomeSerializer(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=("applied", "pending"))
+    status = serializers.ChoiceField(choices=[s.value for s in ChangeSyncStatus])
     reason = serializers.CharField(allow_blank=True)
 
     def to_representation(self, outcome: "SyncOutcome") -> dict[str, Any]:
@@ -208,7 +197,7 @@ class _ExpiryInput(serializers.Serializer[Any]):
     ttl_hours = StrictIntegerField(
         required=False,
         min_value=1,
-        max_value=MAX_TTL_HOURS,
+        max_value=MAX_TTL_HOURS,  # the schema's maximum: the console reads it from there
         help_text="Temporary access: expires this many hours from now.",
     )
 
@@ -218,28 +207,28 @@ class _ExpiryInput(serializers.Serializer[Any]):
                 raise serializers.ValidationError(
                     {"ttl_hours": ["Give either expires_at or ttl_hours, not both."]}
                 )
-            attrs["expires_at"] = timezone.now() + timedelta(hours=attrs.pop("ttl_hours"))
+            attrs["expires_at"] = expiry_after_hours(attrs.pop("ttl_hours"))
         return attrs
 
 
 class NetworkCreateSerializer(_ExpiryInput):
     cidr = StrictCharField(
-        max_length=64,
+        max_length=MAX_INPUT_LENGTH,
         help_text='An address or network, e.g. "81.2.69.160", "81.2.69.0/24", '
         '"2a00:1450:4009::/48".',
     )
-    label = StrictCharField(max_length=100)  # type: ignore[assignment]
-    note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=LABEL_MAX)  # type: ignore[assignment]
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
 
 
 class MyNetworkCreateSerializer(_ExpiryInput):
-    label = StrictCharField(max_length=100, required=False)  # type: ignore[assignment]
-    note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
+    label = StrictCharField(max_length=LABEL_MAX, required=False)  # type: ignore[assignment]
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
 
 
 class NetworkUpdateSerializer(_ExpiryInput):
-    label = StrictCharField(max_length=100, required=False)  # type: ignore[assignment]
-    note = StrictCharField(max_length=1000, required=False, allow_blank=True)
+    label = StrictCharField(max_length=LABEL_MAX, required=False)  # type: ignore[assignment]
+    note = StrictCharField(max_length=NOTE_MAX, required=False, allow_blank=True)
     reviewed = StrictBooleanField(
         required=False,
         help_text="true: someone checked this adopted network (clears needs_review).",
@@ -247,7 +236,7 @@ class NetworkUpdateSerializer(_ExpiryInput):
 
 
 class NetworkListQuerySerializer(serializers.Serializer[Any]):
-    status = QueryChoiceField(choices=("active", "expired"), required=False)
+    status = QueryChoiceField(choices=AllowedNetwork.Status.values, required=False)
     needs_review = serializers.BooleanField(
         required=False,
         allow_null=True,
@@ -302,8 +291,8 @@ class MeSerializer(serializers.Serializer[Any]):
 
 class SyncStateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
-    ip_version = serializers.ChoiceField(choices=(4, 6))
-    status = serializers.ChoiceField(choices=("in_sync", "pending", "failed"))
+    ip_version = serializers.ChoiceField(choices=IP_VERSIONS)
+    status = serializers.ChoiceField(choices=IpSetSyncState.Status.values)
     last_synced_at = serializers.DateTimeField(allow_null=True)
     last_error = serializers.CharField(allow_blank=True)
     drift = serializers.JSONField(allow_null=True)
@@ -336,7 +325,7 @@ class SyncRunSerializer(serializers.Serializer[Any]):
 
 class SetSyncResultSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
-    ip_version = serializers.ChoiceField(choices=(4, 6))
+    ip_version = serializers.ChoiceField(choices=IP_VERSIONS)
     to_add = serializers.ListField(child=serializers.CharField())
     to_remove = serializers.ListField(child=serializers.CharField())
     adopted = serializers.ListField(child=serializers.CharField())
@@ -345,7 +334,7 @@ class SetSyncResultSerializer(serializers.Serializer[Any]):
         help_text="Drift: addresses Gatehouse wrote that someone removed in WAF (restored).",
     )
     wrote = serializers.BooleanField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=IpSetSyncState.Status.values)
     error = serializers.CharField(allow_blank=True)
     refused = serializers.DictField(
         child=serializers.CharField(),
@@ -423,7 +412,7 @@ class DuplicateErrorDetailSerializer(ErrorDetailSerializer):
     viewer_ip = serializers.CharField(required=False)
     covering = NetworkSerializer(many=True, required=False)
     rule = serializers.ChoiceField(
-        choices=("last_permanent", "last_of_version", "last_permanent_of_version"),
+        choices=[rule.value for rule in EmptyAllowlist.Rule],
         required=False,
         help_text="empty_allowlist: which invariant the change would break.",
     )

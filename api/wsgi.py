@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-from api.middleware import HEALTH_PATH
+from accesscontrol.edge import HEALTH_BODY, HEALTH_PATH
 
-HEALTH_BODY = b'{"message":"This is /api/health"}\n'
 _HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(HEALTH_BODY)))]
 
 

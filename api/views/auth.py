@@ -20,9 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accesscontrol import signin
-from accesscontrol.clientip import lockout_key, viewer_ip
-from accesscontrol.services import record_audit_event
+from accesscontrol.audit import record_audit_event
+from accesscontrol.clientip import lockout_key
 from api.authentication import enforce_csrf, lockout_response
+from api.requester import requester_for
 from api.serializers import (
     ErrorSerializer,
     LockedOutErrorSerializer,
@@ -30,7 +31,6 @@ from api.serializers import (
     SessionSerializer,
     UserSerializer,
 )
-from api.views.common import requester_for
 
 
 def session_body(request: Request) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def session_body(request: Request) -> dict[str, Any]:
     return {
         "authenticated": signed_in,
         "user": UserSerializer(user).data if signed_in else None,
-        "viewer_ip": viewer_ip(request),
+        "viewer_ip": str(requester_for(request).ip),
     }
 
 

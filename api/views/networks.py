@@ -4,8 +4,6 @@ Each mutation answers with the network and what happened to the WAF IP sets
 (`sync.status` "applied" or "pending" with a reason); the change is saved either way.
 """
 
-from typing import Any
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -14,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accesscontrol import selectors, services
-from accesscontrol.clientip import viewer_ip
 from accesscontrol.models import AllowedNetwork
+from accesscontrol.validation import LABEL_MAX
 from api import permissions as perms
 from api.pagination import CountedPagePagination
+from api.requester import requester_for
 from api.serializers import (
     ConfirmQuerySerializer,
     ConflictErrorSerializer,
@@ -31,7 +30,6 @@ from api.serializers import (
     NetworkUpdateSerializer,
     UserSerializer,
 )
-from api.views.common import requester_for
 
 UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="not_authenticated")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="permission_denied (role or CSRF)")
@@ -51,10 +49,6 @@ CONFIRM = OpenApiParameter(
 )
 
 
-def _context(request: Request) -> dict[str, Any]:
-    return {"request": request, "viewer_ip": viewer_ip(request)}
-
-
 def _confirmed(request: Request) -> bool:
     query = ConfirmQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
@@ -71,15 +65,15 @@ class MeView(APIView):
         responses={200: MeSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
     def get(self, request: Request) -> Response:
-        ip = viewer_ip(request)
-        covering = selectors.networks_covering(ip=ip)
+        viewer = requester_for(request).ip
+        covering = selectors.networks_covering(ip=viewer)
         return Response(
             {
                 "user": UserSerializer(request.user).data,
-                "viewer_ip": ip,
+                "viewer_ip": str(viewer),
                 "allowed": bool(covering),
                 "covering_networks": NetworkSerializer(
-                    covering, many=True, context=_context(request)
+                    covering, many=True, context={"request": request}
                 ).data,
             }
         )
@@ -112,7 +106,7 @@ class NetworkListView(APIView):
         )
         paginator = CountedPagePagination()
         page = paginator.paginate_queryset(networks, request, view=self)
-        data = NetworkSerializer(page, many=True, context=_context(request)).data
+        data = NetworkSerializer(page, many=True, context={"request": request}).data
         return paginator.get_paginated_response(data)
 
     # drf-spectacular reads this to wrap the 200 list in the paginated envelope.
@@ -134,7 +128,7 @@ class NetworkListView(APIView):
         body = NetworkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         change = services.allow_network(requester=requester_for(request), **body.validated_data)
-        data = NetworkChangeSerializer(change, context=_context(request)).data
+        data = NetworkChangeSerializer(change, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
 
@@ -158,10 +152,11 @@ class MyNetworkView(APIView):
         body = MyNetworkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
-        ip = viewer_ip(request)
-        values.setdefault("label", f"{request.user.get_username()} ({ip})"[:100])
-        change = services.allow_network(requester=requester_for(request), cidr=ip, **values)
-        data = NetworkChangeSerializer(change, context=_context(request)).data
+        requester = requester_for(request)
+        viewer = str(requester.ip)
+        values.setdefault("label", f"{request.user.get_username()} ({viewer})"[:LABEL_MAX])
+        change = services.allow_network(requester=requester, cidr=viewer, **values)
+        data = NetworkChangeSerializer(change, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)
 
 
@@ -183,7 +178,7 @@ class NetworkDetailView(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         network = self._network(pk)
-        return Response(NetworkSerializer(network, context=_context(request)).data)
+        return Response(NetworkSerializer(network, context={"request": request}).data)
 
     @extend_schema(
         operation_id="networks_update",
@@ -211,7 +206,7 @@ class NetworkDetailView(APIView):
             changes=dict(body.validated_data),
             confirm=confirm,
         )
-        return Response(NetworkChangeSerializer(change, context=_context(request)).data)
+        return Response(NetworkChangeSerializer(change, context={"request": request}).data)
 
     @extend_schema(
         operation_id="networks_destroy",

@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from accesscontrol.edge import HEALTH_BODY
+
 
 def flask_json(payload: dict[str, str]) -> HttpResponse:
     body = json.dumps(payload, separators=(",", ":")) + "\n"
@@ -23,7 +25,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 def health(request: HttpRequest) -> HttpResponse:
     """Liveness for the ALB target group: no database, no host check (see middleware)."""
-    return flask_json({"message": "This is /api/health"})
+    return HttpResponse(HEALTH_BODY, content_type="application/json")
 
 
 # Exempt from CSRF on purpose: jQuery's $.post sent no token, and the view only echoes its

@@ -16,9 +16,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accesscontrol import selectors, services
-from accesscontrol.models import AuditEvent
+from accesscontrol.models import AuditEvent, IpSetSyncState
 from api import permissions as perms
 from api.pagination import AuditCursorPagination
+from api.requester import requester_for
 from api.serializers import (
     AuditEventSerializer,
     ErrorSerializer,
@@ -28,7 +29,6 @@ from api.serializers import (
     SyncStateSerializer,
     SyncStatusSerializer,
 )
-from api.views.common import requester_for
 
 UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="not_authenticated")
 FORBIDDEN = OpenApiResponse(ErrorSerializer, description="permission_denied (role or CSRF)")
@@ -49,12 +49,14 @@ class SyncView(APIView):
         for state in selectors.sync_states():
             data = SyncStateSerializer(state).data
             unapplied = selectors.unapplied_changes(state)
-            if data["status"] == "in_sync" and (unapplied["to_add"] or unapplied["to_remove"]):
+            in_sync = data["status"] == IpSetSyncState.Status.IN_SYNC
+            if in_sync and (unapplied["to_add"] or unapplied["to_remove"]):
                 # e.g. an entry expired: WAF still lets it in until the next sync.
-                data["status"] = "pending"
+                data["status"] = IpSetSyncState.Status.PENDING
                 data["pending_reason"] = _pending_reason(unapplied)
             sets.append(data)
-        return Response({"in_sync": all(s["status"] == "in_sync" for s in sets), "sets": sets})
+        in_sync = all(s["status"] == IpSetSyncState.Status.IN_SYNC for s in sets)
+        return Response({"in_sync": in_sync, "sets": sets})
 
     @extend_schema(
         operation_id="sync_run",

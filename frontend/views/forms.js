@@ -36,9 +36,10 @@ export function showError(form, alert, error) {
   showFormErrors(form, alert, fields, error.message);
 }
 
-// The longest temporary access the server takes, read once from its OpenAPI schema so
-// the console and the API never disagree (8,784 hours = 366 days until it loads).
-let maxHours = 8784;
+// The longest temporary access the server takes, read once from its OpenAPI schema
+// (ttl_hours' maximum) so the console and the API never disagree. Until it loads, or if
+// it cannot, the console checks only "1 or more" and the server says the rest.
+let maxHours = null;
 let schemaRead = null;
 function readLimit() {
   schemaRead ??= api("/api/schema", { query: { format: "json" } })
@@ -50,8 +51,14 @@ function readLimit() {
   return schemaRead;
 }
 
+function limitText() {
+  if (maxHours === null) return "1 or more";
+  const days = maxHours % 24 === 0 ? ` (${(maxHours / 24).toLocaleString("en")} days)` : "";
+  return `from 1 to ${maxHours.toLocaleString("en")}${days}`;
+}
+
 export function hoursMessage() {
-  return `Enter a whole number of hours from 1 to ${maxHours.toLocaleString("en")} (366 days), or pick a date and time.`;
+  return `Enter a whole number of hours ${limitText()}, or pick a date and time.`;
 }
 
 // Local date-time in the form a datetime-local input takes ("2026-11-28T23:59").
@@ -63,10 +70,16 @@ function localInputValue(at) {
 // The expiry inputs every form shares: hours from now, or a date and time (with "until
 // end of day"); one name, one limit, one wording.
 export function expiryFields({ hidden = false } = {}) {
-  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", max: String(maxHours), step: "1", value: "8", inputmode: "numeric" });
+  const ttl = h("input", { type: "number", name: "ttl_hours", min: "1", step: "1", value: "8", inputmode: "numeric" });
   const until = h("input", { type: "datetime-local", name: "until" });
   const endOfDay = h("button", { type: "button", class: "small" }, "Until end of day");
-  readLimit().then(() => ttl.setAttribute("max", String(maxHours)));
+  const hint = h("span", {}, "Whole hours from now.");
+  readLimit().then(() => {
+    if (maxHours === null) return;
+    ttl.setAttribute("max", String(maxHours));
+    const most = maxHours % 24 === 0 ? `${(maxHours / 24).toLocaleString("en")} days` : `${maxHours.toLocaleString("en")} hours`;
+    hint.textContent = `Whole hours from now, at most ${most}.`;
+  });
   endOfDay.addEventListener("click", () => {
     const at = new Date();
     at.setHours(23, 59, 0, 0);
@@ -79,7 +92,7 @@ export function expiryFields({ hidden = false } = {}) {
   const wrap = h(
     "div",
     { class: "expiry-fields" },
-    field("Expires in (hours)", ttl, "Whole hours from now, at most 366 days."),
+    field("Expires in (hours)", ttl, hint),
     field("Or expires at", until, "Your local time."),
     h("div", { class: "field end-of-day" }, endOfDay),
   );
@@ -108,7 +121,7 @@ export function expiryOf(form) {
   }
   const text = ttl.value.trim();
   const n = Number(text);
-  if (!/^[0-9]+$/.test(text) || !Number.isInteger(n) || n < 1 || n > maxHours) {
+  if (!/^[0-9]+$/.test(text) || !Number.isInteger(n) || n < 1 || (maxHours !== null && n > maxHours)) {
     return { error: { ttl_hours: hoursMessage() } };
   }
   return { body: { ttl_hours: n } };

@@ -9,7 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from accesscontrol.waf import SCOPE, WafIpSetGateway, ip_set_names
+from accesscontrol.edge import WAF_SCOPE, ip_set_names
+from accesscontrol.waf import WafIpSetGateway
 
 # Public (global unicast) networks: the default settings refuse documentation ranges.
 OFFICE_V4 = "81.2.69.0/24"
@@ -27,18 +28,18 @@ class FakeWaf:
 
     def addresses(self, version: int) -> set[str]:
         response = self.client.get_ip_set(
-            Name=self.names[version], Scope=SCOPE, Id=self.ids[version]
+            Name=self.names[version], Scope=WAF_SCOPE, Id=self.ids[version]
         )
         return set(response["IPSet"]["Addresses"])
 
     def edit(self, version: int, addresses: set[str]) -> None:
         """An out-of-band edit, as in the AWS console."""
         response = self.client.get_ip_set(
-            Name=self.names[version], Scope=SCOPE, Id=self.ids[version]
+            Name=self.names[version], Scope=WAF_SCOPE, Id=self.ids[version]
         )
         self.client.update_ip_set(
             Name=self.names[version],
-            Scope=SCOPE,
+            Scope=WAF_SCOPE,
             Id=self.ids[version],
             Addresses=sorted(addresses),
             LockToken=response["LockToken"],
@@ -60,7 +61,7 @@ def waf(aws, settings):
     for version, name in names.items():
         created = client.create_ip_set(
             Name=name,
-            Scope=SCOPE,
+            Scope=WAF_SCOPE,
             IPAddressVersion=f"IPV{version}",
             Addresses=[],
             Description="Gatehouse office allowlist",

@@ -14,10 +14,12 @@ from accesscontrol.models import AllowedNetwork, AuditEvent
 from accesscontrol.services import (
     Requester,
     allow_network,
+    expiry_after_hours,
     record_audit_event,
     revoke_network,
     update_network,
 )
+from accesscontrol.validation import MAX_TTL_HOURS
 
 from .conftest import HOME_V4, OFFICE_V4, OFFICE_V6
 
@@ -382,3 +384,57 @@ def test_no_guard_for_changes_that_keep_or_extend_access(as_editor, gateway, waf
     update_network(requester=as_editor, network=only, changes={"expires_at": None}, gateway=gateway)
     only.refresh_from_db()
     assert (only.label, only.expires_at) == ("renamed", None)
+
+
+# -- the sync-state rows (migration 0005) and TTL -------------------------------------------
+
+
+def test_the_migration_makes_both_sync_state_rows_named_after_the_edge(settings):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from accesscontrol.models import IpSetSyncState
+
+    migration = import_module("accesscontrol.migrations.0005_sync_state_rows")
+    IpSetSyncState.objects.all().delete()
+    migration.create_rows(apps, None)
+    migration.create_rows(apps, None)  # idempotent
+    assert list(IpSetSyncState.objects.values_list("ip_version", "name")) == [
+        (4, f"{settings.GATEHOUSE_EDGE_NAME}-office-v4"),
+        (6, f"{settings.GATEHOUSE_EDGE_NAME}-office-v6"),
+    ]
+
+
+def test_without_sync_state_rows_selectors_read_and_a_change_recreates_them(
+    as_editor, gateway, waf
+):
+    # A transactional test's flush empties the table; reads must not write, writes cope.
+    from accesscontrol.models import IpSetSyncState
+
+    IpSetSyncState.objects.all().delete()
+    states = selectors.sync_states()
+    assert [(s.ip_version, s.pk is None, s.status) for s in states] == [
+        (4, True, "pending"),
+        (6, True, "pending"),
+    ]
+    assert not IpSetSyncState.objects.exists()
+    assert add(as_editor, OFFICE_V4, gateway).sync.status == "applied"
+    assert sorted(IpSetSyncState.objects.values_list("ip_version", "status")) == [
+        (4, "in_sync"),
+        (6, "pending"),
+    ]
+
+
+@pytest.mark.parametrize("hours", [0, -1, MAX_TTL_HOURS + 1, True, "8", None])
+def test_ttl_outside_one_hour_to_the_maximum_is_refused(hours):
+    with pytest.raises(ValidationError) as caught:
+        expiry_after_hours(hours)
+    assert list(caught.value.message_dict) == ["ttl_hours"]
+
+
+def test_ttl_becomes_an_expiry_that_many_hours_from_now():
+    before = timezone.now()
+    expires = expiry_after_hours(MAX_TTL_HOURS)
+    assert before + timedelta(hours=MAX_TTL_HOURS) <= expires
+    assert expires <= timezone.now() + timedelta(hours=MAX_TTL_HOURS)

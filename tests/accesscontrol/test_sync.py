@@ -9,9 +9,10 @@ from django.utils import timezone
 from moto.core.exceptions import JsonRESTError
 from moto.wafv2.models import WAFV2Backend
 
+from accesscontrol.edge import WAF_SCOPE
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 from accesscontrol.services import Requester, allow_network, sync_waf_ip_sets
-from accesscontrol.waf import SCOPE, WafIpSetGateway, wafv2_client
+from accesscontrol.waf import WafIpSetGateway, wafv2_client
 
 from .conftest import HOME_V4, OFFICE_V4, OFFICE_V6
 
@@ -63,17 +64,20 @@ def test_first_sync_finds_the_sets_by_name_and_remembers_their_ids(gateway, waf)
 def test_sets_are_found_beyond_the_first_page_of_the_listing(waf, gateway):
     for i in range(105):
         waf.client.create_ip_set(
-            Name=f"other-{i:03}", Scope=SCOPE, IPAddressVersion="IPV4", Addresses=[]
+            Name=f"other-{i:03}", Scope=WAF_SCOPE, IPAddressVersion="IPV4", Addresses=[]
         )
     # Ours were created first; move them to the end of the listing by re-creating them.
     for version in (4, 6):
-        token = waf.client.get_ip_set(Name=waf.names[version], Scope=SCOPE, Id=waf.ids[version])
+        token = waf.client.get_ip_set(Name=waf.names[version], Scope=WAF_SCOPE, Id=waf.ids[version])
         waf.client.delete_ip_set(
-            Name=waf.names[version], Scope=SCOPE, Id=waf.ids[version], LockToken=token["LockToken"]
+            Name=waf.names[version],
+            Scope=WAF_SCOPE,
+            Id=waf.ids[version],
+            LockToken=token["LockToken"],
         )
         created = waf.client.create_ip_set(
             Name=waf.names[version],
-            Scope=SCOPE,
+            Scope=WAF_SCOPE,
             IPAddressVersion=f"IPV{version}",
             Addresses=[],
         )
@@ -342,7 +346,7 @@ def test_access_denied_marks_the_set_failed(gateway, waf, monkeypatch):
 
 def test_write_keeps_the_sets_description(gateway, waf):
     add(OFFICE_V4, gateway)
-    described = waf.client.get_ip_set(Name=waf.names[4], Scope=SCOPE, Id=waf.ids[4])
+    described = waf.client.get_ip_set(Name=waf.names[4], Scope=WAF_SCOPE, Id=waf.ids[4])
     assert described["IPSet"]["Description"] == "Gatehouse office allowlist"
 
 

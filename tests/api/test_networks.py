@@ -250,6 +250,23 @@ def test_removing_your_own_network_needs_confirmation(editor_client, waf):
     assert waf_addresses(waf, 4) == {BRANCH}
 
 
+def test_self_lockout_body_says_the_network_covering_you_covers_you(editor_client, waf):
+    office = add(editor_client, OFFICE)
+    add(editor_client, BRANCH)
+
+    for response in (
+        editor_client.delete(f"/api/networks/{office['id']}"),
+        patch(
+            editor_client,
+            f"/api/networks/{office['id']}",
+            {"expires_at": (timezone.now() + timedelta(hours=1)).isoformat()},
+        ),
+    ):
+        assert response.status_code == 409
+        covering = response.json()["error"]["covering"]
+        assert [(n["cidr"], n["covers_you"]) for n in covering] == [(OFFICE, True)]
+
+
 def test_shortening_your_own_access_needs_confirmation(editor_client, waf):
     office = add(editor_client, OFFICE)
     add(editor_client, BRANCH)  # a permanent IPv4 network remains: only you are cut off
@@ -344,3 +361,37 @@ def test_a_list_page_costs_at_most_four_queries(editor_client, waf):
     assert len(queries) <= 4, [q["sql"] for q in queries.captured_queries]
     assert body["count"] == 31  # n1, n10..n19, n100..n119
     assert len(body["results"]) == 31
+
+
+def test_the_viewer_is_resolved_once_per_change_request(make_client, waf, through_edge):
+    from accesscontrol import clientip
+    from tests.api.conftest import cover, edge_headers
+
+    cover(OFFICE)
+    client = make_client("editor")
+    client.defaults.update(edge_headers())
+    with mock.patch.object(clientip, "_resolve", wraps=clientip._resolve) as resolve:
+        response = post(client, "/api/networks/mine", {"label": "me"})
+    # The allowlist gate, the requester (audit, guards) and covers_you share one address.
+    assert response.status_code == 201, response.content
+    assert response.json()["covers_you"] is True
+    assert resolve.call_count == 1
+
+
+def test_ttl_hours_maximum_is_in_the_schema_and_enforced(editor_client, waf):
+    from accesscontrol.validation import MAX_TTL_HOURS
+
+    schema = editor_client.get("/api/schema?format=json").json()
+    for name in ("NetworkCreateRequest", "MyNetworkCreateRequest", "PatchedNetworkUpdateRequest"):
+        ttl = schema["components"]["schemas"][name]["properties"]["ttl_hours"]
+        assert (ttl["minimum"], ttl["maximum"]) == (1, MAX_TTL_HOURS)
+    too_long = post(
+        editor_client,
+        "/api/networks",
+        {"cidr": BRANCH, "label": "x", "ttl_hours": MAX_TTL_HOURS + 1},
+    )
+    assert too_long.status_code == 400
+    assert "ttl_hours" in too_long.json()["error"]["fields"]
+    longest = add(editor_client, BRANCH, ttl_hours=MAX_TTL_HOURS)
+    expires = timezone.datetime.fromisoformat(longest["expires_at"])
+    assert expires - timezone.now() > timedelta(hours=MAX_TTL_HOURS - 1)

@@ -4,7 +4,7 @@ from io import BytesIO
 
 import pytest
 
-from api.wsgi import HEALTH_BODY
+from accesscontrol.edge import HEALTH_BODY
 
 
 @pytest.fixture(autouse=True)

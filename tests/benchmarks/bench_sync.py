@@ -43,9 +43,10 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from accesscontrol.edge import WAF_SCOPE, ip_set_names  # noqa: E402
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState  # noqa: E402
 from accesscontrol.services import sync_waf_ip_sets  # noqa: E402
-from accesscontrol.waf import SCOPE, WafIpSetGateway, ip_set_names  # noqa: E402
+from accesscontrol.waf import WafIpSetGateway  # noqa: E402
 
 SIZES = (100, 1_000, 10_000)
 REPEATS = 7
@@ -63,8 +64,10 @@ def networks(n: int) -> list[AllowedNetwork]:
 
 def empty_waf(client, ids: dict[int, str], names: dict[int, str]) -> None:
     for version, name in names.items():
-        token = client.get_ip_set(Name=name, Scope=SCOPE, Id=ids[version])["LockToken"]
-        client.update_ip_set(Name=name, Scope=SCOPE, Id=ids[version], Addresses=[], LockToken=token)
+        token = client.get_ip_set(Name=name, Scope=WAF_SCOPE, Id=ids[version])["LockToken"]
+        client.update_ip_set(
+            Name=name, Scope=WAF_SCOPE, Id=ids[version], Addresses=[], LockToken=token
+        )
     IpSetSyncState.objects.all().delete()
 
 
@@ -94,7 +97,7 @@ def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
         names = ip_set_names("gatehouse")
         ids = {
             v: client.create_ip_set(
-                Name=name, Scope=SCOPE, IPAddressVersion=f"IPV{v}", Addresses=[]
+                Name=name, Scope=WAF_SCOPE, IPAddressVersion=f"IPV{v}", Addresses=[]
             )["Summary"]["Id"]
             for v, name in names.items()
         }
@@ -104,7 +107,7 @@ def run(sizes: tuple[int, ...], repeats: int) -> list[dict]:
                 empty_waf(client, ids, names)
                 full[n].append(measure())
                 noop[n].append(measure())
-                stored = client.get_ip_set(Name=names[4], Scope=SCOPE, Id=ids[4])
+                stored = client.get_ip_set(Name=names[4], Scope=WAF_SCOPE, Id=ids[4])
                 assert len(stored["IPSet"]["Addresses"]) == n
     assert all(r[3] for n in sizes for r in full[n] + noop[n]), "sync did not reach in_sync"
     return [

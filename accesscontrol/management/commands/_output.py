@@ -3,6 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
+from accesscontrol.models import IpSetSyncState
+
 
 def validation_message(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
@@ -24,7 +26,7 @@ def describe_sync(report, *, verbosity: int) -> list[str]:
             f"{'would remove' if report.dry_run else 'removed'} {len(result.to_remove)}",
             f"{'would adopt' if report.dry_run else 'adopted'} {len(result.adopted)}",
         ]
-        refused = getattr(result, "refused", {})
+        refused = result.refused
         if refused:
             parts.append(
                 f"{'would refuse' if report.dry_run else 'refused and removed'} {len(refused)}"
@@ -47,7 +49,7 @@ def fail_unless_in_sync(report) -> None:
     if report.dry_run:
         failed = [s for s in report.sets if s.error]
     else:
-        failed = [s for s in report.sets if s.status != "in_sync"]
+        failed = [s for s in report.sets if s.status != IpSetSyncState.Status.IN_SYNC]
     if failed:
         raise CommandError(
             "WAF sync did not complete: " + " ".join(f"{s.name}: {s.error}" for s in failed)

@@ -1,23 +1,27 @@
 """Break-glass: allow a network from the command line, with only database access and
 AWS credentials (no web sign-in needed), then sync WAF at once. If the network exists
-but has expired, it is reactivated; if it is active, WAF is re-synced."""
-
-from datetime import timedelta
+but has expired, it is reactivated; if it is active, WAF is re-synced
+(`services.ensure_network_allowed`)."""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from accesscontrol.exceptions import NetworkConflict
 from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from accesscontrol.management.commands._output import validation_message
 from accesscontrol.models import AllowedNetwork
 from accesscontrol.services import (
-    allow_network,
+    Admission,
+    ChangeSyncStatus,
     command_line_requester,
-    sync_waf_ip_sets,
-    update_network,
+    ensure_network_allowed,
+    expiry_after_hours,
 )
+
+SAID = {
+    Admission.ADDED: "Allowed {cidr} ({label}).",
+    Admission.REACTIVATED: "Reactivated {cidr} ({label}).",
+    Admission.ALREADY_ALLOWED: "{cidr} is already allowed ({label}).",
+}
 
 
 class Command(BaseCommand):
@@ -35,50 +39,31 @@ class Command(BaseCommand):
 
     def handle(self, *args, cidr, label, note="", ttl_hours=None, **options):
         refuse_real_aws_in_local_mode()
-        if ttl_hours is not None and ttl_hours < 1:
-            raise CommandError("--ttl-hours must be a whole number of hours, 1 or more.")
-        expires_at = timezone.now() + timedelta(hours=ttl_hours) if ttl_hours else None
-        requester = command_line_requester("manage.py allow_ip")
         try:
-            change = allow_network(
-                requester=requester,
+            expires_at = expiry_after_hours(ttl_hours) if ttl_hours is not None else None
+        except ValidationError as exc:
+            raise CommandError("--ttl-hours: " + " ".join(exc.messages)) from None
+        try:
+            ensured = ensure_network_allowed(
+                requester=command_line_requester("manage.py allow_ip"),
                 cidr=cidr,
                 label=label,
                 note=note,
                 expires_at=expires_at,
                 source=AllowedNetwork.Source.CLI,
             )
-            network, sync = change.network, change.sync
-            self.stdout.write(f"Allowed {network.cidr} ({network.label}).")
-            for wider in change.covered_by:
-                self.stdout.write(f"Note: already covered by {wider.cidr} ({wider.label}).")
-        except NetworkConflict as conflict:
-            network = conflict.existing
-            if network.is_active:
-                self.stdout.write(f"{network.cidr} is already allowed ({network.label}).")
-                report = sync_waf_ip_sets(requester=requester)
-                bad = [s for s in report.sets if s.ip_version == network.ip_version]
-                sync_status = "applied" if bad and bad[0].status == "in_sync" else "pending"
-                reason = bad[0].error if bad else ""
-            else:
-                change = update_network(
-                    requester=requester,
-                    network=network,
-                    changes={"expires_at": expires_at, "label": label},
-                    confirm=True,
-                )
-                network = change.network
-                sync_status, reason = change.sync.status, change.sync.reason
-                self.stdout.write(f"Reactivated {network.cidr} ({network.label}).")
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from None
-        else:
-            sync_status, reason = sync.status, sync.reason
+        change = ensured.change
+        network = change.network
+        self.stdout.write(SAID[ensured.admission].format(cidr=network.cidr, label=network.label))
+        for wider in change.covered_by if ensured.admission == Admission.ADDED else ():
+            self.stdout.write(f"Note: already covered by {wider.cidr} ({wider.label}).")
         if network.expires_at:
             self.stdout.write(f"Expires at {network.expires_at.isoformat()}.")
-        if sync_status != "applied":
+        if change.sync.status != ChangeSyncStatus.APPLIED:
             raise CommandError(
-                f"{network.cidr} is saved, but WAF was not updated: {reason} "
+                f"{network.cidr} is saved, but WAF was not updated: {change.sync.reason} "
                 "Fix the cause and run `manage.py sync_waf`."
             )
         self.stdout.write("WAF updated.")
