@@ -276,14 +276,23 @@ def _check_block_message(
 ) -> None:
     from deploy.waf import block_page  # the page WAF will serve, built the same way
 
-    size = len(block_page(message, contact, access_links=access_links).encode("utf-8"))
-    if size > BLOCK_BODY_MAX_BYTES:
-        raise check.fail(
-            "allowlist.block_contact" if contact else "allowlist.block_message",
-            f"the block page would be {size} bytes; WAF allows {BLOCK_BODY_MAX_BYTES} bytes "
-            "for a custom response body",
-            "Shorten the message (and the contact line).",
-        )
+    # The message alone first, so the error names the key that made the page too big.
+    for key, page, todo in (
+        ("allowlist.block_message", block_page(message), "Shorten the message."),
+        (
+            "allowlist.block_contact",
+            block_page(message, contact, access_links=access_links),
+            "Shorten the contact line (or the message).",
+        ),
+    ):
+        size = len(page.encode("utf-8"))
+        if size > BLOCK_BODY_MAX_BYTES:
+            raise check.fail(
+                key,
+                f"the block page would be {size} bytes; WAF allows {BLOCK_BODY_MAX_BYTES} "
+                "bytes for a custom response body",
+                todo,
+            )
 
 
 def load_config(path: str | Path) -> EdgeConfig:

@@ -163,7 +163,9 @@ def test_redeeming_allows_the_viewer_address_syncs_waf_and_audits(edge, editor_c
     assert b"You are in" in response.content and b"Reload Gatehouse in a minute" in response.content
     network = AllowedNetwork.objects.get(cidr=f"{OUTSIDER}/32")
     assert network.source == "access_link"
-    assert timedelta(hours=5, minutes=59) < network.expires_at - timezone.now() <= timedelta(hours=6)
+    assert (
+        timedelta(hours=5, minutes=59) < network.expires_at - timezone.now() <= timedelta(hours=6)
+    )
     assert f"{OUTSIDER}/32" in waf_addresses(edge, 4)
     event = AuditEvent.objects.get(action="access.redeem")
     assert event.subject == f"{OUTSIDER}/32"
@@ -226,9 +228,7 @@ def test_post_without_csrf_token_changes_nothing(edge, editor_client):
     assert AccessLink.objects.get().uses == 0
 
 
-def test_allowlist_rules_apply_with_their_messages_and_the_link_stays_usable(
-    edge, editor_client
-):
+def test_allowlist_rules_apply_with_their_messages_and_the_link_stays_usable(edge, editor_client):
     url = create_link(editor_client)["url"]
     response = press_button(outsider("192.168.1.20"), url)  # private: refused by the rules
     assert response.status_code == 400
@@ -309,3 +309,37 @@ def test_the_origin_secret_still_applies_under_the_access_path(edge, editor_clie
     response = Client(**headers).get(url)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "origin_forbidden"
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_create_access_link_command_prints_a_working_link(edge, settings):
+    import io
+
+    from django.core.management import call_command
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    out = io.StringIO()
+    call_command("create_access_link", "--label", "Sam from home", "--hours", "8", stdout=out)
+    url = out.getvalue().strip().splitlines()[-1]
+    assert re.fullmatch(r"https://testserver/api/access/[A-Za-z0-9_-]{43}", url)
+    link = AccessLink.objects.get()
+    assert link.hours == 8 and link.created_by_name.startswith("cli:")
+    assert press_button(outsider(), url).status_code == 200
+    assert AllowedNetwork.objects.filter(cidr=f"{OUTSIDER}/32", source="access_link").exists()
+
+
+def test_create_access_link_command_refuses_bad_hours(db):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="hours"):
+        call_command(
+            "create_access_link",
+            "--label",
+            "x",
+            "--hours",
+            "200",
+            "--base-url",
+            "https://a.example",
+        )
