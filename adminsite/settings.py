@@ -163,6 +163,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NetworkStatusEnum": ["active", "expired"],
         "SyncStatusEnum": ["in_sync", "pending", "failed"],
+        "AccessLinkStatusEnum": ["active", "used", "expired", "revoked"],
     },
 }
 

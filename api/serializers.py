@@ -126,7 +126,7 @@ class NetworkSerializer(serializers.Serializer):
     note = serializers.CharField(read_only=True)
     status = serializers.ChoiceField(choices=("active", "expired"), read_only=True)
     source = serializers.ChoiceField(
-        choices=("console", "cli", "bootstrap", "adopted"), read_only=True
+        choices=("console", "cli", "bootstrap", "adopted", "access_link"), read_only=True
     )
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_by = serializers.CharField(read_only=True, allow_null=True)

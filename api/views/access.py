@@ -17,7 +17,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,8 +32,8 @@ from api.access_serializers import (
     AccessLinkCreateSerializer,
     AccessLinkSerializer,
 )
-from api.serializers import ErrorSerializer
 from api.views.common import USER_AGENT_MAX, requester_for
+from api.views.networks import FORBIDDEN, INVALID, NOT_FOUND, UNAUTHENTICATED
 
 LIST_LIMIT = 200
 RELOAD_HINT = "Reload Gatehouse in a minute: the edge takes up to a minute to let you in."
@@ -118,7 +118,11 @@ class AccessLinkListView(APIView):
     @extend_schema(
         operation_id="access_links_list",
         summary="Access links, newest first (at most 200)",
-        responses={200: AccessLinkSerializer(many=True)},
+        responses={
+            200: AccessLinkSerializer(many=True),
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+        },
     )
     def get(self, request):
         links = AccessLink.objects.all()[:LIST_LIMIT]
@@ -132,7 +136,9 @@ class AccessLinkListView(APIView):
         request=AccessLinkCreateSerializer,
         responses={
             201: AccessLinkCreatedSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="invalid: see error.fields"),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
         },
     )
     def post(self, request):
@@ -155,7 +161,12 @@ class AccessLinkDetailView(APIView):
     @extend_schema(
         operation_id="access_links_revoke",
         summary="Revoke an access link (a revoked link stays listed)",
-        responses={200: AccessLinkSerializer},
+        responses={
+            200: AccessLinkSerializer,
+            401: UNAUTHENTICATED,
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
     )
     def delete(self, request, pk: int):
         link = get_object_or_404(AccessLink, pk=pk)
