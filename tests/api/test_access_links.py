@@ -153,6 +153,9 @@ def test_fresh_link_page_says_who_what_and_how_long_without_script(edge, editor_
     assert f"{OUTSIDER}/32" in text and "for 6 hours" in text
     assert "<script" not in text and "style" not in text
     assert page["Cache-Control"] == "no-store"
+    # A no-referrer policy would make browsers send "Origin: null" with the form's POST,
+    # which Django's CSRF check refuses.
+    assert "no-referrer" not in text
     assert "csrftoken" in page.cookies  # CSRF without a session: the cookie and the form
 
 
