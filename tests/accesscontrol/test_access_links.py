@@ -1,10 +1,12 @@
 """accesscontrol.access_links: tokens, link states, redemption through allow_network, and
 the database-backed throttle counter."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
 from django.utils import timezone
 
 from accesscontrol import access_links as al
@@ -115,3 +117,37 @@ def test_throttle_counts_per_key_and_window_and_forgets_old_windows():
     assert al.count_request("a", window=window, at=start + timedelta(minutes=10)) == 1
     # Windows that ended before the current one are gone.
     assert set(AccessThrottle.objects.values_list("key", "count")) == {("a", 1)}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite locks the whole database per writer, so concurrent "
+    "writers fail instead of queueing",
+)
+def test_ten_simultaneous_presses_of_a_single_use_link_let_in_exactly_one(allowlist, requester):
+    created = al.create_access_link(requester=requester, label="race")
+    start = threading.Barrier(10)
+    won, lost, errors = [], [], []
+
+    def press(i: int) -> None:
+        try:
+            start.wait()
+            al.redeem_access_link(token=created.token, ip=f"81.2.70.{100 + i}")
+            won.append(i)
+        except al.InvalidAccessLink:
+            lost.append(i)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=press, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert (len(won), len(lost)) == (1, 9)
+    assert AllowedNetwork.objects.filter(source="access_link").count() == 1
+    assert AccessLink.objects.get().uses == 1
