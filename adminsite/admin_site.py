@@ -4,6 +4,7 @@ place of "django.contrib.admin", Django's documented way to replace the default 
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest
 
 
 class SuperuserAdminSite(admin.AdminSite):
@@ -13,7 +14,7 @@ class SuperuserAdminSite(admin.AdminSite):
     index_title = "Users, roles and the allowlist"
     site_url = "/#/networks"
 
-    def has_permission(self, request) -> bool:
+    def has_permission(self, request: HttpRequest) -> bool:
         user = request.user
         return bool(user.is_active and user.is_staff and user.is_superuser)
 

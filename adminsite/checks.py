@@ -36,5 +36,5 @@ def origin_secret_errors() -> list[Error]:
 
 
 @register(Tags.security, deploy=True)
-def check_origin_secrets(app_configs=None, **kwargs) -> list[Error]:
+def check_origin_secrets(app_configs: object = None, **kwargs: object) -> list[Error]:
     return origin_secret_errors()

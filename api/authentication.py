@@ -10,6 +10,8 @@
 """
 
 import math
+from datetime import timedelta
+from typing import Any
 
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
@@ -18,39 +20,40 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication
+from rest_framework.request import Request
 
 from accesscontrol.clientip import lockout_key
 from accesscontrol.signin import account_locked_until
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         # Any value makes DRF answer 401 for "not signed in"; the exception handler drops
         # the header again (there is no browser auth dialog to trigger).
         return "Session"
 
-    def enforce_csrf(self, request) -> None:
+    def enforce_csrf(self, request: Request) -> None:
         # Checked on the Django request: the check may read a form token from request.POST,
         # and on DRF's wrapper that runs DRF's parsers (a 415 for a bodiless form post).
         super().enforce_csrf(getattr(request, "_request", request))
 
 
-def enforce_csrf(request) -> None:
+def enforce_csrf(request: Request) -> None:
     """Raise PermissionDenied unless the request passes Django's CSRF check."""
     SessionAuthentication().enforce_csrf(request)
 
 
-class SessionScheme(OpenApiAuthenticationExtension):
+class SessionScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "api.authentication.SessionAuthentication"
     name = "cookieAuth"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema: object) -> dict[str, str]:
         from django.conf import settings
 
         return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
 
 
-def _address_lock_seconds(request: HttpRequest, credentials: dict | None) -> int:
+def _address_lock_seconds(request: HttpRequest, credentials: dict[str, Any] | None) -> int:
     """Seconds until the newest failure for this username and address leaves the window
     (0: the address is not what locks it)."""
     cool_off = get_cool_off(request)
@@ -61,17 +64,18 @@ def _address_lock_seconds(request: HttpRequest, credentials: dict | None) -> int
     )["last"]
     if last is None:
         return 0
-    return max(0, math.ceil((last + cool_off - timezone.now()).total_seconds()))
+    remaining: timedelta = last + cool_off - timezone.now()
+    return max(0, math.ceil(remaining.total_seconds()))
 
 
-def _account_lock_seconds(request: HttpRequest, credentials: dict | None) -> int:
+def _account_lock_seconds(request: HttpRequest, credentials: dict[str, Any] | None) -> int:
     until = account_locked_until(username=get_client_username(request, credentials))
     if until is None:
         return 0
     return max(1, math.ceil((until - timezone.now()).total_seconds()))
 
 
-def retry_after(request: HttpRequest, credentials: dict | None = None) -> tuple[int, str]:
+def retry_after(request: HttpRequest, credentials: dict[str, Any] | None = None) -> tuple[int, str]:
     """(seconds until sign-in is possible again, "address" or "account": which limit)."""
     if get_cool_off(request) is None:  # permanent lockout: an admin must reset it
         return 0, "address"
@@ -84,14 +88,14 @@ def retry_after(request: HttpRequest, credentials: dict | None = None) -> tuple[
     return math.ceil(get_cool_off(request).total_seconds()), "address"
 
 
-def retry_after_seconds(request: HttpRequest, credentials: dict | None = None) -> int:
+def retry_after_seconds(request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
     return retry_after(request, credentials)[0]
 
 
 def lockout_response(
     request: HttpRequest,
     original_response: HttpResponse | None = None,
-    credentials: dict | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> HttpResponse:
     # Imported here: api.exceptions imports rest_framework.views, which imports this module.
     from api.exceptions import error_body
@@ -113,5 +117,5 @@ def lockout_response(
     )
     if seconds:
         response["Retry-After"] = str(seconds)
-    response.gatehouse_lockout = True
+    response.gatehouse_lockout = True  # type: ignore[attr-defined]  # our own marker
     return response

@@ -13,7 +13,8 @@ the last line, not the plan).
 
 import json
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -23,10 +24,15 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+if TYPE_CHECKING:
+    from accesscontrol.models import AllowedNetwork
+
 logger = logging.getLogger(__name__)
 
 
-def error_body(code: str, message: str, fields: dict[str, Any] | None = None, **extra) -> dict:
+def error_body(
+    code: str, message: str, fields: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or {}, **extra}}
 
 
@@ -38,7 +44,7 @@ def _flatten(detail: Any) -> Any:
     return [str(detail)]
 
 
-def _first_message(fields: dict) -> str | None:
+def _first_message(fields: dict[str, Any]) -> str | None:
     for key, value in fields.items():
         if isinstance(value, dict):
             nested = _first_message(value)
@@ -49,13 +55,13 @@ def _first_message(fields: dict) -> str | None:
     return None
 
 
-def _networks(networks, context: dict) -> list[dict]:
+def _networks(networks: Iterable["AllowedNetwork"], context: dict[str, Any]) -> list[Any]:
     from api.serializers import NetworkSerializer
 
-    return NetworkSerializer(list(networks), many=True, context=context).data
+    return list(NetworkSerializer(list(networks), many=True, context=context).data)
 
 
-def _access_control_response(exc: Exception, context: dict) -> Response | None:
+def _access_control_response(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map accesscontrol's domain exceptions to 409s (None: not one of them)."""
     from accesscontrol import exceptions as ac
 
@@ -100,7 +106,7 @@ def _is_aws_error(exc: Exception) -> bool:
     return isinstance(exc, BotoCoreError | ClientError)
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     mapped = _access_control_response(exc, context)
     if mapped is not None:
         set_rollback()

@@ -60,14 +60,15 @@ class OriginSecretMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         accepted = [s.strip() for s in settings.GATEHOUSE_ORIGIN_SECRETS if s.strip()]
-        request.origin_verified = False
+        # Our own attribute on Django's request (HttpRequest declares no such field).
+        request.origin_verified = False  # type: ignore[attr-defined]
         if accepted:
             presented = request.headers.get(ORIGIN_HEADER, "")
             if not origin_secret_matches(presented, accepted):
                 return _error(
                     403, "origin_forbidden", "Requests must come through the CloudFront edge."
                 )
-            request.origin_verified = True
+            request.origin_verified = True  # type: ignore[attr-defined]
         return self.get_response(request)
 
 
@@ -99,7 +100,7 @@ class RequestSizeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # Django allows None
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -9,13 +9,21 @@ materialise every row before the LIMIT), so a list request costs one query for i
 valid while new events arrive.
 """
 
-from django.db.models import IntegerField, Subquery
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from django.db.models import IntegerField, Model, QuerySet, Subquery
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 
 TOTAL = "_page_total"
+_Model = TypeVar("_Model", bound=Model)
+_Row = TypeVar("_Row")
+
 MAX_ROW = 2**63 - 1  # LIMIT/OFFSET are signed 64-bit in PostgreSQL and SQLite
 
 
@@ -29,9 +37,17 @@ class CountedPagePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(
+        self,
+        queryset: QuerySet[_Model, _Row] | Sequence[_Row],
+        request: Request,
+        view: APIView | None = None,
+    ) -> list[_Row]:
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("CountedPagePagination pages a QuerySet")
         self.request = request
-        self.page_size = self.get_page_size(request)
+        # get_page_size falls back to the class's page_size, so it is never None here.
+        self.page_size = self.get_page_size(request) or self.page_size
         raw = request.query_params.get(self.page_query_param, "1")
         try:
             self.page_number = int(raw)
@@ -52,21 +68,26 @@ class CountedPagePagination(PageNumberPagination):
         self.count = getattr(rows[0], TOTAL) if rows else 0
         return rows
 
-    def get_next_link(self):
+    def _url(self) -> str:
+        if self.request is None:
+            raise RuntimeError("paginate_queryset() sets the request before links are built")
+        return self.request.build_absolute_uri()
+
+    def get_next_link(self) -> str | None:
         if self.page_number * self.page_size >= self.count:
             return None
-        url = self.request.build_absolute_uri()
+        url = self._url()
         return replace_query_param(url, self.page_query_param, self.page_number + 1)
 
-    def get_previous_link(self):
+    def get_previous_link(self) -> str | None:
         if self.page_number <= 1:
             return None
-        url = self.request.build_absolute_uri()
+        url = self._url()
         if self.page_number == 2:
             return remove_query_param(url, self.page_query_param)
         return replace_query_param(url, self.page_query_param, self.page_number - 1)
 
-    def get_paginated_response(self, data):
+    def get_paginated_response(self, data: Any) -> Response:
         return Response(
             {
                 "count": self.count,

@@ -9,9 +9,11 @@ object for the rest of the request (Django's own backend spends two), so a list 
 stays within its query budget.
 """
 
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import AnonymousUser, Permission, User
 from django.db.models import Q
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 APP_LABEL = "accesscontrol"
 
@@ -25,8 +27,10 @@ VIEW_AUDIT = "view_auditevent"
 
 _CACHE_ATTR = "_gatehouse_codenames"
 
+AnyUser = User | AnonymousUser
 
-def granted_codenames(user) -> frozenset[str]:
+
+def granted_codenames(user: AnyUser) -> frozenset[str]:
     """The accesscontrol permission codenames the user holds directly or through groups."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
@@ -42,13 +46,13 @@ def granted_codenames(user) -> frozenset[str]:
     return cached
 
 
-def user_can(user, codename: str) -> bool:
+def user_can(user: AnyUser, codename: str) -> bool:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return user.is_superuser or codename in granted_codenames(user)
 
 
-def role_of(user) -> str:
+def role_of(user: AnyUser) -> str:
     """ "superuser" | "editor" | "viewer" | "none" (what the console shows and allows)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return "none"
@@ -71,7 +75,7 @@ class RolePermission(BasePermission):
 
     message = "Your role does not allow this."
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         required = getattr(view, "required_permissions", {})
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         codename = required.get(method)

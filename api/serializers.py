@@ -6,12 +6,20 @@ hundreds of rows per request, and DRF's per-field machinery costs more than the 
 """
 
 import ipaddress
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from rest_framework import serializers
 
-from api.permissions import role_of
+from api.permissions import AnyUser, role_of
+
+if TYPE_CHECKING:
+    from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
+    from accesscontrol.services import NetworkChange, SetSyncResult, SyncOutcome
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ROLES = ("viewer", "editor", "superuser", "none")
 MAX_TTL_HOURS = 24 * 366
@@ -29,17 +37,17 @@ def iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _status(network) -> str:
-    value = network.status
-    return value() if callable(value) else value
+def _status(network: "AllowedNetwork") -> str:
+    value: Any = network.status
+    return str(value() if callable(value) else value)
 
 
-def _is_active(network) -> bool:
-    value = network.is_active
-    return value() if callable(value) else value
+def _is_active(network: "AllowedNetwork") -> bool:
+    value: Any = network.is_active
+    return bool(value() if callable(value) else value)
 
 
-def parse_ip(value: str | None):
+def parse_ip(value: str | None) -> Address | None:
     """The address as ipaddress sees it (an IPv4-mapped IPv6 address as its IPv4 one)."""
     try:
         address = ipaddress.ip_address(value) if value else None
@@ -56,14 +64,14 @@ def parse_ip(value: str | None):
 
 
 class StrictCharField(serializers.CharField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -73,12 +81,12 @@ class QueryChoiceField(serializers.ChoiceField):
     """`?status=` (empty) is not one of the choices, not an absent filter (the schema's enum
     has no empty value)."""
 
-    def get_value(self, dictionary):
+    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
         return dictionary.get(self.field_name, serializers.empty)
 
 
 class StrictBooleanField(serializers.BooleanField):
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
@@ -87,13 +95,13 @@ class StrictBooleanField(serializers.BooleanField):
 # --- users and sessions --------------------------------------------------------------
 
 
-class UserSerializer(serializers.Serializer):
+class UserSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     username = serializers.CharField(read_only=True)
     role = serializers.ChoiceField(choices=ROLES, read_only=True)
     is_superuser = serializers.BooleanField(read_only=True)
 
-    def to_representation(self, user) -> dict:
+    def to_representation(self, user: AnyUser) -> dict[str, Any]:
         return {
             "id": user.pk,
             "username": user.get_username(),
@@ -102,13 +110,13 @@ class UserSerializer(serializers.Serializer):
         }
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionSerializer(serializers.Serializer[Any]):
     authenticated = serializers.BooleanField()
     user = UserSerializer(allow_null=True)
     viewer_ip = serializers.CharField()
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer[Any]):
     username = StrictCharField(max_length=150)
     password = StrictCharField(max_length=4096, trim_whitespace=False)
 
@@ -116,16 +124,18 @@ class LoginSerializer(serializers.Serializer):
 # --- networks --------------------------------------------------------------------------
 
 
-class NetworkSerializer(serializers.Serializer):
+class NetworkSerializer(serializers.Serializer[Any]):
     """One allowlist entry. Context: "viewer_ip" (str) for `covers_you`."""
 
+    # A DRF field named like a Field attribute ("label", "source", "fields") is fine at
+    # run time; the stubs see the attribute, hence the ignores on those lines.
     id = serializers.IntegerField(read_only=True)
     cidr = serializers.CharField(read_only=True)
     ip_version = serializers.ChoiceField(choices=(4, 6), read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     note = serializers.CharField(read_only=True)
     status = serializers.ChoiceField(choices=("active", "expired"), read_only=True)
-    source = serializers.ChoiceField(
+    source = serializers.ChoiceField(  # type: ignore[assignment]
         choices=("console", "cli", "bootstrap", "adopted", "access_link"), read_only=True
     )
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -138,13 +148,14 @@ class NetworkSerializer(serializers.Serializer):
         help_text="Adopted from WAF (added outside Gatehouse) and not yet marked reviewed.",
     )
 
-    def _viewer(self):
+    def _viewer(self) -> Address | None:
         cache = self.root.__dict__.setdefault("_viewer_cache", {})
         if "ip" not in cache:
             cache["ip"] = parse_ip(self.context.get("viewer_ip"))
-        return cache["ip"]
+        viewer: Address | None = cache["ip"]
+        return viewer
 
-    def to_representation(self, network) -> dict:
+    def to_representation(self, network: "AllowedNetwork") -> dict[str, Any]:
         status = _status(network)
         viewer = self._viewer()
         covers = False
@@ -168,11 +179,11 @@ class NetworkSerializer(serializers.Serializer):
         }
 
 
-class SyncOutcomeSerializer(serializers.Serializer):
+class SyncOutcomeSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=("applied", "pending"))
     reason = serializers.CharField(allow_blank=True)
 
-    def to_representation(self, outcome) -> dict:
+    def to_representation(self, outcome: "SyncOutcome") -> dict[str, Any]:
         return {"status": outcome.status, "reason": outcome.reason}
 
 
@@ -185,14 +196,14 @@ class NetworkChangeSerializer(NetworkSerializer):
     sync = SyncOutcomeSerializer(read_only=True)
     covered_by = serializers.ListField(child=serializers.CharField(), read_only=True)
 
-    def to_representation(self, change) -> dict:
+    def to_representation(self, change: "NetworkChange") -> dict[str, Any]:  # type: ignore[override]
         body = super().to_representation(change.network)
         body["sync"] = {"status": change.sync.status, "reason": change.sync.reason}
         body["covered_by"] = [network.cidr for network in change.covered_by]
         return body
 
 
-class _ExpiryInput(serializers.Serializer):
+class _ExpiryInput(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
     ttl_hours = StrictIntegerField(
         required=False,
@@ -201,7 +212,7 @@ class _ExpiryInput(serializers.Serializer):
         help_text="Temporary access: expires this many hours from now.",
     )
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "ttl_hours" in attrs:
             if attrs.get("expires_at") is not None:
                 raise serializers.ValidationError(
@@ -217,17 +228,17 @@ class NetworkCreateSerializer(_ExpiryInput):
         help_text='An address or network, e.g. "81.2.69.160", "81.2.69.0/24", '
         '"2a00:1450:4009::/48".',
     )
-    label = StrictCharField(max_length=100)
+    label = StrictCharField(max_length=100)  # type: ignore[assignment]
     note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class MyNetworkCreateSerializer(_ExpiryInput):
-    label = StrictCharField(max_length=100, required=False)
+    label = StrictCharField(max_length=100, required=False)  # type: ignore[assignment]
     note = StrictCharField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class NetworkUpdateSerializer(_ExpiryInput):
-    label = StrictCharField(max_length=100, required=False)
+    label = StrictCharField(max_length=100, required=False)  # type: ignore[assignment]
     note = StrictCharField(max_length=1000, required=False, allow_blank=True)
     reviewed = StrictBooleanField(
         required=False,
@@ -235,7 +246,7 @@ class NetworkUpdateSerializer(_ExpiryInput):
     )
 
 
-class NetworkListQuerySerializer(serializers.Serializer):
+class NetworkListQuerySerializer(serializers.Serializer[Any]):
     status = QueryChoiceField(choices=("active", "expired"), required=False)
     needs_review = serializers.BooleanField(
         required=False,
@@ -260,7 +271,7 @@ class NetworkListQuerySerializer(serializers.Serializer):
         required=False, min_value=1, help_text="Rows per page: 50 by default, at most 500."
     )
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         # DRF skips an empty optional query value ("?status="); the schema has no empty
         # choice, so say so instead of silently listing everything.
         blank = [key for key in ("status", "needs_review") if data.get(key) == ""]
@@ -271,7 +282,7 @@ class NetworkListQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class ConfirmQuerySerializer(serializers.Serializer):
+class ConfirmQuerySerializer(serializers.Serializer[Any]):
     confirm = serializers.BooleanField(
         required=False,
         default=False,
@@ -279,7 +290,7 @@ class ConfirmQuerySerializer(serializers.Serializer):
     )
 
 
-class MeSerializer(serializers.Serializer):
+class MeSerializer(serializers.Serializer[Any]):
     user = UserSerializer()
     viewer_ip = serializers.CharField()
     allowed = serializers.BooleanField()
@@ -289,7 +300,7 @@ class MeSerializer(serializers.Serializer):
 # --- sync ------------------------------------------------------------------------------
 
 
-class SyncStateSerializer(serializers.Serializer):
+class SyncStateSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     ip_version = serializers.ChoiceField(choices=(4, 6))
     status = serializers.ChoiceField(choices=("in_sync", "pending", "failed"))
@@ -301,7 +312,7 @@ class SyncStateSerializer(serializers.Serializer):
         allow_blank=True, help_text="Why the set is pending although the last sync succeeded."
     )
 
-    def to_representation(self, state) -> dict:
+    def to_representation(self, state: "IpSetSyncState") -> dict[str, Any]:
         return {
             "name": state.name,
             "ip_version": state.ip_version,
@@ -314,16 +325,16 @@ class SyncStateSerializer(serializers.Serializer):
         }
 
 
-class SyncStatusSerializer(serializers.Serializer):
+class SyncStatusSerializer(serializers.Serializer[Any]):
     in_sync = serializers.BooleanField()
     sets = SyncStateSerializer(many=True)
 
 
-class SyncRunSerializer(serializers.Serializer):
+class SyncRunSerializer(serializers.Serializer[Any]):
     dry_run = StrictBooleanField(default=False)
 
 
-class SetSyncResultSerializer(serializers.Serializer):
+class SetSyncResultSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     ip_version = serializers.ChoiceField(choices=(4, 6))
     to_add = serializers.ListField(child=serializers.CharField())
@@ -342,7 +353,7 @@ class SetSyncResultSerializer(serializers.Serializer):
         "(address -> why): not adopted, removed from WAF.",
     )
 
-    def to_representation(self, result) -> dict:
+    def to_representation(self, result: "SetSyncResult") -> dict[str, Any]:
         return {
             "name": result.name,
             "ip_version": result.ip_version,
@@ -357,7 +368,7 @@ class SetSyncResultSerializer(serializers.Serializer):
         }
 
 
-class SyncReportSerializer(serializers.Serializer):
+class SyncReportSerializer(serializers.Serializer[Any]):
     dry_run = serializers.BooleanField()
     sets = SetSyncResultSerializer(many=True)
 
@@ -365,7 +376,7 @@ class SyncReportSerializer(serializers.Serializer):
 # --- audit -----------------------------------------------------------------------------
 
 
-class AuditEventSerializer(serializers.Serializer):
+class AuditEventSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
     actor = serializers.CharField(help_text='Username, or "system".')
@@ -377,7 +388,7 @@ class AuditEventSerializer(serializers.Serializer):
     request_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField(allow_blank=True)
 
-    def to_representation(self, event) -> dict:
+    def to_representation(self, event: "AuditEvent") -> dict[str, Any]:
         return {
             "id": event.pk,
             "created_at": iso(event.created_at),
@@ -395,15 +406,15 @@ class AuditEventSerializer(serializers.Serializer):
 # --- errors (for the schema; api.exceptions builds the bodies) ---------------------------
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]
         help_text="Field name -> list of messages (nested for nested input)."
     )
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     error = ErrorDetailSerializer()
 
 
@@ -418,7 +429,7 @@ class DuplicateErrorDetailSerializer(ErrorDetailSerializer):
     )
 
 
-class ConflictErrorSerializer(serializers.Serializer):
+class ConflictErrorSerializer(serializers.Serializer[Any]):
     """409: code "duplicate" (+ existing), "self_lockout" (+ viewer_ip, covering) or
     "empty_allowlist"."""
 
@@ -429,5 +440,5 @@ class LockedOutErrorDetailSerializer(ErrorDetailSerializer):
     retry_after_seconds = serializers.IntegerField()
 
 
-class LockedOutErrorSerializer(serializers.Serializer):
+class LockedOutErrorSerializer(serializers.Serializer[Any]):
     error = LockedOutErrorDetailSerializer()

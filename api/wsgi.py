@@ -6,7 +6,11 @@ environ with the same bytes as api.views.seed.health (which still serves it when
 runs without this wrapper, e.g. under the test client or runserver).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from api.middleware import HEALTH_PATH
 
@@ -14,8 +18,8 @@ HEALTH_BODY = b'{"message":"This is /api/health"}\n'
 _HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(HEALTH_BODY)))]
 
 
-def with_health_check(app: Callable) -> Callable:
-    def application(environ: dict, start_response: Callable) -> Iterable[bytes]:
+def with_health_check(app: "WSGIApplication") -> "WSGIApplication":
+    def application(environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if environ.get("PATH_INFO") == HEALTH_PATH and method in ("GET", "HEAD"):
             start_response("200 OK", list(_HEADERS))

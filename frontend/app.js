@@ -7,10 +7,23 @@ import { renderHeader } from "./views/header.js";
 
 // Screens load on first use, so the first render fetches only the screen it shows.
 const routes = {
-  "#/networks": { title: "Allowlist", view: () => import("./views/networks.js").then((m) => m.networksView) },
-  "#/links": { title: "Access links", view: () => import("./views/links.js").then((m) => m.linksView) },
-  "#/audit": { title: "Audit log", view: () => import("./views/audit.js").then((m) => m.auditView) },
-  "#/diagnostics": { title: "Diagnostics", view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView), open: true },
+  "#/networks": {
+    title: "Allowlist",
+    view: () => import("./views/networks.js").then((m) => m.networksView),
+  },
+  "#/links": {
+    title: "Access links",
+    view: () => import("./views/links.js").then((m) => m.linksView),
+  },
+  "#/audit": {
+    title: "Audit log",
+    view: () => import("./views/audit.js").then((m) => m.auditView),
+  },
+  "#/diagnostics": {
+    title: "Diagnostics",
+    view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView),
+    open: true,
+  },
 };
 const main = document.getElementById("main");
 const top = document.getElementById("top");

@@ -6,12 +6,16 @@ into an attacker's account). Every outcome is audited: auth.login, auth.login_fa
 accesscontrol.signin), auth.lockout, auth.logout.
 """
 
+from typing import Any
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate, login, logout
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -29,7 +33,7 @@ from api.serializers import (
 from api.views.common import requester_for
 
 
-def session_body(request) -> dict:
+def session_body(request: Request) -> dict[str, Any]:
     user = request.user
     signed_in = user.is_authenticated
     return {
@@ -47,7 +51,7 @@ class SessionView(APIView):
         summary="Who is signed in; sets the csrftoken cookie",
         responses={200: SessionSerializer},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         get_token(request)  # sets the csrftoken cookie the console sends back as X-CSRFToken
         return Response(session_body(request))
 
@@ -71,7 +75,7 @@ class LoginView(APIView):
             ),
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> HttpResponse:  # a lockout answers with a JsonResponse
         enforce_csrf(request)
         serializer = LoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -130,7 +134,7 @@ class LogoutView(APIView):
             403: OpenApiResponse(ErrorSerializer, description="CSRF check failed."),
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         enforce_csrf(request)
         if request.user.is_authenticated:
             record_audit_event(

@@ -4,9 +4,12 @@ Each mutation answers with the network and what happened to the WAF IP sets
 (`sync.status` "applied" or "pending" with a reason); the change is saved either way.
 """
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -48,14 +51,14 @@ CONFIRM = OpenApiParameter(
 )
 
 
-def _context(request) -> dict:
+def _context(request: Request) -> dict[str, Any]:
     return {"request": request, "viewer_ip": viewer_ip(request)}
 
 
-def _confirmed(request) -> bool:
+def _confirmed(request: Request) -> bool:
     query = ConfirmQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    return query.validated_data["confirm"]
+    return bool(query.validated_data["confirm"])
 
 
 class MeView(APIView):
@@ -67,7 +70,7 @@ class MeView(APIView):
         summary="You, your address as WAF sees it, and whether the allowlist admits it",
         responses={200: MeSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         ip = viewer_ip(request)
         covering = selectors.networks_covering(ip=ip)
         return Response(
@@ -98,7 +101,7 @@ class NetworkListView(APIView):
             404: OpenApiResponse(ErrorSerializer, description="Page past the end."),
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         query = NetworkListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         networks = selectors.network_list(
@@ -127,7 +130,7 @@ class NetworkListView(APIView):
             409: CONFLICT,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = NetworkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         change = services.allow_network(requester=requester_for(request), **body.validated_data)
@@ -151,7 +154,7 @@ class MyNetworkView(APIView):
             409: CONFLICT,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = MyNetworkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
@@ -178,7 +181,7 @@ class NetworkDetailView(APIView):
         summary="One network",
         responses={200: NetworkSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN, 404: NOT_FOUND},
     )
-    def get(self, request, pk: int):
+    def get(self, request: Request, pk: int) -> Response:
         network = self._network(pk)
         return Response(NetworkSerializer(network, context=_context(request)).data)
 
@@ -197,7 +200,7 @@ class NetworkDetailView(APIView):
             409: CONFLICT,
         },
     )
-    def patch(self, request, pk: int):
+    def patch(self, request: Request, pk: int) -> Response:
         confirm = _confirmed(request)
         network = self._network(pk)
         body = NetworkUpdateSerializer(data=request.data, partial=True)
@@ -223,7 +226,7 @@ class NetworkDetailView(APIView):
             409: CONFLICT,
         },
     )
-    def delete(self, request, pk: int):
+    def delete(self, request: Request, pk: int) -> Response:
         confirm = _confirmed(request)
         network = self._network(pk)
         services.revoke_network(requester=requester_for(request), network=network, confirm=confirm)

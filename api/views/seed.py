@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 
-def flask_json(payload: dict) -> HttpResponse:
+def flask_json(payload: dict[str, str]) -> HttpResponse:
     body = json.dumps(payload, separators=(",", ":")) + "\n"
     return HttpResponse(body, content_type="application/json")
 

@@ -2,16 +2,21 @@
 
 import csv
 import json
+from collections.abc import Iterator, Mapping
 from datetime import UTC
+from typing import Any
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.fields import empty
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accesscontrol import selectors, services
+from accesscontrol.models import AuditEvent
 from api import permissions as perms
 from api.pagination import AuditCursorPagination
 from api.serializers import (
@@ -39,7 +44,7 @@ class SyncView(APIView):
         summary="Each WAF IP set: sync state, last sync, drift, last error",
         responses={200: SyncStatusSerializer, 401: UNAUTHENTICATED, 403: FORBIDDEN},
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         sets = []
         for state in selectors.sync_states():
             data = SyncStateSerializer(state).data
@@ -62,7 +67,7 @@ class SyncView(APIView):
             403: FORBIDDEN,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = SyncRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         dry_run = body.validated_data["dry_run"]
@@ -90,11 +95,11 @@ def _pending_reason(unapplied: dict[str, list[str]]) -> str:
 class _QueryDateTimeField(serializers.DateTimeField):
     """`?since=` (empty) is an invalid time, not an absent one: the schema says date-time."""
 
-    def get_value(self, dictionary):
+    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
         return dictionary.get(self.field_name, empty)
 
 
-class AuditQuerySerializer(serializers.Serializer):
+class AuditQuerySerializer(serializers.Serializer[Any]):
     action = serializers.CharField(required=False, allow_blank=True, max_length=64)
     actor = serializers.CharField(required=False, allow_blank=True, max_length=150)
     since = _QueryDateTimeField(
@@ -104,13 +109,13 @@ class AuditQuerySerializer(serializers.Serializer):
         required=False, help_text="Events before this time (ISO 8601 with zone)."
     )
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("since") and attrs.get("until") and attrs["until"] <= attrs["since"]:
             raise serializers.ValidationError({"until": "Must be after since."})
         return attrs
 
 
-def _audit_query(request):
+def _audit_query(request: Request) -> QuerySet[AuditEvent]:
     """The events the query asks for; sign-in events (auth.*) for superusers only."""
     query = AuditQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
@@ -144,7 +149,7 @@ class AuditView(APIView):
             404: OpenApiResponse(ErrorSerializer, description="Invalid cursor."),
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         events = _audit_query(request)
         paginator = AuditCursorPagination()
         page = paginator.paginate_queryset(events, request, view=self)
@@ -155,7 +160,7 @@ CSV_COLUMNS = ["time_utc", "actor", "action", "subject", "reason", "from_ip", "b
 
 
 class _Echo:
-    def write(self, value):
+    def write(self, value: str) -> str:
         return value
 
 
@@ -176,11 +181,11 @@ class AuditExportView(APIView):
             403: FORBIDDEN,
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> StreamingHttpResponse:
         events = _audit_query(request)
         writer = csv.writer(_Echo())
 
-        def rows():
+        def rows() -> Iterator[str]:
             yield writer.writerow(CSV_COLUMNS)
             for e in events.iterator(chunk_size=500):
                 yield writer.writerow(
