@@ -13,7 +13,7 @@ ACCESS_THROTTLE_WINDOW answers 429. The viewer allowlist exempts the prefix
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,7 +30,12 @@ ACCESS_THROTTLE_WINDOW = timedelta(minutes=5)
 
 
 def access_page(
-    request: HttpRequest, *, title: str, lines=(), status: int = 200, **context
+    request: HttpRequest,
+    *,
+    title: str,
+    lines: Iterable[str] = (),
+    status: int = 200,
+    **context: object,
 ) -> HttpResponse:
     """The access path's one page (no script, no stylesheet: the edge blocks those for a
     viewer outside the allowlist, and the CSP forbids inline ones)."""

@@ -1,15 +1,22 @@
 """Request and response shapes of /api/access-links (see api.views.access)."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accesscontrol import access_links as al
+from accesscontrol.models import AccessLink
 from api.serializers import StrictCharField, StrictIntegerField, iso
 
 STATUSES = ("active", "used", "expired", "revoked")
 
 
-class AccessLinkCreateSerializer(serializers.Serializer):
-    label = StrictCharField(max_length=100, help_text="Who the link is for, and why.")
+class AccessLinkCreateSerializer(serializers.Serializer[Any]):
+    # A DRF field named like a Field attribute ("label") is fine at run time; the stubs
+    # see the attribute, hence the ignores.
+    label = StrictCharField(  # type: ignore[assignment]
+        max_length=100, help_text="Who the link is for, and why."
+    )
     hours = StrictIntegerField(
         min_value=al.HOURS_MIN,
         max_value=al.HOURS_MAX,
@@ -25,9 +32,9 @@ class AccessLinkCreateSerializer(serializers.Serializer):
     max_uses = StrictIntegerField(min_value=1, max_value=al.MAX_USES_MAX, default=1)
 
 
-class AccessLinkSerializer(serializers.Serializer):
+class AccessLinkSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
-    label = serializers.CharField(read_only=True)
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
     status = serializers.ChoiceField(choices=STATUSES, read_only=True)
     hours = serializers.IntegerField(read_only=True)
     expires_at = serializers.DateTimeField(read_only=True)
@@ -41,7 +48,7 @@ class AccessLinkSerializer(serializers.Serializer):
     revoked_at = serializers.DateTimeField(read_only=True, allow_null=True)
     revoked_by = serializers.CharField(read_only=True, allow_blank=True)
 
-    def to_representation(self, link) -> dict:
+    def to_representation(self, link: AccessLink) -> dict[str, Any]:
         return {
             "id": link.pk,
             "label": link.label,

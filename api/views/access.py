@@ -12,13 +12,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -39,17 +43,24 @@ LIST_LIMIT = 200
 RELOAD_HINT = "Reload Gatehouse in a minute: the edge takes up to a minute to let you in."
 
 
-def _when(value) -> str:
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "no end date"
     return f"{value:%Y-%m-%d %H:%M} UTC"
 
 
-def _csrf_refused(request) -> bool:
+def _no_response(request: HttpRequest) -> HttpResponseBase:
+    raise AssertionError("only process_view is used")
+
+
+def _csrf_refused(request: HttpRequest) -> bool:
     """Django's own CSRF check (cookie + form token, Origin), answered with our page."""
-    return CsrfViewMiddleware(lambda r: None).process_view(request, None, (), {}) is not None
+    check = CsrfViewMiddleware(_no_response)
+    return check.process_view(request, _no_response, (), {}) is not None
 
 
 @csrf_exempt  # checked in the view, so a refusal gets this page and not Django's
-def redeem(request, token: str):
+def redeem(request: HttpRequest, token: str) -> HttpResponse:
     try:
         link = access_links.usable_link(token)
     except access_links.InvalidAccessLink:
@@ -81,7 +92,7 @@ def redeem(request, token: str):
     )
 
 
-def _redeem(request, token: str, ip: str):
+def _redeem(request: HttpRequest, token: str, ip: str) -> HttpResponse:
     try:
         redemption = access_links.redeem_access_link(
             token=token,
@@ -124,7 +135,7 @@ class AccessLinkListView(APIView):
             403: FORBIDDEN,
         },
     )
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         links = AccessLink.objects.all()[:LIST_LIMIT]
         return Response(
             AccessLinkSerializer(links, many=True, context={"now": timezone.now()}).data
@@ -141,7 +152,7 @@ class AccessLinkListView(APIView):
             403: FORBIDDEN,
         },
     )
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         body = AccessLinkCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         created = access_links.create_access_link(
@@ -168,7 +179,7 @@ class AccessLinkDetailView(APIView):
             404: NOT_FOUND,
         },
     )
-    def delete(self, request, pk: int):
+    def delete(self, request: Request, pk: int) -> Response:
         link = get_object_or_404(AccessLink, pk=pk)
         link = access_links.revoke_access_link(requester=requester_for(request), link=link)
         return Response(AccessLinkSerializer(link, context={"now": timezone.now()}).data)
