@@ -28,6 +28,7 @@ class AllowedNetwork(models.Model):
         CLI = "cli", "Command line"
         BOOTSTRAP = "bootstrap", "Bootstrap"
         ADOPTED = "adopted", "Adopted from WAF"
+        ACCESS_LINK = "access_link", "Access link"
 
     class IpVersion(models.IntegerChoices):
         V4 = 4, "IPv4"
@@ -147,3 +148,72 @@ class IpSetSyncState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.status}"
+
+
+class AccessLink(models.Model):
+    """A one-time way in for someone outside the allowlist (accesscontrol.access_links).
+
+    Only the sha256 of the token is stored: the token itself (256 bits from `secrets`) is
+    shown once, when the link is made. A link is usable while it is not revoked, not used
+    up and not past `expires_at`; redeeming it allows the redeemer's address for `hours`.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100)
+    hours = models.PositiveSmallIntegerField()
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveSmallIntegerField(default=1)
+    uses = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Who made it when created_by is None (the command line: "cli:alice@host").
+    created_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by_name = models.CharField(max_length=150, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    redeemed_from = models.GenericIPAddressField(null=True, blank=True)
+    network_cidr = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"access link {self.pk} ({self.label})"
+
+    def status_at(self, now) -> str:
+        """ "revoked" | "used" | "expired" | "active" (first that applies)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.uses >= self.max_uses:
+            return "used"
+        if self.expires_at <= now:
+            return "expired"
+        return "active"
+
+    @property
+    def status(self) -> str:
+        return self.status_at(timezone.now())
+
+
+class AccessThrottle(models.Model):
+    """Requests to /api/access/ per address and fixed window, counted in the database so
+    every app instance sees the same count (the default cache is per process)."""
+
+    key = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="access_throttle_window")
+        ]
+        indexes = [models.Index(fields=["window_start"], name="access_throttle_start")]
+
+    def __str__(self) -> str:
+        return f"{self.key} since {self.window_start:%H:%M}: {self.count}"

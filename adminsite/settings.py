@@ -58,6 +58,8 @@ MIDDLEWARE = [
     # request that came through the edge, from a viewer on the allowlist, gets further.
     "api.middleware.OriginSecretMiddleware",
     "api.middleware.ViewerAllowlistMiddleware",
+    # /api/access/ (exempt from the allowlist above): only the redeem page, throttled.
+    "api.access_guard.AccessPathMiddleware",
     "api.middleware.RequestSizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -161,6 +163,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "NetworkStatusEnum": ["active", "expired"],
         "SyncStatusEnum": ["in_sync", "pending", "failed"],
+        "AccessLinkStatusEnum": ["active", "used", "expired", "revoked"],
     },
 }
 
@@ -202,7 +205,11 @@ GATEHOUSE_ORIGIN_SECRETS = [
 # With the secret on, Django refuses viewers outside the allowlist too (defence in depth:
 # a leaked secret is not enough). Paths (prefixes) a feature deliberately opens to anyone,
 # besides /api/health and POST /api/auth/logout, which are always exempt.
-GATEHOUSE_ALLOWLIST_EXEMPT_PATHS: list[str] = []
+# /api/access/: access links (api.access_guard lets only the redeem page through).
+GATEHOUSE_ALLOWLIST_EXEMPT_PATHS: list[str] = ["/api/access/"]
+# Requests to /api/access/ per viewer address (IPv6: its /64) in 5 minutes, across every
+# app instance (counted in the database); the edge's WAF rule allows 50 before blocking.
+GATEHOUSE_ACCESS_LINK_RATE_LIMIT = env.int("GATEHOUSE_ACCESS_LINK_RATE_LIMIT", default=20)
 # What a refused viewer reads: keep it the same as the edge config's block_message.
 GATEHOUSE_BLOCK_MESSAGE = env.str(
     "GATEHOUSE_BLOCK_MESSAGE",

@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import auth, errors, networks, seed, sync
+from api.views import access, auth, errors, networks, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -19,6 +19,9 @@ urlpatterns = [
     path("sync", sync.SyncView.as_view(), name="sync"),
     path("audit", sync.AuditView.as_view(), name="audit"),
     path("audit/export", sync.AuditExportView.as_view(), name="audit-export"),
+    path("access/<str:token>", access.redeem, name="access-redeem"),
+    path("access-links", access.AccessLinkListView.as_view(), name="access-links"),
+    path("access-links/<int:pk>", access.AccessLinkDetailView.as_view(), name="access-link"),
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     # Last: anything else under /api/ is a JSON 404 (e.g. /api/networks/-1), not HTML.
     re_path(r"^(?P<unmatched>[\s\S]*)$", errors.not_found, name="api-not-found"),

@@ -75,6 +75,8 @@ class EdgeConfig:
     frontend_bucket: str
     initial_cidrs: tuple[str, ...] = ()
     block_message: str = DEFAULT_BLOCK_MESSAGE
+    block_contact: str = ""
+    access_links: bool = False
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -119,6 +121,10 @@ SCHEMA: dict[str, Any] = {
     "allowlist": {
         "initial_cidrs": (list, False),
         "block_message": (str, False),
+        "block_contact": (str, False),
+    },
+    "access_links": {
+        "enabled": (bool, False),
     },
     "tags": (dict, False),
 }
@@ -265,17 +271,28 @@ def _check_tags(check: _Checker, tags: dict[str, Any]) -> None:
                 )
 
 
-def _check_block_message(check: _Checker, message: str) -> None:
+def _check_block_message(
+    check: _Checker, message: str, contact: str = "", *, access_links: bool = False
+) -> None:
     from deploy.waf import block_page  # the page WAF will serve, built the same way
 
-    size = len(block_page(message).encode("utf-8"))
-    if size > BLOCK_BODY_MAX_BYTES:
-        raise check.fail(
-            "allowlist.block_message",
-            f"the block page would be {size} bytes; WAF allows {BLOCK_BODY_MAX_BYTES} bytes "
-            "for a custom response body",
-            "Shorten the message.",
-        )
+    # The message alone first, so the error names the key that made the page too big.
+    for key, page, todo in (
+        ("allowlist.block_message", block_page(message), "Shorten the message."),
+        (
+            "allowlist.block_contact",
+            block_page(message, contact, access_links=access_links),
+            "Shorten the contact line (or the message).",
+        ),
+    ):
+        size = len(page.encode("utf-8"))
+        if size > BLOCK_BODY_MAX_BYTES:
+            raise check.fail(
+                key,
+                f"the block page would be {size} bytes; WAF allows {BLOCK_BODY_MAX_BYTES} "
+                "bytes for a custom response body",
+                todo,
+            )
 
 
 def load_config(path: str | Path) -> EdgeConfig:
@@ -432,7 +449,16 @@ def load_config(path: str | Path) -> EdgeConfig:
         cidrs.append(str(network_obj))
 
     block_message = allowlist.get("block_message", DEFAULT_BLOCK_MESSAGE)
-    _check_block_message(check, block_message)
+    block_contact = allowlist.get("block_contact", "").strip()
+    if "block_contact" in allowlist and not block_contact:
+        raise check.fail(
+            "allowlist.block_contact",
+            "the contact line is empty",
+            "Say whom blocked people should ask, e.g. 'IT desk: it@example.com, ext. 400', "
+            "or remove the key.",
+        )
+    access_links = data.get("access_links", {}).get("enabled", False)
+    _check_block_message(check, block_message, block_contact, access_links=access_links)
 
     tags = data.get("tags", {})
     _check_tags(check, tags)
@@ -452,5 +478,7 @@ def load_config(path: str | Path) -> EdgeConfig:
         frontend_bucket=bucket,
         initial_cidrs=tuple(cidrs),
         block_message=block_message,
+        block_contact=block_contact,
+        access_links=access_links,
         tags=dict(tags),
     )

@@ -9,10 +9,10 @@ body. Everything is found again by name within the CLOUDFRONT scope.
 from __future__ import annotations
 
 import hashlib
-import html
 from typing import Any
 
 from accesscontrol.waf import ip_set_names
+from deploy import waf_rules
 from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, retry_while
 from deploy.context import Context
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
@@ -96,16 +96,13 @@ def _visibility(metric: str) -> dict[str, Any]:
     }
 
 
-def block_page(message: str) -> str:
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        "<title>Access denied</title></head><body><h1>Access denied</h1>"
-        f"<p>{html.escape(message)}</p></body></html>"
-    )
+def block_page(message: str, contact: str = "", *, access_links: bool = False) -> str:
+    return waf_rules.block_page(message, contact, access_links=access_links)
 
 
 def desired_web_acl(ctx: Context) -> dict[str, Any]:
     metric = f"{ctx.name}-edge".replace("-", "")
+    links = ctx.config.access_links
     return {
         "DefaultAction": {
             "Block": {
@@ -113,9 +110,11 @@ def desired_web_acl(ctx: Context) -> dict[str, Any]:
             }
         },
         "Rules": [
+            # Access links (opt-in) go first: their rate rule must see every request.
+            *(waf_rules.access_link_rules(metric, first_priority=1) if links else []),
             {
                 "Name": RULE_NAME,
-                "Priority": 1,
+                "Priority": 3 if links else 1,
                 "Action": {"Allow": {}},
                 "Statement": {
                     "OrStatement": {
@@ -126,12 +125,14 @@ def desired_web_acl(ctx: Context) -> dict[str, Any]:
                     }
                 },
                 "VisibilityConfig": _visibility(f"{metric}allowoffice"),
-            }
+            },
         ],
         "CustomResponseBodies": {
             BLOCK_BODY_KEY: {
                 "ContentType": "TEXT_HTML",
-                "Content": block_page(ctx.config.block_message),
+                "Content": block_page(
+                    ctx.config.block_message, ctx.config.block_contact, access_links=links
+                ),
             }
         },
         "VisibilityConfig": _visibility(metric),

@@ -11,6 +11,10 @@ const routes = {
     title: "Allowlist",
     view: () => import("./views/networks.js").then((m) => m.networksView),
   },
+  "#/links": {
+    title: "Access links",
+    view: () => import("./views/links.js").then((m) => m.linksView),
+  },
   "#/audit": {
     title: "Audit log",
     view: () => import("./views/audit.js").then((m) => m.auditView),

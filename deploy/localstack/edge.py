@@ -3,8 +3,10 @@
 Development only (the local stack): production never imports this module. It is driven
 by what provisioning created in the AWS stand-in, read back through the AWS API:
 
-- Every request is judged against the web ACL (rules over the IP sets, then the default
-  action) using the viewer address; a blocked request gets the web ACL's custom 403 body.
+- Every request is judged against the web ACL (rules over the IP sets, byte matches on
+  the URI path with their text transformations, per-address rate-based rules over their
+  window; then the default action) using the viewer address and path; a blocked request
+  gets the rule's or the web ACL's custom response.
   The web ACL and IP sets are re-read at most once a second, so allowlist changes show at
   once.
 - A path matching a cache behaviour that targets the ALB origin (`/api/*`) goes to Django
@@ -36,6 +38,7 @@ import ipaddress
 import mimetypes
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,10 +117,13 @@ class WebAclJudge:
 
     wafv2: Any
     web_acl_name: str
+    clock: Callable[[], float] = time.monotonic
     _fresh: Fresh = field(init=False)
+    _rates: RateCounter = field(init=False)
 
     def __post_init__(self) -> None:
         self._fresh = Fresh(self._load)
+        self._rates = RateCounter(self.clock)
 
     def _load(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
         summaries = self.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
@@ -133,11 +139,18 @@ class WebAclJudge:
     def state(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
         return self._fresh.get()
 
-    def judge(self, viewer: str) -> Verdict:
+    def judge(self, viewer: str, path: str = "/") -> Verdict:
         acl, ip_sets = self.state()
-        address = ipaddress.ip_address(viewer)
+        request = _Request(ipaddress.ip_address(viewer), path, ip_sets)
         for rule in sorted(acl.get("Rules", []), key=lambda r: r["Priority"]):
-            if _matches(rule["Statement"], address, ip_sets):
+            statement = rule["Statement"]
+            if "RateBasedStatement" in statement:
+                matched = self._rates.over_limit(
+                    rule["Name"], statement["RateBasedStatement"], request
+                )
+            else:
+                matched = _matches(statement, request)
+            if matched:
                 action = rule.get("Action", {})
                 if "Allow" in action:
                     return Verdict(allowed=True)
@@ -161,17 +174,84 @@ def _ip_set_arns(node: Any) -> Iterable[str]:
             yield from _ip_set_arns(item)
 
 
-def _matches(statement: dict, address, ip_sets) -> bool:
+@dataclass(frozen=True)
+class _Request:
+    """What the statements we provision look at: the viewer address and the URI path."""
+
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    path: str
+    ip_sets: dict[str, list[ipaddress._BaseNetwork]]
+
+
+# WAF's text transformations the edge provisions (others are not evaluated: no match).
+TRANSFORMATIONS: dict[str, Callable[[str], str]] = {
+    "NONE": lambda text: text,
+    "LOWERCASE": str.lower,
+    "UPPERCASE": str.upper,
+}
+POSITIONS: dict[str, Callable[[str, str], bool]] = {
+    "EXACTLY": lambda text, search: text == search,
+    "STARTS_WITH": str.startswith,
+    "ENDS_WITH": str.endswith,
+    "CONTAINS": lambda text, search: search in text,
+}
+
+
+def _byte_match(statement: dict, request: _Request) -> bool:
+    if "UriPath" not in statement["FieldToMatch"]:
+        return False  # the edge only provisions URI path matches
+    search = statement["SearchString"]
+    search = search.decode() if isinstance(search, bytes) else search
+    text = request.path
+    for step in sorted(statement["TextTransformations"], key=lambda t: t["Priority"]):
+        transform = TRANSFORMATIONS.get(step["Type"])
+        if transform is None:
+            return False
+        text = transform(text)
+    position = POSITIONS.get(statement["PositionalConstraint"])
+    return bool(position and position(text, search))
+
+
+def _matches(statement: dict, request: _Request) -> bool:
     if "IPSetReferenceStatement" in statement:
-        networks = ip_sets[statement["IPSetReferenceStatement"]["ARN"]]
+        address = request.address
+        networks = request.ip_sets[statement["IPSetReferenceStatement"]["ARN"]]
         return any(address in net for net in networks if net.version == address.version)
+    if "ByteMatchStatement" in statement:
+        return _byte_match(statement["ByteMatchStatement"], request)
     if "OrStatement" in statement:
-        return any(_matches(s, address, ip_sets) for s in statement["OrStatement"]["Statements"])
+        return any(_matches(s, request) for s in statement["OrStatement"]["Statements"])
     if "AndStatement" in statement:
-        return all(_matches(s, address, ip_sets) for s in statement["AndStatement"]["Statements"])
+        return all(_matches(s, request) for s in statement["AndStatement"]["Statements"])
     if "NotStatement" in statement:
-        return not _matches(statement["NotStatement"]["Statement"], address, ip_sets)
+        return not _matches(statement["NotStatement"]["Statement"], request)
     return False  # a statement kind the edge does not provision never matches
+
+
+class RateCounter:
+    """WAF's rate-based statements with AggregateKeyType IP: per rule and address, the
+    requests that matched the scope-down statement within the trailing evaluation window;
+    the rule matches while that count is over the limit (WAF counts blocked requests too)."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def over_limit(self, rule_name: str, statement: dict, request: _Request) -> bool:
+        if statement.get("AggregateKeyType") != "IP":
+            return False  # the edge only provisions per-address rate rules
+        scope = statement.get("ScopeDownStatement")
+        if scope is not None and not _matches(scope, request):
+            return False
+        window = float(statement.get("EvaluationWindowSec", 300))
+        now = self.clock()
+        with self._lock:
+            seen = self._seen[(rule_name, str(request.address))]
+            seen.append(now)
+            while seen and seen[0] <= now - window:
+                seen.popleft()
+            return len(seen) > statement["Limit"]
 
 
 def _block_verdict(acl: dict, block: dict) -> Verdict:
@@ -317,11 +397,11 @@ class LocalEdge:
             viewer = str(ipaddress.ip_address(viewer.strip()))
         except ValueError:
             return _respond(start_response, 400, "text/plain", b"Bad viewer address")
-        verdict = self.judge.judge(viewer)
+        path = environ.get("PATH_INFO", "/")
+        verdict = self.judge.judge(viewer, path)
         if not verdict.allowed:
             return _respond(start_response, verdict.status, verdict.content_type, verdict.body)
 
-        path = environ.get("PATH_INFO", "/")
         route = self.routes.match(path)
         if route is None:
             return self._serve_static(path, start_response)
@@ -369,6 +449,7 @@ def _respond(start_response, status, content_type, body, extra=()):
         400: "Bad Request",
         403: "Forbidden",
         404: "Not Found",
+        429: "Too Many Requests",
         502: "Bad Gateway",
     }.get(status, "")
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]

@@ -15,6 +15,9 @@ const ACTIONS = {
   "auth.logout": "Signed out",
   "auth.login_failed": "Sign-in failed",
   "auth.lockout": "Sign-in locked",
+  "access.create": "Access link made",
+  "access.revoke": "Access link revoked",
+  "access.redeem": "Access link used",
 };
 const FIELDS = { label: "label", note: "note", expires_at: "expiry", cidr: "network", source: "source" };
 const state = { action: "", actor: "", since: "", until: "", cursor: "", pages: [] };
@@ -147,6 +150,10 @@ function summary(e) {
       return [`Allowed “${after.label || ""}”`, after.source && after.source !== "console" ? ` (source: ${after.source})` : "", "; ", expiry(after.expires_at), "."];
     case "network.adopt":
       return "Drift: found in the WAF IP set but never written by Gatehouse (added outside it); adopted into the allowlist.";
+    case "access.create":
+      return `Made an access link for “${after.label || ""}” (${after.hours} h of access).`;
+    case "access.redeem":
+      return `${e.subject} let in by the access link for “${after.label || ""}”, made by ${after.created_by || "?"}.`;
     case "network.revoke":
       return `Removed “${before.label || ""}”.`;
     case "network.expire":

@@ -27,7 +27,7 @@ function writeUrl() {
   const query = params.toString();
   history.replaceState(null, "", `#/networks${query ? `?${query}` : ""}`);
 }
-const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap" };
+const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap", access_link: "access link" };
 
 // Loads the dialogs module, then opens one of its dialogs.
 const open = (name, ...args) => import("./dialogs.js").then((m) => m[name](...args));

@@ -189,6 +189,9 @@ def test_schema_is_openapi_3_json_with_every_operation(client):
         ("POST", "/api/sync"),
         ("GET", "/api/audit"),
         ("GET", "/api/audit/export"),
+        ("GET", "/api/access-links"),
+        ("POST", "/api/access-links"),
+        ("DELETE", "/api/access-links/{id}"),
     }
 
 

@@ -65,7 +65,7 @@ def waf_context(waf):
         name="gatehouse-local",
         state={},
         clients=SimpleNamespace(wafv2=waf),
-        config=SimpleNamespace(block_message="Blocked."),
+        config=SimpleNamespace(block_message="Blocked.", block_contact="", access_links=False),
         tags=lambda: [{"Key": "gatehouse:edge", "Value": "gatehouse-local"}],
         out=lambda *lines: None,
         poll_interval=0,
