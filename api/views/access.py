@@ -36,7 +36,7 @@ from api.access_serializers import (
     AccessLinkCreateSerializer,
     AccessLinkSerializer,
 )
-from api.views.common import USER_AGENT_MAX, requester_for
+from api.requester import USER_AGENT_MAX, requester_for
 from api.views.networks import FORBIDDEN, INVALID, NOT_FOUND, UNAUTHENTICATED
 
 LIST_LIMIT = 200
