@@ -14,13 +14,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from accesscontrol.edge import HEALTH_PATH, ORIGIN_FORBIDDEN_BODY, ORIGIN_HEADER
 from deploy.aws import STILL_IN_USE, aws_errors, error_code, retry_while, wait_until
-from deploy.context import ORIGIN_HEADER, Context
+from deploy.context import Context
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-HEALTH_PATH = "/api/health"
 RULE_PRIORITY = 10
 HEALTH_CHECK = {
     "HealthCheckProtocol": "HTTP",
@@ -37,8 +37,8 @@ FORBIDDEN_ACTION = {
     "FixedResponseConfig": {
         "StatusCode": "403",
         "ContentType": "application/json",
-        "MessageBody": '{"error": {"code": "origin_forbidden", "message": '
-        '"Requests must come through the CloudFront edge.", "fields": {}}}',
+        # The same bytes the app's OriginSecretMiddleware answers with.
+        "MessageBody": ORIGIN_FORBIDDEN_BODY,
     },
 }
 REDIRECT_ACTION = {

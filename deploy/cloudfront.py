@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from accesscontrol.edge import ORIGIN_HEADER
 from deploy.aws import (
     NOT_USABLE_YET,
     STILL_IN_USE,
@@ -22,7 +23,7 @@ from deploy.aws import (
     tags_dict,
     wait_until,
 )
-from deploy.context import ORIGIN_HEADER, Context
+from deploy.context import Context
 from deploy.headers import CONTENT_SECURITY_POLICY, HSTS_MAX_AGE, SECURITY_HEADERS
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 

@@ -10,8 +10,6 @@ from typing import Any
 from deploy.aws import EDGE_TAG, AwsClients, tag_list
 from deploy.config import EdgeConfig
 
-ORIGIN_HEADER = "X-Origin-Verify"
-
 
 @dataclass
 class OriginSecret:

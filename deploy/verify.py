@@ -22,13 +22,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from accesscontrol.edge import HEALTH_PATH, web_acl_name
 from deploy import alb, cloudfront, security_group, waf
 from deploy.aws import aws_errors
 from deploy.context import Context
 from deploy.errors import DeployError
 
 HTTP_TIMEOUT = 15.0
-HEALTH_PATH = "/api/health"
 GUARDED_PATH = "/api/auth/session"  # any path but the health check needs the secret
 
 
@@ -53,7 +53,7 @@ def _distribution(ctx: Context) -> tuple[bool, str]:
     if not config.get("Enabled"):
         problems.append("disabled")
     if acl is None:
-        problems.append(f"web ACL {waf.web_acl_name(ctx.name)} is missing")
+        problems.append(f"web ACL {web_acl_name(ctx.name)} is missing")
     elif config.get("WebACLId") != acl["ARN"]:
         problems.append(f"web ACL is {config.get('WebACLId') or '(none)'}, not {acl['ARN']}")
     if problems:

@@ -12,24 +12,14 @@ import hashlib
 import html
 from typing import Any
 
-from accesscontrol.waf import ip_set_names
+from accesscontrol.edge import WAF_SCOPE, ip_set_name, web_acl_name
 from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, retry_while
 from deploy.context import Context
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
-SCOPE = "CLOUDFRONT"
 BLOCK_BODY_KEY = "blocked"
 RULE_NAME = "allow-office-networks"
 VERSIONS = {4: "IPV4", 6: "IPV6"}
-
-
-def ip_set_name(edge_name: str, version: int) -> str:
-    # The app finds its IP sets by these names: one definition, the app's.
-    return ip_set_names(edge_name)[version]
-
-
-def web_acl_name(edge_name: str) -> str:
-    return f"{edge_name}-edge"
 
 
 # WAF's EntityDescription pattern allows letters, digits, white space and + = : # @ / - , .
@@ -48,7 +38,7 @@ def ip_set_addresses(ctx: Context) -> dict[int, list[str]]:
     for version, summary in find_ip_sets(ctx).items():
         with aws_errors(f"Reading WAF IP set {summary['Name']}"):
             ip_set = ctx.clients.wafv2.get_ip_set(
-                Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
+                Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"]
             )["IPSet"]
         found[version] = list(ip_set.get("Addresses") or [])
     return found
@@ -57,7 +47,7 @@ def ip_set_addresses(ctx: Context) -> dict[int, list[str]]:
 def _list_all(ctx: Context, op: str, key: str) -> list[dict[str, Any]]:
     client = ctx.clients.wafv2
     items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"Scope": SCOPE, "Limit": 100}
+    kwargs: dict[str, Any] = {"Scope": WAF_SCOPE, "Limit": 100}
     while True:
         response = getattr(client, op)(**kwargs)
         items.extend(response.get(key, []))
@@ -83,7 +73,9 @@ def find_web_acl(ctx: Context) -> dict[str, Any] | None:
     with aws_errors("Listing WAF web ACLs"):
         for summary in _list_all(ctx, "list_web_acls", "WebACLs"):
             if summary["Name"] == name:
-                response = ctx.clients.wafv2.get_web_acl(Name=name, Scope=SCOPE, Id=summary["Id"])
+                response = ctx.clients.wafv2.get_web_acl(
+                    Name=name, Scope=WAF_SCOPE, Id=summary["Id"]
+                )
                 return {**response["WebACL"], "LockToken": response["LockToken"]}
     return None
 
@@ -178,7 +170,7 @@ def plan(ctx: Context) -> list[Change]:
             with aws_errors(f"Creating WAF IP set {name}"):
                 response = ctx.clients.wafv2.create_ip_set(
                     Name=name,
-                    Scope=SCOPE,
+                    Scope=WAF_SCOPE,
                     IPAddressVersion=aws_version,
                     Addresses=[],
                     Description=ip_set_description(ctx.name, version),
@@ -194,7 +186,7 @@ def plan(ctx: Context) -> list[Change]:
                 name,
                 create,
                 [
-                    FieldChange("scope", None, SCOPE),
+                    FieldChange("scope", None, WAF_SCOPE),
                     FieldChange("ip_address_version", None, aws_version),
                     FieldChange("addresses", None, "(seeded and then managed by the app)"),
                 ],
@@ -215,7 +207,7 @@ def plan(ctx: Context) -> list[Change]:
                 action=f"Creating WAF web ACL {name}",
                 call=lambda: ctx.clients.wafv2.create_web_acl(
                     Name=name,
-                    Scope=SCOPE,
+                    Scope=WAF_SCOPE,
                     Description=web_acl_description(ctx.name),
                     Tags=ctx.tags(),
                     **body,
@@ -250,7 +242,7 @@ def plan(ctx: Context) -> list[Change]:
             with aws_errors(f"Updating WAF web ACL {name}"):
                 ctx.clients.wafv2.update_web_acl(
                     Name=name,
-                    Scope=SCOPE,
+                    Scope=WAF_SCOPE,
                     Id=current["Id"],
                     LockToken=current["LockToken"],
                     **extra,
@@ -304,7 +296,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
             retry_while(
                 action=f"Deleting WAF web ACL {name}",
                 call=lambda: ctx.clients.wafv2.delete_web_acl(
-                    Name=name, Scope=SCOPE, Id=current["Id"], LockToken=current["LockToken"]
+                    Name=name, Scope=WAF_SCOPE, Id=current["Id"], LockToken=current["LockToken"]
                 ),
                 codes=STILL_IN_USE,
                 out=ctx.out,
@@ -317,14 +309,14 @@ def plan_destroy(ctx: Context) -> list[Change]:
         def delete_set(summary=summary) -> None:
             with aws_errors(f"Reading WAF IP set {summary['Name']}"):
                 current = ctx.clients.wafv2.get_ip_set(
-                    Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
+                    Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"]
                 )
             # WAFAssociatedItemException while the web ACL's deletion propagates.
             retry_while(
                 action=f"Deleting WAF IP set {summary['Name']}",
                 call=lambda: ctx.clients.wafv2.delete_ip_set(
                     Name=summary["Name"],
-                    Scope=SCOPE,
+                    Scope=WAF_SCOPE,
                     Id=summary["Id"],
                     LockToken=current["LockToken"],
                 ),
