@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from accesscontrol.edge import HEALTH_PATH, web_acl_name
-from deploy import alb, cloudfront, security_group, waf
+from deploy import cloudfront, origin_secret, security_group, waf
 from deploy.aws import aws_errors
 from deploy.context import Context
 from deploy.errors import DeployError
@@ -81,8 +81,8 @@ def _security_group(ctx: Context) -> tuple[bool, str]:
 
 
 def _secret_rule(ctx: Context) -> tuple[bool, str]:
-    sent = cloudfront.read_origin_secret(ctx)
-    accepted = alb.read_rule_secrets(ctx)
+    sent = origin_secret.sent(ctx)
+    accepted = origin_secret.accepted(ctx)
     if sent is None:
         return False, "the distribution sends no X-Origin-Verify header"
     if not accepted:

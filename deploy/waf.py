@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Iterator
 from typing import Any
 
 from accesscontrol.edge import WAF_SCOPE, ip_set_name, web_acl_name
-from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, retry_while
+from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, pages, retry_while
 from deploy.context import Context
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
@@ -34,27 +35,20 @@ def web_acl_description(edge_name: str) -> str:
 
 def ip_set_addresses(ctx: Context) -> dict[int, list[str]]:
     """The addresses in each existing IP set, by IP version."""
-    found = {}
-    for version, summary in find_ip_sets(ctx).items():
-        with aws_errors(f"Reading WAF IP set {summary['Name']}"):
-            ip_set = ctx.clients.wafv2.get_ip_set(
-                Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"]
-            )["IPSet"]
-        found[version] = list(ip_set.get("Addresses") or [])
-    return found
+    return {
+        version: list(_get_ip_set(ctx, s)["IPSet"].get("Addresses") or [])
+        for version, s in find_ip_sets(ctx).items()
+    }
 
 
-def _list_all(ctx: Context, op: str, key: str) -> list[dict[str, Any]]:
-    client = ctx.clients.wafv2
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"Scope": WAF_SCOPE, "Limit": 100}
-    while True:
-        response = getattr(client, op)(**kwargs)
-        items.extend(response.get(key, []))
-        marker = response.get("NextMarker")
-        if not marker or not response.get(key):
-            return items
-        kwargs["NextMarker"] = marker
+def _get_ip_set(ctx: Context, summary: dict[str, Any]) -> dict[str, Any]:
+    """GetIPSet: {"IPSet": ..., "LockToken": ...}."""
+    with aws_errors(f"Reading WAF IP set {summary['Name']}"):
+        return ctx.clients.wafv2.get_ip_set(Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"])
+
+
+def _list_all(ctx: Context, operation: str, key: str) -> Iterator[dict[str, Any]]:
+    return pages(ctx.clients.wafv2, operation, key, Scope=WAF_SCOPE, Limit=100)
 
 
 def find_ip_sets(ctx: Context) -> dict[int, dict[str, Any]]:
@@ -167,31 +161,23 @@ def plan(ctx: Context) -> list[Change]:
         name = ip_set_name(ctx.name, version)
 
         def create(version=version, aws_version=aws_version, name=name, key=key) -> None:
-            with aws_errors(f"Creating WAF IP set {name}"):
-                response = ctx.clients.wafv2.create_ip_set(
-                    Name=name,
-                    Scope=WAF_SCOPE,
-                    IPAddressVersion=aws_version,
-                    Addresses=[],
-                    Description=ip_set_description(ctx.name, version),
-                    Tags=ctx.tags(),
-                )
+            response = ctx.clients.wafv2.create_ip_set(
+                Name=name,
+                Scope=WAF_SCOPE,
+                IPAddressVersion=aws_version,
+                Addresses=[],
+                Description=ip_set_description(ctx.name, version),
+                Tags=ctx.tags(),
+            )
             ctx.state[key] = response["Summary"]["ARN"]
             ctx.created_ip_sets = True
 
-        changes.append(
-            Change(
-                "create",
-                "wafv2 ip set",
-                name,
-                create,
-                [
-                    FieldChange("scope", None, WAF_SCOPE),
-                    FieldChange("ip_address_version", None, aws_version),
-                    FieldChange("addresses", None, "(seeded and then managed by the app)"),
-                ],
-            )
-        )
+        fields = [
+            FieldChange("scope", None, WAF_SCOPE),
+            FieldChange("ip_address_version", None, aws_version),
+            FieldChange("addresses", None, "(seeded and then managed by the app)"),
+        ]
+        changes.append(Change.create("wafv2 ip set", name, create, fields))
 
     desired = desired_web_acl(ctx)
     name = web_acl_name(ctx.name)
@@ -218,15 +204,8 @@ def plan(ctx: Context) -> list[Change]:
             )
             ctx.state["web_acl_arn"] = response["Summary"]["ARN"]
 
-        changes.append(
-            Change(
-                "create",
-                "wafv2 web acl",
-                name,
-                create_acl,
-                [FieldChange(k, None, v) for k, v in _brief(desired_summary).items()],
-            )
-        )
+        fields = [FieldChange(k, None, v) for k, v in _brief(desired_summary).items()]
+        changes.append(Change.create("wafv2 web acl", name, create_acl, fields))
         return changes
 
     ctx.state["web_acl_arn"] = acl["ARN"]
@@ -239,19 +218,17 @@ def plan(ctx: Context) -> list[Change]:
             # is below WAF's minimum length of 1.
             description = current.get("Description")
             extra = {"Description": description} if description else {}
-            with aws_errors(f"Updating WAF web ACL {name}"):
-                ctx.clients.wafv2.update_web_acl(
-                    Name=name,
-                    Scope=WAF_SCOPE,
-                    Id=current["Id"],
-                    LockToken=current["LockToken"],
-                    **extra,
-                    **desired_web_acl(ctx),
-                )
+            ctx.clients.wafv2.update_web_acl(
+                Name=name,
+                Scope=WAF_SCOPE,
+                Id=current["Id"],
+                LockToken=current["LockToken"],
+                **extra,
+                **desired_web_acl(ctx),
+            )
 
-        changes.append(
-            Change("update", "wafv2 web acl", name, update_acl, _brief_fields(field_changes))
-        )
+        fields = _brief_fields(field_changes)
+        changes.append(Change.update("wafv2 web acl", name, update_acl, fields))
     return changes
 
 
@@ -303,14 +280,11 @@ def plan_destroy(ctx: Context) -> list[Change]:
                 interval=ctx.poll_interval,
             )
 
-        changes.append(Change("delete", "wafv2 web acl", name, delete_acl))
+        changes.append(Change.delete("wafv2 web acl", name, delete_acl))
     for version, summary in sorted(find_ip_sets(ctx).items()):
 
         def delete_set(summary=summary) -> None:
-            with aws_errors(f"Reading WAF IP set {summary['Name']}"):
-                current = ctx.clients.wafv2.get_ip_set(
-                    Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"]
-                )
+            current = _get_ip_set(ctx, summary)
             # WAFAssociatedItemException while the web ACL's deletion propagates.
             retry_while(
                 action=f"Deleting WAF IP set {summary['Name']}",
@@ -325,15 +299,8 @@ def plan_destroy(ctx: Context) -> list[Change]:
                 interval=ctx.poll_interval,
             )
 
-        changes.append(
-            Change(
-                "delete",
-                "wafv2 ip set",
-                summary["Name"],
-                delete_set,
-                note=f"IPv{version}; the allowlist stays in the database",
-            )
-        )
+        note = f"IPv{version}; the allowlist stays in the database"
+        changes.append(Change.delete("wafv2 ip set", summary["Name"], delete_set, note=note))
     return changes
 
 

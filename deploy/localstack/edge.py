@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from accesscontrol.edge import ORIGIN_HEADER, WAF_SCOPE
+from deploy.checks import covers
 from deploy.headers import SECURITY_HEADERS as POLICY_HEADERS
 
 VIEWER_OVERRIDE = "HTTP_X_GATEHOUSE_LOCAL_VIEWER"
@@ -239,13 +240,6 @@ class DistributionRoutes:
         return next((r for r in routes if fnmatch.fnmatchcase(path, r.path_pattern)), None)
 
 
-def certificate_covers(pattern: str, host: str) -> bool:
-    pattern, host = pattern.lower(), host.lower()
-    if pattern.startswith("*."):
-        return host.count(".") == pattern.count(".") and host.endswith(pattern[1:])
-    return pattern == host
-
-
 class OriginCertificate:
     """The names the ALB's HTTPS listener certificate covers, read back (cached)."""
 
@@ -265,7 +259,7 @@ class OriginCertificate:
         return [cert["DomainName"], *cert.get("SubjectAlternativeNames", [])]
 
     def covers(self, host: str) -> bool:
-        return any(certificate_covers(name, host) for name in self._fresh.get())
+        return any(covers(name, host) for name in self._fresh.get())
 
 
 def _host_name(environ: dict) -> str:
