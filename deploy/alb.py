@@ -1,7 +1,8 @@
 """The ALB side of the edge: target group (+ targets), the internet-facing ALB, the
-HTTPS:443 listener (TLS 1.3 policy, fixed 403 by default), its one rule (header
-X-Origin-Verify equals the current, or during rotation the previous, secret -> forward)
-and HTTP:80 -> HTTPS redirect.
+HTTPS:443 listener (TLS 1.3 policy, fixed 403 by default) and HTTP:80 -> HTTPS redirect.
+The HTTPS listener's one rule (header X-Origin-Verify equals the current, or during
+rotation the previous, secret -> forward) has its shape here and its plan in
+deploy/origin_secret.py.
 
 The prefix list lets in every CloudFront distribution, anyone's; the secret header rule
 is what makes only ours get through. Any other rule on the HTTPS listener is drift and is
@@ -134,17 +135,6 @@ def find_rules(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
     with aws_errors("Reading listener rules"):
         rules = list(pages(ctx.clients.elbv2, "describe_rules", "Rules", ListenerArn=listener_arn))
     return [r for r in rules if not r.get("IsDefault")]
-
-
-def find_secret_rule(ctx: Context) -> dict[str, Any] | None:
-    """The HTTPS listener's rule on the origin header, or None."""
-    lb = find_load_balancer(ctx)
-    https = find_listeners(ctx, lb["LoadBalancerArn"]).get(443) if lb else None
-    if https is None:
-        return None
-    return next(
-        (r for r in find_rules(ctx, https["ListenerArn"]) if header_values(r) is not None), None
-    )
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -358,78 +348,10 @@ def _plan_listeners(ctx: Context) -> list[Change]:
     return changes
 
 
-def _plan_rule(ctx: Context) -> list[Change]:
-    changes: list[Change] = []
-    elbv2 = ctx.clients.elbv2
-    listener_arn = ctx.state["listener_443_arn"]
-    label = f"{lb_name(ctx.name)}:443 priority {RULE_PRIORITY}"
-    rules = [] if listener_arn == UNKNOWN else find_rules(ctx, listener_arn)
-    ours = next((r for r in rules if header_values(r) is not None), None)
-    # Unmanaged rules go first: one may hold our priority, and CreateRule would fail.
-    for rule in rules:
-        if rule is ours:
-            continue
-
-        def delete(rule=rule) -> None:
-            elbv2.delete_rule(RuleArn=rule["RuleArn"])
-
-        changes.append(
-            Change.delete(
-                "alb listener rule",
-                f"{lb_name(ctx.name)}:443 priority {rule['Priority']}",
-                delete,
-                note="not managed by Gatehouse: it could bypass the origin secret",
-            )
-        )
-    desired = {
-        "condition": f"header {ORIGIN_HEADER} in accepted secrets",
-        "secrets": sorted(ctx.secret.accepted),
-        "actions": [forward_action(ctx.state["target_group_arn"])],
-    }
-    if ours is None:
-
-        def create() -> None:
-            elbv2.create_rule(
-                ListenerArn=ctx.state["listener_443_arn"],
-                Priority=RULE_PRIORITY,
-                Conditions=[header_condition(ctx.secret.accepted)],
-                Actions=[forward_action(ctx.state["target_group_arn"])],
-                Tags=ctx.tags(),
-            )
-
-        fields = [
-            FieldChange("condition", None, desired["condition"]),
-            FieldChange("secrets", None, None, sensitive=True),
-            FieldChange("actions", None, desired["actions"]),
-        ]
-        changes.append(Change.create("alb listener rule", label, create, fields))
-        return changes
-    actual = {
-        "condition": desired["condition"],
-        "secrets": sorted(header_values(ours) or []),
-        "actions": [normalize_action(a) for a in ours.get("Actions", [])],
-    }
-    if len(ours.get("Conditions", [])) != 1:
-        actual["condition"] = f"{len(ours['Conditions'])} conditions"
-    field_changes = diff(actual, desired, sensitive=frozenset({"secrets"}))
-    if field_changes:
-
-        def update() -> None:
-            elbv2.modify_rule(
-                RuleArn=ours["RuleArn"],
-                Conditions=[header_condition(ctx.secret.accepted)],
-                Actions=[forward_action(ctx.state["target_group_arn"])],
-            )
-
-        changes.append(Change.update("alb listener rule", label, update, field_changes))
-    return changes
-
-
 def plan(ctx: Context) -> list[Change]:
     # The subnets and the certificate were checked in preflight (deploy/checks.py).
-    return (
-        _plan_target_group(ctx) + _plan_load_balancer(ctx) + _plan_listeners(ctx) + _plan_rule(ctx)
-    )
+    # The listener's secret rule is planned by deploy/origin_secret.py, right after this.
+    return _plan_target_group(ctx) + _plan_load_balancer(ctx) + _plan_listeners(ctx)
 
 
 def plan_destroy(ctx: Context) -> list[Change]:

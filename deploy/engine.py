@@ -47,6 +47,7 @@ STAGES = [
     Stage("s3", s3.plan_bucket, s3.plan_destroy_bucket),
     Stage("security group", security_group.plan, security_group.plan_destroy),
     Stage("alb", alb.plan, alb.plan_destroy),
+    Stage("origin secret rule", origin_secret.plan_rule, _nothing),  # goes with its listener
     Stage("cloudfront", cloudfront.plan, cloudfront.plan_destroy),
     Stage("bucket policy", s3.plan_policy, _nothing),
 ]

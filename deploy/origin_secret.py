@@ -15,12 +15,13 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from accesscontrol.edge import ORIGIN_HEADER
 from deploy import alb, cloudfront, ownership, s3, waf
 from deploy.aws import aws_errors
 from deploy.errors import DeployError
+from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
 if TYPE_CHECKING:
     from deploy.context import Context
@@ -74,17 +75,20 @@ def sent(ctx: Context) -> str | None:
     return None
 
 
-def accepted(ctx: Context) -> list[str]:
-    """The values the ALB rule accepts now ([] when there is no rule yet)."""
+def find_rule(ctx: Context) -> dict[str, Any] | None:
+    """The HTTPS listener's rule on the origin header, or None."""
     lb = alb.find_load_balancer(ctx)
     https = alb.find_listeners(ctx, lb["LoadBalancerArn"]).get(443) if lb else None
     if https is None:
-        return []
-    for rule in alb.find_rules(ctx, https["ListenerArn"]):
-        values = alb.header_values(rule)
-        if values:
-            return values
-    return []
+        return None
+    rules = alb.find_rules(ctx, https["ListenerArn"])
+    return next((r for r in rules if alb.header_values(r) is not None), None)
+
+
+def accepted(ctx: Context) -> list[str]:
+    """The values the ALB rule accepts now ([] when there is no rule yet)."""
+    rule = find_rule(ctx)
+    return (alb.header_values(rule) or []) if rule else []
 
 
 def resolve(ctx: Context) -> OriginSecret:
@@ -98,6 +102,75 @@ def resolve(ctx: Context) -> OriginSecret:
     if supplied:
         return OriginSecret(current=supplied)
     return OriginSecret(current=new_secret(), generated=True)
+
+
+def plan_rule(ctx: Context) -> list[Change]:
+    """The HTTPS listener's rule: the accepted secrets -> forward; any other rule on that
+    listener could bypass the secret and is deleted."""
+    changes: list[Change] = []
+    elbv2 = ctx.clients.elbv2
+    listener_arn = ctx.state["listener_443_arn"]
+    label = f"{alb.lb_name(ctx.name)}:443 priority {alb.RULE_PRIORITY}"
+    rules = [] if listener_arn == UNKNOWN else alb.find_rules(ctx, listener_arn)
+    ours = next((r for r in rules if alb.header_values(r) is not None), None)
+    # Unmanaged rules go first: one may hold our priority, and CreateRule would fail.
+    for rule in rules:
+        if rule is ours:
+            continue
+
+        def delete(rule=rule) -> None:
+            elbv2.delete_rule(RuleArn=rule["RuleArn"])
+
+        changes.append(
+            Change.delete(
+                "alb listener rule",
+                f"{alb.lb_name(ctx.name)}:443 priority {rule['Priority']}",
+                delete,
+                note="not managed by Gatehouse: it could bypass the origin secret",
+            )
+        )
+    desired = {
+        "condition": f"header {ORIGIN_HEADER} in accepted secrets",
+        "secrets": sorted(ctx.secret.accepted),
+        "actions": [alb.forward_action(ctx.state["target_group_arn"])],
+    }
+    if ours is None:
+
+        def create() -> None:
+            elbv2.create_rule(
+                ListenerArn=ctx.state["listener_443_arn"],
+                Priority=alb.RULE_PRIORITY,
+                Conditions=[alb.header_condition(ctx.secret.accepted)],
+                Actions=[alb.forward_action(ctx.state["target_group_arn"])],
+                Tags=ctx.tags(),
+            )
+
+        fields = [
+            FieldChange("condition", None, desired["condition"]),
+            FieldChange("secrets", None, None, sensitive=True),
+            FieldChange("actions", None, desired["actions"]),
+        ]
+        changes.append(Change.create("alb listener rule", label, create, fields))
+        return changes
+    actual = {
+        "condition": desired["condition"],
+        "secrets": sorted(alb.header_values(ours) or []),
+        "actions": [alb.normalize_action(a) for a in ours.get("Actions", [])],
+    }
+    if len(ours.get("Conditions", [])) != 1:
+        actual["condition"] = f"{len(ours['Conditions'])} conditions"
+    field_changes = diff(actual, desired, sensitive=frozenset({"secrets"}))
+    if field_changes:
+
+        def update() -> None:
+            elbv2.modify_rule(
+                RuleArn=ours["RuleArn"],
+                Conditions=[alb.header_condition(ctx.secret.accepted)],
+                Actions=[alb.forward_action(ctx.state["target_group_arn"])],
+            )
+
+        changes.append(Change.update("alb listener rule", label, update, field_changes))
+    return changes
 
 
 def _accept(ctx: Context, rule_arn: str, values: list[str]) -> None:
@@ -118,7 +191,7 @@ def rotate(
     ctx.reads.clear()
     ownership.raise_if_foreign(ctx)
     dist = cloudfront.find_distribution(ctx)
-    rule = alb.find_secret_rule(ctx)
+    rule = find_rule(ctx)
     if dist is None or rule is None:
         raise DeployError(
             "There is no edge to rotate: the distribution or the ALB secret rule is missing. "

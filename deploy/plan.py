@@ -27,41 +27,33 @@ class FieldChange:
     sensitive: bool = False
 
 
+Apply = Callable[[], None]
+Fields = Iterable[FieldChange]
+
+
 @dataclass
 class Change:
     action: str  # "create" | "update" | "delete"
     kind: str  # e.g. "wafv2 web acl"
     name: str
-    apply: Callable[[], None]
+    apply: Apply
     fields: list[FieldChange] = field(default_factory=list)
     note: str = ""
 
     @classmethod
     def create(
-        cls,
-        kind: str,
-        name: str,
-        apply: Callable[[], None],
-        fields: Iterable[FieldChange] = (),
-        *,
-        note: str = "",
+        cls, kind: str, name: str, apply: Apply, fields: Fields = (), note: str = ""
     ) -> Change:
         return cls("create", kind, name, apply, list(fields), note)
 
     @classmethod
     def update(
-        cls,
-        kind: str,
-        name: str,
-        apply: Callable[[], None],
-        fields: Iterable[FieldChange] = (),
-        *,
-        note: str = "",
+        cls, kind: str, name: str, apply: Apply, fields: Fields = (), note: str = ""
     ) -> Change:
         return cls("update", kind, name, apply, list(fields), note)
 
     @classmethod
-    def delete(cls, kind: str, name: str, apply: Callable[[], None], *, note: str = "") -> Change:
+    def delete(cls, kind: str, name: str, apply: Apply, note: str = "") -> Change:
         return cls("delete", kind, name, apply, [], note)
 
     @property
