@@ -90,37 +90,45 @@ def block_page(message: str) -> str:
     )
 
 
+def _metric(ctx: Context) -> str:
+    return f"{ctx.name}-edge".replace("-", "")
+
+
+def web_acl_rules(ctx: Context) -> list[dict[str, Any]]:
+    """The web ACL's rules, in priority order: the one place a rule is added."""
+    return [
+        {
+            "Name": RULE_NAME,
+            "Priority": 1,
+            "Action": {"Allow": {}},
+            "Statement": {
+                "OrStatement": {
+                    "Statements": [
+                        {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v4_arn"]}},
+                        {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v6_arn"]}},
+                    ]
+                }
+            },
+            "VisibilityConfig": _visibility(f"{_metric(ctx)}allowoffice"),
+        }
+    ]
+
+
 def desired_web_acl(ctx: Context) -> dict[str, Any]:
-    metric = f"{ctx.name}-edge".replace("-", "")
     return {
         "DefaultAction": {
             "Block": {
                 "CustomResponse": {"ResponseCode": 403, "CustomResponseBodyKey": BLOCK_BODY_KEY}
             }
         },
-        "Rules": [
-            {
-                "Name": RULE_NAME,
-                "Priority": 1,
-                "Action": {"Allow": {}},
-                "Statement": {
-                    "OrStatement": {
-                        "Statements": [
-                            {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v4_arn"]}},
-                            {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v6_arn"]}},
-                        ]
-                    }
-                },
-                "VisibilityConfig": _visibility(f"{metric}allowoffice"),
-            }
-        ],
+        "Rules": web_acl_rules(ctx),
         "CustomResponseBodies": {
             BLOCK_BODY_KEY: {
                 "ContentType": "TEXT_HTML",
                 "Content": block_page(ctx.config.block_message),
             }
         },
-        "VisibilityConfig": _visibility(metric),
+        "VisibilityConfig": _visibility(_metric(ctx)),
     }
 
 
