@@ -1,7 +1,8 @@
 """The ALB side of the edge: target group (+ targets), the internet-facing ALB, the
-HTTPS:443 listener (TLS 1.3 policy, fixed 403 by default), its one rule (header
-X-Origin-Verify equals the current, or during rotation the previous, secret -> forward)
-and HTTP:80 -> HTTPS redirect.
+HTTPS:443 listener (TLS 1.3 policy, fixed 403 by default) and HTTP:80 -> HTTPS redirect.
+The HTTPS listener's one rule (header X-Origin-Verify equals the current, or during
+rotation the previous, secret -> forward) has its shape here and its plan in
+deploy/origin_secret.py.
 
 The prefix list lets in every CloudFront distribution, anyone's; the secret header rule
 is what makes only ours get through. Any other rule on the HTTPS listener is drift and is
@@ -12,15 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from deploy.aws import STILL_IN_USE, aws_errors, error_code, retry_while, wait_until
-from deploy.context import ORIGIN_HEADER, Context
+from accesscontrol.edge import HEALTH_PATH, ORIGIN_FORBIDDEN_BODY, ORIGIN_HEADER
+from deploy.aws import STILL_IN_USE, aws_errors, pages, read_or_none, retry_while, wait_until
+from deploy.context import Context
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-HEALTH_PATH = "/api/health"
 RULE_PRIORITY = 10
 HEALTH_CHECK = {
     "HealthCheckProtocol": "HTTP",
@@ -37,8 +36,8 @@ FORBIDDEN_ACTION = {
     "FixedResponseConfig": {
         "StatusCode": "403",
         "ContentType": "application/json",
-        "MessageBody": '{"error": {"code": "origin_forbidden", "message": '
-        '"Requests must come through the CloudFront edge.", "fields": {}}}',
+        # The same bytes the app's OriginSecretMiddleware answers with.
+        "MessageBody": ORIGIN_FORBIDDEN_BODY,
     },
 }
 REDIRECT_ACTION = {
@@ -92,7 +91,7 @@ def header_condition(values: list[str]) -> dict[str, Any]:
     }
 
 
-def _header_values(rule: dict[str, Any]) -> list[str] | None:
+def header_values(rule: dict[str, Any]) -> list[str] | None:
     """The X-Origin-Verify values of a rule, or None when it has no such condition."""
     for cond in rule.get("Conditions", []):
         cfg = cond.get("HttpHeaderConfig") or {}
@@ -108,25 +107,21 @@ def _header_values(rule: dict[str, Any]) -> list[str] | None:
 
 
 def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
-    try:
-        lbs = ctx.clients.elbv2.describe_load_balancers(Names=[lb_name(ctx.name)])["LoadBalancers"]
-    except ClientError as exc:
-        if error_code(exc) == "LoadBalancerNotFound":
-            return None
-        with aws_errors("Reading load balancers"):
-            raise
-    return lbs[0] if lbs else None
+    lbs = read_or_none(
+        lambda: ctx.clients.elbv2.describe_load_balancers(Names=[lb_name(ctx.name)]),
+        "LoadBalancerNotFound",
+        action="Reading load balancers",
+    )
+    return lbs["LoadBalancers"][0] if lbs and lbs["LoadBalancers"] else None
 
 
 def find_target_group(ctx: Context) -> dict[str, Any] | None:
-    try:
-        groups = ctx.clients.elbv2.describe_target_groups(Names=[tg_name(ctx.name)])["TargetGroups"]
-    except ClientError as exc:
-        if error_code(exc) == "TargetGroupNotFound":
-            return None
-        with aws_errors("Reading target groups"):
-            raise
-    return groups[0] if groups else None
+    groups = read_or_none(
+        lambda: ctx.clients.elbv2.describe_target_groups(Names=[tg_name(ctx.name)]),
+        "TargetGroupNotFound",
+        action="Reading target groups",
+    )
+    return groups["TargetGroups"][0] if groups and groups["TargetGroups"] else None
 
 
 def find_listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:
@@ -136,48 +131,10 @@ def find_listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:
 
 
 def find_rules(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
-    """Every non-default rule of the listener (DescribeRules pages with Marker)."""
-    rules: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"ListenerArn": listener_arn}
+    """Every non-default rule of the listener."""
     with aws_errors("Reading listener rules"):
-        while True:
-            page = ctx.clients.elbv2.describe_rules(**kwargs)
-            rules.extend(page.get("Rules", []))
-            if not page.get("NextMarker"):
-                break
-            kwargs["Marker"] = page["NextMarker"]
+        rules = list(pages(ctx.clients.elbv2, "describe_rules", "Rules", ListenerArn=listener_arn))
     return [r for r in rules if not r.get("IsDefault")]
-
-
-def read_rule_secrets(ctx: Context) -> list[str]:
-    """The secret values the ALB rule accepts now ([] when there is no rule yet)."""
-    lb = find_load_balancer(ctx)
-    if lb is None:
-        return []
-    https = find_listeners(ctx, lb["LoadBalancerArn"]).get(443)
-    if https is None:
-        return []
-    for rule in find_rules(ctx, https["ListenerArn"]):
-        values = _header_values(rule)
-        if values:
-            return values
-    return []
-
-
-def find_secret_rule(ctx: Context) -> dict[str, Any] | None:
-    lb = find_load_balancer(ctx)
-    https = find_listeners(ctx, lb["LoadBalancerArn"]).get(443) if lb else None
-    if https is None:
-        return None
-    for rule in find_rules(ctx, https["ListenerArn"]):
-        if _header_values(rule) is not None:
-            return rule
-    return None
-
-
-def set_rule_secrets(ctx: Context, rule_arn: str, values: list[str]) -> None:
-    with aws_errors("Updating the origin secret rule"):
-        ctx.clients.elbv2.modify_rule(RuleArn=rule_arn, Conditions=[header_condition(values)])
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -206,6 +163,10 @@ def _desired_listeners(ctx: Context) -> dict[int, dict[str, Any]]:
     }
 
 
+def _targets(pairs: set[tuple[str, int]]) -> list[dict[str, Any]]:
+    return [{"Id": i, "Port": p} for i, p in sorted(pairs)]
+
+
 def _plan_target_group(ctx: Context) -> list[Change]:
     changes: list[Change] = []
     elbv2 = ctx.clients.elbv2
@@ -213,38 +174,26 @@ def _plan_target_group(ctx: Context) -> list[Change]:
     config = ctx.config
     tg = find_target_group(ctx)
     health = {k.removeprefix("HealthCheck") or k: v for k, v in HEALTH_CHECK.items()}
+    registered: set[tuple[str, int]] = set()
     if tg is None:
         ctx.state["target_group_arn"] = UNKNOWN
 
         def create() -> None:
-            with aws_errors(f"Creating target group {name}"):
-                response = elbv2.create_target_group(
-                    Name=name,
-                    Protocol="HTTP",
-                    ProtocolVersion="HTTP1",
-                    Port=config.target_port,
-                    VpcId=config.vpc_id,
-                    TargetType=config.target_type,
-                    Tags=ctx.tags(),
-                    **HEALTH_CHECK,
-                )
+            response = elbv2.create_target_group(
+                Name=name,
+                Protocol="HTTP",
+                ProtocolVersion="HTTP1",
+                Port=config.target_port,
+                VpcId=config.vpc_id,
+                TargetType=config.target_type,
+                Tags=ctx.tags(),
+                **HEALTH_CHECK,
+            )
             ctx.state["target_group_arn"] = response["TargetGroups"][0]["TargetGroupArn"]
 
-        changes.append(
-            Change(
-                "create",
-                "alb target group",
-                name,
-                create,
-                [
-                    FieldChange(
-                        "target", None, f"HTTP:{config.target_port} ({config.target_type})"
-                    ),
-                    FieldChange("health_check", None, health),
-                ],
-            )
-        )
-        registered: set[tuple[str, int]] = set()
+        target = f"HTTP:{config.target_port} ({config.target_type})"
+        fields = [FieldChange("target", None, target), FieldChange("health_check", None, health)]
+        changes.append(Change.create("alb target group", name, create, fields))
     else:
         ctx.state["target_group_arn"] = tg["TargetGroupArn"]
         fixed = {
@@ -265,10 +214,9 @@ def _plan_target_group(ctx: Context) -> list[Change]:
         if field_changes:
 
             def update() -> None:
-                with aws_errors(f"Updating target group {name}"):
-                    elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], **HEALTH_CHECK)
+                elbv2.modify_target_group(TargetGroupArn=tg["TargetGroupArn"], **HEALTH_CHECK)
 
-            changes.append(Change("update", "alb target group", name, update, field_changes))
+            changes.append(Change.update("alb target group", name, update, field_changes))
         with aws_errors(f"Reading targets of {name}"):
             health_descriptions = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
         registered = {
@@ -281,42 +229,23 @@ def _plan_target_group(ctx: Context) -> list[Change]:
 
         def register() -> None:
             arn = ctx.state["target_group_arn"]
-            with aws_errors(f"Registering targets of {name}"):
-                if wanted - registered:
-                    elbv2.register_targets(
-                        TargetGroupArn=arn,
-                        Targets=[{"Id": i, "Port": p} for i, p in sorted(wanted - registered)],
-                    )
-                if registered - wanted:
-                    elbv2.deregister_targets(
-                        TargetGroupArn=arn,
-                        Targets=[{"Id": i, "Port": p} for i, p in sorted(registered - wanted)],
-                    )
+            if wanted - registered:
+                elbv2.register_targets(TargetGroupArn=arn, Targets=_targets(wanted - registered))
+            if registered - wanted:
+                elbv2.deregister_targets(TargetGroupArn=arn, Targets=_targets(registered - wanted))
 
-        changes.append(
-            Change(
-                "create" if not registered else "update",
-                "alb targets",
-                name,
-                register,
-                [
-                    FieldChange(
-                        "targets",
-                        sorted(f"{i}:{p}" for i, p in registered) or None,
-                        sorted(f"{i}:{p}" for i, p in wanted),
-                    )
-                ],
-            )
-        )
+        old = sorted(f"{i}:{p}" for i, p in registered) or None
+        fields = [FieldChange("targets", old, sorted(f"{i}:{p}" for i, p in wanted))]
+        make = Change.update if registered else Change.create
+        changes.append(make("alb targets", name, register, fields))
     return changes
 
 
 def _wait_active(ctx: Context, arn: str) -> None:
     def poll() -> tuple[bool, str]:
         with aws_errors("Reading the load balancer"):
-            lb = ctx.clients.elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][
-                0
-            ]
+            response = ctx.clients.elbv2.describe_load_balancers(LoadBalancerArns=[arn])
+        lb = response["LoadBalancers"][0]
         state = lb["State"]["Code"]
         if state == "failed":
             raise DeployError(f"The ALB failed to provision: {lb['State'].get('Reason', '')}")
@@ -335,34 +264,26 @@ def _plan_load_balancer(ctx: Context) -> list[Change]:
         ctx.state["alb_dns_name"] = UNKNOWN
 
         def create() -> None:
-            with aws_errors(f"Creating load balancer {name}"):
-                response = elbv2.create_load_balancer(
-                    Name=name,
-                    Subnets=subnets,
-                    SecurityGroups=[ctx.state["security_group_id"]],
-                    Scheme="internet-facing",
-                    Type="application",
-                    IpAddressType="ipv4",
-                    Tags=ctx.tags(),
-                )
-            lb = response["LoadBalancers"][0]
-            ctx.state["load_balancer_arn"] = lb["LoadBalancerArn"]
-            ctx.state["alb_dns_name"] = lb["DNSName"]
-            _wait_active(ctx, lb["LoadBalancerArn"])
-
-        return [
-            Change(
-                "create",
-                "alb load balancer",
-                name,
-                create,
-                [
-                    FieldChange("scheme", None, "internet-facing"),
-                    FieldChange("subnets", None, subnets),
-                    FieldChange("security_groups", None, [ctx.state["security_group_id"]]),
-                ],
+            response = elbv2.create_load_balancer(
+                Name=name,
+                Subnets=subnets,
+                SecurityGroups=[ctx.state["security_group_id"]],
+                Scheme="internet-facing",
+                Type="application",
+                IpAddressType="ipv4",
+                Tags=ctx.tags(),
             )
+            created = response["LoadBalancers"][0]
+            ctx.state["load_balancer_arn"] = created["LoadBalancerArn"]
+            ctx.state["alb_dns_name"] = created["DNSName"]
+            _wait_active(ctx, created["LoadBalancerArn"])
+
+        fields = [
+            FieldChange("scheme", None, "internet-facing"),
+            FieldChange("subnets", None, subnets),
+            FieldChange("security_groups", None, [ctx.state["security_group_id"]]),
         ]
+        return [Change.create("alb load balancer", name, create, fields)]
     ctx.state["load_balancer_arn"] = lb["LoadBalancerArn"]
     ctx.state["alb_dns_name"] = lb["DNSName"]
     if lb.get("Scheme") != "internet-facing":
@@ -380,15 +301,15 @@ def _plan_load_balancer(ctx: Context) -> list[Change]:
         return []
 
     def update() -> None:
-        with aws_errors(f"Updating load balancer {name}"):
-            if actual["subnets"] != desired["subnets"]:
-                elbv2.set_subnets(LoadBalancerArn=lb["LoadBalancerArn"], Subnets=subnets)
-            if actual["security_groups"] != desired["security_groups"]:
-                elbv2.set_security_groups(
-                    LoadBalancerArn=lb["LoadBalancerArn"], SecurityGroups=desired["security_groups"]
-                )
+        arn = lb["LoadBalancerArn"]
+        if actual["subnets"] != desired["subnets"]:
+            elbv2.set_subnets(LoadBalancerArn=arn, Subnets=subnets)
+        if actual["security_groups"] != desired["security_groups"]:
+            elbv2.set_security_groups(
+                LoadBalancerArn=arn, SecurityGroups=desired["security_groups"]
+            )
 
-    return [Change("update", "alb load balancer", name, update, field_changes)]
+    return [Change.update("alb load balancer", name, update, field_changes)]
 
 
 def _plan_listeners(ctx: Context) -> list[Change]:
@@ -404,121 +325,33 @@ def _plan_listeners(ctx: Context) -> list[Change]:
         if listener is None:
             ctx.state[key] = UNKNOWN
 
-            def create(port=port, spec=spec, key=key, label=label) -> None:
-                with aws_errors(f"Creating listener {label}"):
-                    response = elbv2.create_listener(
-                        LoadBalancerArn=ctx.state["load_balancer_arn"],
-                        Port=port,
-                        Tags=ctx.tags(),
-                        **spec,
-                    )
+            def create(port=port, spec=spec, key=key) -> None:
+                response = elbv2.create_listener(
+                    LoadBalancerArn=ctx.state["load_balancer_arn"],
+                    Port=port,
+                    Tags=ctx.tags(),
+                    **spec,
+                )
                 ctx.state[key] = response["Listeners"][0]["ListenerArn"]
 
-            changes.append(
-                Change(
-                    "create",
-                    "alb listener",
-                    label,
-                    create,
-                    [FieldChange(k, None, v) for k, v in desired.items() if v is not None],
-                )
-            )
+            fields = [FieldChange(k, None, v) for k, v in desired.items() if v is not None]
+            changes.append(Change.create("alb listener", label, create, fields))
             continue
         ctx.state[key] = listener["ListenerArn"]
         field_changes = diff(_listener_summary(listener), desired)
         if field_changes:
 
-            def update(listener=listener, spec=spec, port=port, label=label) -> None:
-                with aws_errors(f"Updating listener {label}"):
-                    elbv2.modify_listener(ListenerArn=listener["ListenerArn"], Port=port, **spec)
+            def update(listener=listener, spec=spec, port=port) -> None:
+                elbv2.modify_listener(ListenerArn=listener["ListenerArn"], Port=port, **spec)
 
-            changes.append(Change("update", "alb listener", label, update, field_changes))
-    return changes
-
-
-def _plan_rule(ctx: Context) -> list[Change]:
-    changes: list[Change] = []
-    elbv2 = ctx.clients.elbv2
-    listener_arn = ctx.state["listener_443_arn"]
-    label = f"{lb_name(ctx.name)}:443 priority {RULE_PRIORITY}"
-    rules = [] if listener_arn == UNKNOWN else find_rules(ctx, listener_arn)
-    ours = next((r for r in rules if _header_values(r) is not None), None)
-    # Unmanaged rules go first: one may hold our priority, and CreateRule would fail.
-    for rule in rules:
-        if rule is ours:
-            continue
-
-        def delete(rule=rule) -> None:
-            with aws_errors(f"Deleting unmanaged rule priority {rule['Priority']}"):
-                elbv2.delete_rule(RuleArn=rule["RuleArn"])
-
-        changes.append(
-            Change(
-                "delete",
-                "alb listener rule",
-                f"{lb_name(ctx.name)}:443 priority {rule['Priority']}",
-                delete,
-                note="not managed by Gatehouse: it could bypass the origin secret",
-            )
-        )
-    desired = {
-        "condition": f"header {ORIGIN_HEADER} in accepted secrets",
-        "secrets": sorted(ctx.secret.accepted),
-        "actions": [forward_action(ctx.state["target_group_arn"])],
-    }
-    if ours is None:
-
-        def create() -> None:
-            with aws_errors("Creating the origin secret rule"):
-                elbv2.create_rule(
-                    ListenerArn=ctx.state["listener_443_arn"],
-                    Priority=RULE_PRIORITY,
-                    Conditions=[header_condition(ctx.secret.accepted)],
-                    Actions=[forward_action(ctx.state["target_group_arn"])],
-                    Tags=ctx.tags(),
-                )
-
-        changes.append(
-            Change(
-                "create",
-                "alb listener rule",
-                label,
-                create,
-                [
-                    FieldChange("condition", None, desired["condition"]),
-                    FieldChange("secrets", None, None, sensitive=True),
-                    FieldChange("actions", None, desired["actions"]),
-                ],
-            )
-        )
-    else:
-        actual = {
-            "condition": desired["condition"],
-            "secrets": sorted(_header_values(ours) or []),
-            "actions": [normalize_action(a) for a in ours.get("Actions", [])],
-        }
-        if len(ours.get("Conditions", [])) != 1:
-            actual["condition"] = f"{len(ours['Conditions'])} conditions"
-        field_changes = diff(actual, desired, sensitive=frozenset({"secrets"}))
-        if field_changes:
-
-            def update() -> None:
-                with aws_errors("Updating the origin secret rule"):
-                    elbv2.modify_rule(
-                        RuleArn=ours["RuleArn"],
-                        Conditions=[header_condition(ctx.secret.accepted)],
-                        Actions=[forward_action(ctx.state["target_group_arn"])],
-                    )
-
-            changes.append(Change("update", "alb listener rule", label, update, field_changes))
+            changes.append(Change.update("alb listener", label, update, field_changes))
     return changes
 
 
 def plan(ctx: Context) -> list[Change]:
-    # The subnets and the certificate were checked in preflight (deploy/preflight.py).
-    return (
-        _plan_target_group(ctx) + _plan_load_balancer(ctx) + _plan_listeners(ctx) + _plan_rule(ctx)
-    )
+    # The subnets and the certificate were checked in preflight (deploy/checks.py).
+    # The listener's secret rule is planned by deploy/origin_secret.py, right after this.
+    return _plan_target_group(ctx) + _plan_load_balancer(ctx) + _plan_listeners(ctx)
 
 
 def plan_destroy(ctx: Context) -> list[Change]:
@@ -529,23 +362,15 @@ def plan_destroy(ctx: Context) -> list[Change]:
         for port, listener in sorted(find_listeners(ctx, lb["LoadBalancerArn"]).items()):
 
             def delete_listener(listener=listener) -> None:
-                with aws_errors("Deleting a listener"):
-                    elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
+                elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
 
+            label = f"{lb['LoadBalancerName']}:{port}"
             changes.append(
-                Change(
-                    "delete",
-                    "alb listener",
-                    f"{lb['LoadBalancerName']}:{port}",
-                    delete_listener,
-                    note="with its rules",
-                )
+                Change.delete("alb listener", label, delete_listener, note="with its rules")
             )
 
         def delete_lb() -> None:
-            arn = lb["LoadBalancerArn"]
-            with aws_errors(f"Deleting load balancer {lb['LoadBalancerName']}"):
-                elbv2.delete_load_balancer(LoadBalancerArn=arn)
+            elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
             def gone() -> tuple[bool, str]:
                 return find_load_balancer(ctx) is None, "deleting"
@@ -558,7 +383,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
                 timeout=900,
             )
 
-        changes.append(Change("delete", "alb load balancer", lb["LoadBalancerName"], delete_lb))
+        changes.append(Change.delete("alb load balancer", lb["LoadBalancerName"], delete_lb))
     tg = find_target_group(ctx)
     if tg is not None:
 
@@ -572,13 +397,8 @@ def plan_destroy(ctx: Context) -> list[Change]:
                 interval=ctx.poll_interval,
             )
 
+        note = "targets are deregistered, not stopped"
         changes.append(
-            Change(
-                "delete",
-                "alb target group",
-                tg["TargetGroupName"],
-                delete_tg,
-                note="targets are deregistered, not stopped",
-            )
+            Change.delete("alb target group", tg["TargetGroupName"], delete_tg, note=note)
         )
     return changes

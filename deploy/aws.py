@@ -3,7 +3,8 @@
 Nothing here runs at import time (moto must be active before a client exists). Clients
 for CloudFront, CLOUDFRONT-scope WAF and CloudFront's ACM certificates are always built
 in us-east-1; everything else in the edge's region. `aws_errors()` turns botocore
-failures into DeployError with the action, the AWS error code and a hint.
+failures into DeployError with the action, the AWS error code and a hint; `read_or_none()`
+reads one thing that may be missing; `pages()` walks every page of a list call.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +23,7 @@ GLOBAL_REGION = "us-east-1"
 # Services whose CloudFront-related API lives only in us-east-1.
 GLOBAL_SERVICES = {"cloudfront", "wafv2"}
 EDGE_TAG = "gatehouse:edge"
+T = TypeVar("T")
 
 
 class AwsClients:
@@ -96,6 +98,51 @@ def aws_errors(action: str) -> Iterator[None]:
         raise DeployError(
             f"{action} failed: {exc}. Check your network and AWS configuration, then run again."
         ) from exc
+
+
+def read_or_none(call: Callable[[], T], *missing: str, action: str) -> T | None:
+    """`call()`, or None when AWS answers one of the `missing` error codes; any other
+    failure becomes DeployError naming `action`."""
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in missing:
+            return None
+        with aws_errors(action):
+            raise
+
+
+def _dig(value: dict[str, Any], path: list[str]) -> Any:
+    for key in path:
+        value = value.get(key) or {}
+    return value
+
+
+def pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[dict[str, Any]]:
+    """Every item under `key` (dotted: "DistributionList.Items") in every page of a list
+    call, read lazily: a caller that stops early reads no further page.
+
+    boto3's paginator where the operation has one; else (WAF's lists, CloudFront's
+    response headers policies) the marker loop: the response's NextMarker, next to the
+    items, goes back as the request's NextMarker or Marker, whichever it takes.
+    """
+    path = key.split(".")
+    if client.can_paginate(operation):
+        for page in client.get_paginator(operation).paginate(**params):
+            yield from _dig(page, path) or []
+        return
+    members = client.meta.service_model.operation_model(
+        client.meta.method_to_api_mapping[operation]
+    ).input_shape.members
+    marker_param = "NextMarker" if "NextMarker" in members else "Marker"
+    while True:
+        page = getattr(client, operation)(**params)
+        items = _dig(page, path) or []
+        yield from items
+        marker = _dig(page, path[:-1]).get("NextMarker")
+        if not marker or not items:
+            return
+        params = {**params, marker_param: marker}
 
 
 def tag_list(name: str, extra: dict[str, str], *, key: str = "Key", value: str = "Value"):

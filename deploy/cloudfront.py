@@ -14,15 +14,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from accesscontrol.edge import ORIGIN_HEADER
 from deploy.aws import (
     NOT_USABLE_YET,
     STILL_IN_USE,
     aws_errors,
+    pages,
     retry_while,
     tags_dict,
     wait_until,
 )
-from deploy.context import ORIGIN_HEADER, Context
+from deploy.context import Context
 from deploy.headers import CONTENT_SECURITY_POLICY, HSTS_MAX_AGE, SECURITY_HEADERS
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
@@ -193,38 +195,36 @@ def summarize(cfg: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def find_distribution(ctx: Context) -> dict[str, Any] | None:
-    """The distribution tagged gatehouse:edge=<name> (summary from the list), or None."""
-    client = ctx.clients.cloudfront
-    kwargs: dict[str, Any] = {}
+def list_distributions(ctx: Context) -> list[dict[str, Any]]:
+    """Every distribution of the account (summaries): listed once until the next write."""
+    return ctx.read_once("distributions", _list_distributions)
+
+
+def _list_distributions(ctx: Context) -> list[dict[str, Any]]:
     with aws_errors("Listing CloudFront distributions"):
-        while True:
-            page = client.list_distributions(**kwargs)["DistributionList"]
-            for item in page.get("Items") or []:
-                tags = client.list_tags_for_resource(Resource=item["ARN"])["Tags"].get("Items")
-                if ctx.is_ours(tags_dict(tags)):
-                    return item
-            if not page.get("IsTruncated"):
-                return None
-            kwargs["Marker"] = page["NextMarker"]
+        return list(pages(ctx.clients.cloudfront, "list_distributions", "DistributionList.Items"))
+
+
+def find_distribution(ctx: Context) -> dict[str, Any] | None:
+    """The distribution tagged gatehouse:edge=<name> (summary from the list), or None:
+    found once until the next write."""
+    return ctx.read_once("distribution", _find_distribution)
+
+
+def _find_distribution(ctx: Context) -> dict[str, Any] | None:
+    client = ctx.clients.cloudfront
+    for item in list_distributions(ctx):
+        with aws_errors("Listing CloudFront distributions"):
+            tags = client.list_tags_for_resource(Resource=item["ARN"])["Tags"].get("Items")
+        if ctx.is_ours(tags_dict(tags)):
+            return item
+    return None
 
 
 def get_config(ctx: Context, distribution_id: str) -> tuple[dict[str, Any], str]:
     with aws_errors("Reading the distribution config"):
         response = ctx.clients.cloudfront.get_distribution_config(Id=distribution_id)
     return response["DistributionConfig"], response["ETag"]
-
-
-def read_origin_secret(ctx: Context) -> str | None:
-    dist = find_distribution(ctx)
-    if dist is None:
-        return None
-    config, _ = get_config(ctx, dist["Id"])
-    for origin in config["Origins"].get("Items") or []:
-        for header in (origin.get("CustomHeaders") or {}).get("Items") or []:
-            if header["HeaderName"].lower() == ORIGIN_HEADER.lower():
-                return header["HeaderValue"]
-    return None
 
 
 def wait_deployed(ctx: Context, distribution_id: str) -> None:
@@ -327,18 +327,17 @@ def policy_headers(config: dict[str, Any]) -> dict[str, Any]:
 def find_response_headers_policy(ctx: Context) -> dict[str, Any] | None:
     """This edge's custom policy ({"Id", "ResponseHeadersPolicyConfig", ...}), or None."""
     name = response_headers_policy_name(ctx.name)
-    client = ctx.clients.cloudfront
-    kwargs: dict[str, Any] = {"Type": "custom"}
     with aws_errors("Listing CloudFront response headers policies"):
-        while True:
-            page = client.list_response_headers_policies(**kwargs)["ResponseHeadersPolicyList"]
-            for item in page.get("Items") or []:
-                policy = item["ResponseHeadersPolicy"]
-                if policy["ResponseHeadersPolicyConfig"]["Name"] == name:
-                    return policy
-            if not page.get("NextMarker"):
-                return None
-            kwargs["Marker"] = page["NextMarker"]
+        for item in pages(
+            ctx.clients.cloudfront,
+            "list_response_headers_policies",
+            "ResponseHeadersPolicyList.Items",
+            Type="custom",
+        ):
+            policy = item["ResponseHeadersPolicy"]
+            if policy["ResponseHeadersPolicyConfig"]["Name"] == name:
+                return policy
+    return None
 
 
 def plan_response_headers_policy(ctx: Context) -> list[Change]:
@@ -351,34 +350,23 @@ def plan_response_headers_policy(ctx: Context) -> list[Change]:
         ctx.state["response_headers_policy_id"] = UNKNOWN
 
         def create() -> None:
-            with aws_errors(f"Creating response headers policy {name}"):
-                response = client.create_response_headers_policy(
-                    ResponseHeadersPolicyConfig=desired
-                )
+            response = client.create_response_headers_policy(ResponseHeadersPolicyConfig=desired)
             ctx.state["response_headers_policy_id"] = response["ResponseHeadersPolicy"]["Id"]
 
-        return [
-            Change(
-                "create",
-                "cloudfront response headers policy",
-                name,
-                create,
-                [FieldChange(k, None, v) for k, v in wanted.items()],
-            )
-        ]
+        fields = [FieldChange(k, None, v) for k, v in wanted.items()]
+        return [Change.create("cloudfront response headers policy", name, create, fields)]
     ctx.state["response_headers_policy_id"] = policy["Id"]
     field_changes = diff(policy_headers(policy["ResponseHeadersPolicyConfig"]), wanted)
     if not field_changes:
         return []
 
     def update() -> None:
-        with aws_errors(f"Updating response headers policy {name}"):
-            etag = client.get_response_headers_policy(Id=policy["Id"])["ETag"]
-            client.update_response_headers_policy(
-                Id=policy["Id"], IfMatch=etag, ResponseHeadersPolicyConfig=desired
-            )
+        etag = client.get_response_headers_policy(Id=policy["Id"])["ETag"]
+        client.update_response_headers_policy(
+            Id=policy["Id"], IfMatch=etag, ResponseHeadersPolicyConfig=desired
+        )
 
-    return [Change("update", "cloudfront response headers policy", name, update, field_changes)]
+    return [Change.update("cloudfront response headers policy", name, update, field_changes)]
 
 
 def plan(ctx: Context) -> list[Change]:
@@ -416,15 +404,8 @@ def _plan_distribution(ctx: Context) -> list[Change]:
             ctx.state["distribution_domain"] = created["DomainName"]
             wait_deployed(ctx, created["Id"])
 
-        return [
-            Change(
-                "create",
-                "cloudfront distribution",
-                label,
-                create,
-                [FieldChange(k, None, v, k in SENSITIVE_FIELDS) for k, v in desired.items()],
-            )
-        ]
+        fields = [FieldChange(k, None, v, k in SENSITIVE_FIELDS) for k, v in desired.items()]
+        return [Change.create("cloudfront distribution", label, create, fields)]
     ctx.state["distribution_id"] = dist["Id"]
     ctx.state["distribution_arn"] = dist["ARN"]
     ctx.state["distribution_domain"] = dist["DomainName"]
@@ -438,9 +419,7 @@ def _plan_distribution(ctx: Context) -> list[Change]:
     def update() -> None:
         update_distribution(ctx, dist["Id"])
 
-    return [
-        Change("update", "cloudfront distribution", label, update, field_changes, note=dist["Id"])
-    ]
+    return [Change.update("cloudfront distribution", label, update, field_changes, note=dist["Id"])]
 
 
 def plan_destroy(ctx: Context) -> list[Change]:
@@ -469,15 +448,8 @@ def _plan_destroy_response_headers_policy(ctx: Context) -> list[Change]:
             interval=ctx.poll_interval,
         )
 
-    return [
-        Change(
-            "delete",
-            "cloudfront response headers policy",
-            name,
-            delete,
-            note="after the distribution that uses it",
-        )
-    ]
+    note = "after the distribution that uses it"
+    return [Change.delete("cloudfront response headers policy", name, delete, note=note)]
 
 
 def _plan_destroy_distribution(ctx: Context) -> list[Change]:
@@ -490,21 +462,12 @@ def _plan_destroy_distribution(ctx: Context) -> list[Change]:
         current, etag = get_config(ctx, dist["Id"])
         if current.get("Enabled"):
             ctx.out("    disabling the distribution first (CloudFront deletes only disabled ones)")
-            with aws_errors("Disabling the distribution"):
-                client.update_distribution(
-                    Id=dist["Id"], IfMatch=etag, DistributionConfig={**current, "Enabled": False}
-                )
+            client.update_distribution(
+                Id=dist["Id"], IfMatch=etag, DistributionConfig={**current, "Enabled": False}
+            )
             wait_deployed(ctx, dist["Id"])
             _, etag = get_config(ctx, dist["Id"])
-        with aws_errors("Deleting the distribution"):
-            client.delete_distribution(Id=dist["Id"], IfMatch=etag)
+        client.delete_distribution(Id=dist["Id"], IfMatch=etag)
 
-    return [
-        Change(
-            "delete",
-            "cloudfront distribution",
-            f"{ctx.name} ({dist['DomainName']})",
-            delete,
-            note="disabled, then deleted",
-        )
-    ]
+    label = f"{ctx.name} ({dist['DomainName']})"
+    return [Change.delete("cloudfront distribution", label, delete, note="disabled, then deleted")]

@@ -5,29 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from deploy.aws import EDGE_TAG, AwsClients, tag_list
 from deploy.config import EdgeConfig
 
-ORIGIN_HEADER = "X-Origin-Verify"
+if TYPE_CHECKING:
+    from deploy.origin_secret import OriginSecret
 
-
-@dataclass
-class OriginSecret:
-    """The X-Origin-Verify value CloudFront sends; `previous` only during a rotation.
-
-    No store of its own: between runs it is read back from the distribution's custom
-    origin header (or, before the distribution exists, from the ALB rule).
-    """
-
-    current: str
-    previous: str | None = None
-    generated: bool = False  # made by this run: print it once, after apply
-
-    @property
-    def accepted(self) -> list[str]:
-        return [self.current] + ([self.previous] if self.previous else [])
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,6 +31,9 @@ class Context:
     adopt: bool = False
     # --destroy: foreign namesakes left alone, one line each for the report.
     skipped: list[str] = field(default_factory=list)
+    # Reads that stay true until the next write (read_once); the engine empties it after
+    # every change it applies.
+    reads: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -52,6 +41,12 @@ class Context:
 
     def tags(self, **kw: str) -> list[dict[str, str]]:
         return tag_list(self.config.name, self.config.tags, **kw)
+
+    def read_once(self, key: str, read: Callable[[Context], T]) -> T:
+        """`read(self)`, remembered in `reads` under `key` until the next write."""
+        if key not in self.reads:
+            self.reads[key] = read(self)
+        return self.reads[key]
 
     def is_ours(self, tags: dict[str, str]) -> bool:
         return tags.get(EDGE_TAG) == self.config.name

@@ -11,28 +11,24 @@ differs. Seeding goes by state, not by what this run created: whenever both IP s
 empty and the app's allowlist has no active network, the config's initial CIDRs are added
 through accesscontrol (the same code the app uses); from then on the sets' contents belong
 to the app. So a run that failed after creating the sets seeds on the next --apply.
+
+Every change is applied inside `aws_errors(change.title)`, so an AWS failure names the
+change that failed. Reads remembered while planning (`ctx.read_once`: the distribution
+listing) are forgotten at every entry point and after every write.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy import alb, cloudfront, ownership, preflight, s3, security_group, waf
-from deploy.aws import RETRY_FOR_SECONDS, RETRY_MAX_DELAY
-from deploy.context import Context, OriginSecret
+from deploy import alb, cloudfront, origin_secret, ownership, preflight, s3, security_group, waf
+from deploy.aws import RETRY_FOR_SECONDS, RETRY_MAX_DELAY, aws_errors
+from deploy.context import Context
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, render_change
-
-SECRET_ENV = "GATEHOUSE_ORIGIN_SECRET"  # noqa: S105 (a variable name)
-# ALB header conditions match case-insensitively and allow * and ? wildcards, and values
-# are limited to 128 characters: hex keeps every bit of entropy and has no wildcards.
-SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
 
 
 @dataclass(frozen=True)
@@ -51,40 +47,21 @@ STAGES = [
     Stage("s3", s3.plan_bucket, s3.plan_destroy_bucket),
     Stage("security group", security_group.plan, security_group.plan_destroy),
     Stage("alb", alb.plan, alb.plan_destroy),
+    Stage("origin secret rule", origin_secret.plan_rule, _nothing),  # goes with its listener
     Stage("cloudfront", cloudfront.plan, cloudfront.plan_destroy),
     Stage("bucket policy", s3.plan_policy, _nothing),
 ]
 
 
-def new_secret() -> str:
-    return secrets.token_hex(32)
-
-
-def secret_from_env() -> str | None:
-    value = os.environ.get(SECRET_ENV, "").strip()
-    if not value:
-        return None
-    if not SECRET_PATTERN.match(value):
-        raise DeployError(
-            f"{SECRET_ENV} must be 32-128 characters of letters, digits, '-' and '_' "
-            "(the ALB compares header values case-insensitively, so prefer "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'`)."
-        )
-    return value
-
-
-def resolve_secret(ctx: Context) -> OriginSecret:
-    """The secret in use (from the distribution, else the ALB rule), else a new one."""
-    current = cloudfront.read_origin_secret(ctx)
-    if current is None:
-        accepted = alb.read_rule_secrets(ctx)
-        current = accepted[0] if accepted else None
-    if current is not None:
-        return OriginSecret(current=current)
-    supplied = secret_from_env()
-    if supplied:
-        return OriginSecret(current=supplied)
-    return OriginSecret(current=new_secret(), generated=True)
+def _apply(ctx: Context, change: Change, done: list[Change]) -> None:
+    """Print the change, apply it; an AWS failure names the change (its title)."""
+    ctx.out("\n".join(render_change(change)))
+    try:
+        with aws_errors(change.title):
+            change.apply()
+    finally:
+        ctx.reads.clear()  # what was read before may have changed
+    done.append(change)
 
 
 def plan(ctx: Context) -> list[Change]:
@@ -94,9 +71,10 @@ def plan(ctx: Context) -> list[Change]:
     --adopt, planned to be tagged) before anything else is read from it, the origin
     secret included.
     """
+    ctx.reads.clear()
     changes: list[Change] = ownership.plan(ctx)
     preflight.run(ctx)
-    ctx.secret = resolve_secret(ctx)
+    ctx.secret = origin_secret.resolve(ctx)
     for stage in STAGES:
         changes.extend(stage.plan(ctx))
     return changes
@@ -105,21 +83,18 @@ def plan(ctx: Context) -> list[Change]:
 def apply(ctx: Context, *, seed: Callable[[Context], None] | None = None) -> list[Change]:
     """Apply stage by stage; returns the changes made."""
     done: list[Change] = []
+    ctx.reads.clear()
     # Ownership is read first (no writes), then everything preflight can check; only then
     # the first write: tagging namesakes with --adopt.
     adoptions = ownership.plan(ctx)
     preflight.run(ctx)
     for change in adoptions:
-        ctx.out("\n".join(render_change(change)))
-        change.apply()
-        done.append(change)
+        _apply(ctx, change, done)
     if ctx.secret is None:
-        ctx.secret = resolve_secret(ctx)
+        ctx.secret = origin_secret.resolve(ctx)
     for stage in STAGES:
         for change in stage.plan(ctx):
-            ctx.out("\n".join(render_change(change)))
-            change.apply()
-            done.append(change)
+            _apply(ctx, change, done)
         if stage.name == "waf":
             (seed or seed_allowlist)(ctx)
     return done
@@ -131,6 +106,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
     Namesakes it does not own are left out and listed in ctx.skipped.
     """
     changes: list[Change] = []
+    ctx.reads.clear()
     for stage in reversed(STAGES):
         changes.extend(stage.destroy(ctx))
     kept, ctx.skipped = ownership.split_destroy(ctx, changes)
@@ -138,15 +114,14 @@ def plan_destroy(ctx: Context) -> list[Change]:
 
 
 def destroy(ctx: Context) -> list[Change]:
-    done = []
+    done: list[Change] = []
+    ctx.reads.clear()
     for stage in reversed(STAGES):
         planned = stage.destroy(ctx)
         kept, skipped = ownership.split_destroy(ctx, planned) if planned else ([], [])
         ctx.skipped = sorted(set(ctx.skipped) | set(skipped))
         for change in kept:
-            ctx.out("\n".join(render_change(change)))
-            change.apply()
-            done.append(change)
+            _apply(ctx, change, done)
     return done
 
 
@@ -262,66 +237,3 @@ def outputs(ctx: Context) -> list[str]:
         lines.append(f"  {host}  ->  {state.get('distribution_domain', UNKNOWN)}")
     lines.append(f"  {config.origin_hostname}  ->  {state.get('alb_dns_name', UNKNOWN)}")
     return lines
-
-
-def rotate_origin_secret(
-    ctx: Context,
-    new: str | None = None,
-    *,
-    confirm: Callable[[OriginSecret], None] | None = None,
-) -> OriginSecret:
-    """Two-value rotation: ALB accepts new+old, CloudFront switches, the old is dropped.
-
-    `confirm` sees the chosen secrets before the first write and may raise to stop.
-    """
-    ownership.raise_if_foreign(ctx)
-    dist = cloudfront.find_distribution(ctx)
-    rule = alb.find_secret_rule(ctx)
-    if dist is None or rule is None:
-        raise DeployError(
-            "There is no edge to rotate: the distribution or the ALB secret rule is missing. "
-            "Run provision_infra --apply first."
-        )
-    old = cloudfront.read_origin_secret(ctx)
-    new = new or secret_from_env() or new_secret()
-    if new == old:
-        raise DeployError(
-            f"The new origin secret equals the current one: unset {SECRET_ENV} or give it a "
-            "new value."
-        )
-    ctx.secret = OriginSecret(current=new, previous=old)
-    if confirm is not None:
-        confirm(ctx.secret)
-    # update_distribution sends the whole desired config, so a rotation also restores
-    # any drift on the distribution (the same thing --apply would do).
-    ctx.out("1/3 ALB rule: accepting the new and the old secret")
-    alb.set_rule_secrets(ctx, rule["RuleArn"], ctx.secret.accepted)
-    ctx.out("2/3 CloudFront: sending the new secret")
-    plan_ctx_state(ctx)
-    cloudfront.update_distribution(ctx, dist["Id"])
-    ctx.out("3/3 ALB rule: dropping the old secret")
-    alb.set_rule_secrets(ctx, rule["RuleArn"], [new])
-    ctx.secret = OriginSecret(current=new)
-    return ctx.secret
-
-
-def plan_ctx_state(ctx: Context) -> None:
-    """Fill ctx.state with the existing ids the distribution config refers to."""
-    from deploy.s3 import find_oac
-
-    oac = find_oac(ctx)
-    acl = waf.find_web_acl(ctx)
-    if oac is None or acl is None:
-        raise DeployError(
-            "The edge is incomplete (origin access control or web ACL missing). "
-            "Run provision_infra --apply first."
-        )
-    ctx.state["oac_id"] = oac["Id"]
-    ctx.state["web_acl_arn"] = acl["ARN"]
-    policy = cloudfront.find_response_headers_policy(ctx)
-    if policy is None:
-        raise DeployError(
-            "The edge is incomplete (response headers policy missing). "
-            "Run provision_infra --apply first."
-        )
-    ctx.state["response_headers_policy_id"] = policy["Id"]

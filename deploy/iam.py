@@ -29,10 +29,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from accesscontrol.edge import ip_set_name, web_acl_name
 from deploy.alb import lb_name, tg_name
 from deploy.aws import EDGE_TAG, GLOBAL_REGION, aws_errors
 from deploy.config import EdgeConfig
-from deploy.waf import ip_set_name, web_acl_name
 
 # IAM's size limits, whitespace excluded: all inline policies of a user together, and one
 # customer managed policy.

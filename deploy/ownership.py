@@ -68,8 +68,7 @@ def _waf_tags(ctx: Context, arn: str) -> dict[str, str]:
 
 def _waf_tagger(ctx: Context, arn: str) -> Callable[[], None]:
     def tag() -> None:
-        with aws_errors(f"Tagging {arn}"):
-            ctx.clients.wafv2.tag_resource(ResourceARN=arn, Tags=ctx.tags())
+        ctx.clients.wafv2.tag_resource(ResourceARN=arn, Tags=ctx.tags())
 
     return tag
 
@@ -88,8 +87,7 @@ def elb_tags(ctx: Context, arns: list[str]) -> dict[str, dict[str, str]]:
 
 def _elb_tagger(ctx: Context, arn: str) -> Callable[[], None]:
     def tag() -> None:
-        with aws_errors(f"Tagging {arn}"):
-            ctx.clients.elbv2.add_tags(ResourceArns=[arn], Tags=ctx.tags())
+        ctx.clients.elbv2.add_tags(ResourceArns=[arn], Tags=ctx.tags())
 
     return tag
 
@@ -122,72 +120,57 @@ def _waf_namesakes(ctx: Context) -> list[Namesake]:
 
 def _bucket_namesake(ctx: Context) -> list[Namesake]:
     bucket = ctx.config.frontend_bucket
-    with aws_errors(f"Reading bucket {bucket}"):
-        if not s3._bucket_exists(ctx):
-            return []
+    if not s3._bucket_exists(ctx):
+        return []
     tags = s3._bucket_tags(ctx)
 
     def tag() -> None:
         # PutBucketTagging replaces the whole set: keep the owner's other tags.
         current = s3._bucket_tags(ctx)
         merged = {**current, **{t["Key"]: t["Value"] for t in ctx.tags()}}
-        with aws_errors(f"Tagging bucket {bucket}"):
-            ctx.clients.s3.put_bucket_tagging(
-                Bucket=bucket,
-                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]},
-            )
+        ctx.clients.s3.put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]}
+        )
 
     return [Namesake("s3 bucket", bucket, f"arn:aws:s3:::{bucket}", tags.get(EDGE_TAG), tag)]
 
 
-def _foreign_user(ctx: Context, uses: Callable[[dict[str, Any]], bool]) -> str | None:
-    """The id of a distribution other than ours for which `uses(summary)` holds, or None."""
+def _other_distributions(ctx: Context) -> list[dict[str, Any]]:
+    """Every distribution but this edge's (summaries), from one listing."""
     ours = cloudfront.find_distribution(ctx)
-    client = ctx.clients.cloudfront
-    kwargs: dict[str, Any] = {}
-    with aws_errors("Listing CloudFront distributions"):
-        while True:
-            page = client.list_distributions(**kwargs)["DistributionList"]
-            for item in page.get("Items") or []:
-                if ours is not None and item["Id"] == ours["Id"]:
-                    continue
-                if uses(item):
-                    return item["Id"]
-            if not page.get("IsTruncated"):
-                return None
-            kwargs["Marker"] = page["NextMarker"]
+    return [d for d in cloudfront.list_distributions(ctx) if ours is None or d["Id"] != ours["Id"]]
 
 
-def _oac_namesake(ctx: Context) -> list[Namesake]:
-    oac = s3.find_oac(ctx)
-    if oac is None:
-        return []
-
-    def uses(item: dict[str, Any]) -> bool:
-        origins = (item.get("Origins") or {}).get("Items") or []
-        return any(o.get("OriginAccessControlId") == oac["Id"] for o in origins)
-
-    used_by = _foreign_user(ctx, uses)
-    return [
-        Namesake("cloudfront origin access control", oac["Name"], oac["Id"], None, None, used_by)
-    ]
+def _used_by(others: list[dict[str, Any]], uses: Callable[[dict[str, Any]], bool]) -> str | None:
+    return next((item["Id"] for item in others if uses(item)), None)
 
 
-def _response_headers_policy_namesake(ctx: Context) -> list[Namesake]:
-    """Like the OAC, a response headers policy takes no tags: ours unless another
+def _untaggable_namesakes(ctx: Context) -> list[Namesake]:
+    """The OAC and the response headers policy take no tags: each is ours unless another
     distribution uses it."""
+    oac = s3.find_oac(ctx)
     policy = cloudfront.find_response_headers_policy(ctx)
-    if policy is None:
-        return []
+    others = _other_distributions(ctx) if oac or policy else []
+    found = []
+    if oac is not None:
 
-    def uses(item: dict[str, Any]) -> bool:
-        behaviours = [item.get("DefaultCacheBehavior") or {}]
-        behaviours += (item.get("CacheBehaviors") or {}).get("Items") or []
-        return any(b.get("ResponseHeadersPolicyId") == policy["Id"] for b in behaviours)
+        def uses_oac(item: dict[str, Any]) -> bool:
+            origins = (item.get("Origins") or {}).get("Items") or []
+            return any(o.get("OriginAccessControlId") == oac["Id"] for o in origins)
 
-    name = policy["ResponseHeadersPolicyConfig"]["Name"]
-    used_by = _foreign_user(ctx, uses)
-    return [Namesake("cloudfront response headers policy", name, policy["Id"], None, None, used_by)]
+        kind = "cloudfront origin access control"
+        found.append(Namesake(kind, oac["Name"], oac["Id"], None, None, _used_by(others, uses_oac)))
+    if policy is not None:
+
+        def uses_policy(item: dict[str, Any]) -> bool:
+            behaviours = [item.get("DefaultCacheBehavior") or {}]
+            behaviours += (item.get("CacheBehaviors") or {}).get("Items") or []
+            return any(b.get("ResponseHeadersPolicyId") == policy["Id"] for b in behaviours)
+
+        kind = "cloudfront response headers policy"
+        name = policy["ResponseHeadersPolicyConfig"]["Name"]
+        found.append(Namesake(kind, name, policy["Id"], None, None, _used_by(others, uses_policy)))
+    return found
 
 
 def _network_namesakes(ctx: Context) -> list[Namesake]:
@@ -197,8 +180,7 @@ def _network_namesakes(ctx: Context) -> list[Namesake]:
         group_id = group["GroupId"]
 
         def tag() -> None:
-            with aws_errors(f"Tagging security group {group_id}"):
-                ctx.clients.ec2.create_tags(Resources=[group_id], Tags=ctx.tags())
+            ctx.clients.ec2.create_tags(Resources=[group_id], Tags=ctx.tags())
 
         found.append(
             Namesake(
@@ -223,7 +205,7 @@ def _network_namesakes(ctx: Context) -> list[Namesake]:
             by_name.append(("alb listener", f"{lb_label}:{port}", listener["ListenerArn"]))
         if 443 in listeners:
             for rule in alb.find_rules(ctx, listeners[443]["ListenerArn"]):
-                if alb._header_values(rule) is not None:
+                if alb.header_values(rule) is not None:
                     by_name.append(
                         (
                             "alb listener rule",
@@ -245,8 +227,7 @@ def namesakes(ctx: Context) -> list[Namesake]:
     return (
         _waf_namesakes(ctx)
         + _bucket_namesake(ctx)
-        + _oac_namesake(ctx)
-        + _response_headers_policy_namesake(ctx)
+        + _untaggable_namesakes(ctx)
         + _network_namesakes(ctx)
     )
 
@@ -278,27 +259,14 @@ def plan(ctx: Context) -> list[Change]:
             refused.append(f"  {found.describe()} {reason}")
             continue
         if found.tag is None:
-            changes.append(
-                Change(
-                    "update",
-                    found.kind,
-                    found.name,
-                    lambda: None,
-                    note=f"adopt {found.ident}: shared with distribution {found.used_by}; "
-                    "it takes no tags",
-                )
+            note = (
+                f"adopt {found.ident}: shared with distribution {found.used_by}; it takes no tags"
             )
+            changes.append(Change.update(found.kind, found.name, lambda: None, note=note))
             continue
-        changes.append(
-            Change(
-                "update",
-                found.kind,
-                found.name,
-                found.tag,
-                [FieldChange(f"tags.{EDGE_TAG}", None, ctx.name)],
-                note=f"adopt {found.ident}: untagged namesake",
-            )
-        )
+        fields = [FieldChange(f"tags.{EDGE_TAG}", None, ctx.name)]
+        note = f"adopt {found.ident}: untagged namesake"
+        changes.append(Change.update(found.kind, found.name, found.tag, fields, note=note))
     if refused:
         adoptable_hint = (
             "If these really are this edge's, run again with --adopt: untagged ones are then "

@@ -2,14 +2,15 @@
 
 A resource module never changes anything while planning: it reads what exists, compares
 it with what the config asks for and returns `Change` objects. Each carries the field
-differences to print and an `apply` callable the engine runs only with --apply.
+differences to print and an `apply` callable the engine runs only with --apply, inside
+`aws_errors(change.title)`: an AWS failure names the change that failed.
 Secret values are never rendered.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,18 +27,39 @@ class FieldChange:
     sensitive: bool = False
 
 
+Apply = Callable[[], None]
+Fields = Iterable[FieldChange]
+
+
 @dataclass
 class Change:
     action: str  # "create" | "update" | "delete"
     kind: str  # e.g. "wafv2 web acl"
     name: str
-    apply: Callable[[], None]
+    apply: Apply
     fields: list[FieldChange] = field(default_factory=list)
     note: str = ""
 
+    @classmethod
+    def create(
+        cls, kind: str, name: str, apply: Apply, fields: Fields = (), note: str = ""
+    ) -> Change:
+        return cls("create", kind, name, apply, list(fields), note)
+
+    @classmethod
+    def update(
+        cls, kind: str, name: str, apply: Apply, fields: Fields = (), note: str = ""
+    ) -> Change:
+        return cls("update", kind, name, apply, list(fields), note)
+
+    @classmethod
+    def delete(cls, kind: str, name: str, apply: Apply, note: str = "") -> Change:
+        return cls("delete", kind, name, apply, [], note)
+
     @property
     def title(self) -> str:
-        verb = {"create": "create", "update": "update", "delete": "destroy"}[self.action]
+        """What applying it does, as a failure names it: "Creating wafv2 ip set gh-office-v4"."""
+        verb = {"create": "Creating", "update": "Updating", "delete": "Destroying"}[self.action]
         return f"{verb} {self.kind} {self.name}"
 
 

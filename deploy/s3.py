@@ -13,7 +13,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from deploy.aws import STILL_IN_USE, aws_errors, error_code, retry_while, tags_dict
+from deploy.aws import (
+    STILL_IN_USE,
+    aws_errors,
+    error_code,
+    pages,
+    read_or_none,
+    retry_while,
+    tags_dict,
+)
 from deploy.context import Context
 from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
@@ -58,74 +66,58 @@ def _bucket_exists(ctx: Context) -> bool:
 
 
 def _bucket_tags(ctx: Context) -> dict[str, str]:
-    try:
-        return tags_dict(
-            ctx.clients.s3.get_bucket_tagging(Bucket=ctx.config.frontend_bucket)["TagSet"]
-        )
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchTagSet":
-            return {}
-        with aws_errors(f"Reading tags of bucket {ctx.config.frontend_bucket}"):
-            raise
+    bucket = ctx.config.frontend_bucket
+    response = read_or_none(
+        lambda: ctx.clients.s3.get_bucket_tagging(Bucket=bucket),
+        "NoSuchTagSet",
+        action=f"Reading tags of bucket {bucket}",
+    )
+    return tags_dict(response["TagSet"] if response else None)
 
 
 def _public_access_block(ctx: Context) -> dict[str, bool]:
-    try:
-        response = ctx.clients.s3.get_public_access_block(Bucket=ctx.config.frontend_bucket)
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
-            return dict.fromkeys(PUBLIC_ACCESS_BLOCK, False)
-        with aws_errors(f"Reading public access block of {ctx.config.frontend_bucket}"):
-            raise
+    bucket = ctx.config.frontend_bucket
+    response = read_or_none(
+        lambda: ctx.clients.s3.get_public_access_block(Bucket=bucket),
+        "NoSuchPublicAccessBlockConfiguration",
+        action=f"Reading public access block of {bucket}",
+    )
+    if response is None:
+        return dict.fromkeys(PUBLIC_ACCESS_BLOCK, False)
     return response["PublicAccessBlockConfiguration"]
 
 
 def find_oac(ctx: Context) -> dict[str, Any] | None:
     name = oac_name(ctx.name)
     client = ctx.clients.cloudfront
-    kwargs: dict[str, Any] = {}
     with aws_errors("Listing CloudFront origin access controls"):
-        while True:
-            page = client.list_origin_access_controls(**kwargs)["OriginAccessControlList"]
-            for item in page.get("Items") or []:
-                if item["Name"] == name:
-                    return item
-            if not page.get("IsTruncated"):
-                return None
-            kwargs["Marker"] = page["NextMarker"]
+        for item in pages(client, "list_origin_access_controls", "OriginAccessControlList.Items"):
+            if item["Name"] == name:
+                return item
+    return None
 
 
 def plan_bucket(ctx: Context) -> list[Change]:
     changes: list[Change] = []
     bucket = ctx.config.frontend_bucket
     s3 = ctx.clients.s3
-    with aws_errors(f"Reading bucket {bucket}"):
-        exists = _bucket_exists(ctx)
-    if not exists:
+    if not _bucket_exists(ctx):
 
         def create() -> None:
-            with aws_errors(f"Creating bucket {bucket}"):
-                kwargs: dict[str, Any] = {"Bucket": bucket}
-                if ctx.config.region != "us-east-1":
-                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.config.region}
-                s3.create_bucket(**kwargs)
-                s3.put_public_access_block(
-                    Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
-                )
-                s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": ctx.tags()})
-
-        changes.append(
-            Change(
-                "create",
-                "s3 bucket",
-                bucket,
-                create,
-                [
-                    FieldChange("region", None, ctx.config.region),
-                    FieldChange("public_access_block", None, PUBLIC_ACCESS_BLOCK),
-                ],
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if ctx.config.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.config.region}
+            s3.create_bucket(**kwargs)
+            s3.put_public_access_block(
+                Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
             )
-        )
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": ctx.tags()})
+
+        fields = [
+            FieldChange("region", None, ctx.config.region),
+            FieldChange("public_access_block", None, PUBLIC_ACCESS_BLOCK),
+        ]
+        changes.append(Change.create("s3 bucket", bucket, create, fields))
     else:
         # deploy/ownership.py refused it already unless --adopt, which tags it first.
         if not ctx.is_ours(_bucket_tags(ctx)) and not ctx.adopt:
@@ -134,20 +126,18 @@ def plan_bucket(ctx: Context) -> list[Change]:
                 f"tagged gatehouse:edge={ctx.name}, so it is not this edge's. Choose another "
                 "bucket name, or tag the bucket if it really belongs to this edge."
             )
-        with aws_errors(f"Reading bucket {bucket}"):
-            field_changes = diff(
-                {"public_access_block": _public_access_block(ctx)},
-                {"public_access_block": PUBLIC_ACCESS_BLOCK},
-            )
+        field_changes = diff(
+            {"public_access_block": _public_access_block(ctx)},
+            {"public_access_block": PUBLIC_ACCESS_BLOCK},
+        )
         if field_changes:
 
             def update() -> None:
-                with aws_errors(f"Blocking public access to bucket {bucket}"):
-                    s3.put_public_access_block(
-                        Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
-                    )
+                s3.put_public_access_block(
+                    Bucket=bucket, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK
+                )
 
-            changes.append(Change("update", "s3 bucket", bucket, update, field_changes))
+            changes.append(Change.update("s3 bucket", bucket, update, field_changes))
 
     name = oac_name(ctx.name)
     oac = find_oac(ctx)
@@ -155,25 +145,17 @@ def plan_bucket(ctx: Context) -> list[Change]:
         ctx.state["oac_id"] = UNKNOWN
 
         def create_oac() -> None:
-            with aws_errors(f"Creating origin access control {name}"):
-                response = ctx.clients.cloudfront.create_origin_access_control(
-                    OriginAccessControlConfig={
-                        "Name": name,
-                        "Description": f"Gatehouse {ctx.name}: CloudFront reads the bucket",
-                        **OAC_SETTINGS,
-                    }
-                )
+            response = ctx.clients.cloudfront.create_origin_access_control(
+                OriginAccessControlConfig={
+                    "Name": name,
+                    "Description": f"Gatehouse {ctx.name}: CloudFront reads the bucket",
+                    **OAC_SETTINGS,
+                }
+            )
             ctx.state["oac_id"] = response["OriginAccessControl"]["Id"]
 
-        changes.append(
-            Change(
-                "create",
-                "cloudfront origin access control",
-                name,
-                create_oac,
-                [FieldChange(k, None, v) for k, v in OAC_SETTINGS.items()],
-            )
-        )
+        fields = [FieldChange(k, None, v) for k, v in OAC_SETTINGS.items()]
+        changes.append(Change.create("cloudfront origin access control", name, create_oac, fields))
     else:
         ctx.state["oac_id"] = oac["Id"]
         actual = {k: oac.get(k) for k in OAC_SETTINGS}
@@ -181,23 +163,19 @@ def plan_bucket(ctx: Context) -> list[Change]:
         if field_changes:
 
             def update_oac() -> None:
-                with aws_errors(f"Updating origin access control {name}"):
-                    current = ctx.clients.cloudfront.get_origin_access_control(Id=oac["Id"])
-                    ctx.clients.cloudfront.update_origin_access_control(
-                        Id=oac["Id"],
-                        IfMatch=current["ETag"],
-                        OriginAccessControlConfig={
-                            "Name": name,
-                            "Description": oac.get("Description") or "",
-                            **OAC_SETTINGS,
-                        },
-                    )
-
-            changes.append(
-                Change(
-                    "update", "cloudfront origin access control", name, update_oac, field_changes
+                current = ctx.clients.cloudfront.get_origin_access_control(Id=oac["Id"])
+                ctx.clients.cloudfront.update_origin_access_control(
+                    Id=oac["Id"],
+                    IfMatch=current["ETag"],
+                    OriginAccessControlConfig={
+                        "Name": name,
+                        "Description": oac.get("Description") or "",
+                        **OAC_SETTINGS,
+                    },
                 )
-            )
+
+            kind = "cloudfront origin access control"
+            changes.append(Change.update(kind, name, update_oac, field_changes))
     return changes
 
 
@@ -218,14 +196,14 @@ def desired_policy(ctx: Context) -> dict[str, Any]:
 
 
 def _current_policy(ctx: Context) -> dict[str, Any] | None:
-    try:
-        text = ctx.clients.s3.get_bucket_policy(Bucket=ctx.config.frontend_bucket)["Policy"]
-    except ClientError as exc:
-        if error_code(exc) in ("NoSuchBucketPolicy", "NoSuchBucket"):
-            return None
-        with aws_errors(f"Reading the policy of bucket {ctx.config.frontend_bucket}"):
-            raise
-    return json.loads(text)
+    bucket = ctx.config.frontend_bucket
+    response = read_or_none(
+        lambda: ctx.clients.s3.get_bucket_policy(Bucket=bucket),
+        "NoSuchBucketPolicy",
+        "NoSuchBucket",
+        action=f"Reading the policy of bucket {bucket}",
+    )
+    return json.loads(response["Policy"]) if response else None
 
 
 def plan_policy(ctx: Context) -> list[Change]:
@@ -236,42 +214,29 @@ def plan_policy(ctx: Context) -> list[Change]:
         return []
 
     def put() -> None:
-        with aws_errors(f"Setting the policy of bucket {bucket}"):
-            ctx.clients.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(desired_policy(ctx)))
+        ctx.clients.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(desired_policy(ctx)))
 
-    action = "create" if current is None else "update"
-    return [
-        Change(
-            action,
-            "s3 bucket policy",
-            bucket,
-            put,
-            [FieldChange("policy", current, desired)],
-        )
-    ]
+    make = Change.create if current is None else Change.update
+    return [make("s3 bucket policy", bucket, put, [FieldChange("policy", current, desired)])]
 
 
 def plan_destroy_bucket(ctx: Context) -> list[Change]:
     changes: list[Change] = []
     bucket = ctx.config.frontend_bucket
-    with aws_errors(f"Reading bucket {bucket}"):
-        exists = _bucket_exists(ctx)
-    if exists and ctx.is_ours(_bucket_tags(ctx)):
+    if _bucket_exists(ctx) and ctx.is_ours(_bucket_tags(ctx)):
 
         def delete() -> None:
             s3 = ctx.clients.s3
-            with aws_errors(f"Emptying and deleting bucket {bucket}"):
-                paginator = s3.get_paginator("list_object_versions")
-                for page in paginator.paginate(Bucket=bucket):
-                    objects = [
-                        {"Key": o["Key"], "VersionId": o["VersionId"]}
-                        for o in page.get("Versions", []) + page.get("DeleteMarkers", [])
-                    ]
-                    if objects:
-                        s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
-                s3.delete_bucket(Bucket=bucket)
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+                objects = [
+                    {"Key": o["Key"], "VersionId": o["VersionId"]}
+                    for o in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                ]
+                if objects:
+                    s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+            s3.delete_bucket(Bucket=bucket)
 
-        changes.append(Change("delete", "s3 bucket", bucket, delete, note="with its objects"))
+        changes.append(Change.delete("s3 bucket", bucket, delete, note="with its objects"))
     oac = find_oac(ctx)
     if oac is not None:
 
@@ -291,7 +256,5 @@ def plan_destroy_bucket(ctx: Context) -> list[Change]:
                 interval=ctx.poll_interval,
             )
 
-        changes.append(
-            Change("delete", "cloudfront origin access control", oac["Name"], delete_oac)
-        )
+        changes.append(Change.delete("cloudfront origin access control", oac["Name"], delete_oac))
     return changes

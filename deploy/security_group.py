@@ -92,30 +92,22 @@ def plan(ctx: Context) -> list[Change]:
 
         def create() -> None:
             ec2 = ctx.clients.ec2
-            with aws_errors(f"Creating security group {name}"):
-                group_id = ec2.create_security_group(
-                    GroupName=name,
-                    Description=f"Gatehouse {ctx.name}: HTTPS from CloudFront only",
-                    VpcId=ctx.config.vpc_id,
-                    TagSpecifications=[{"ResourceType": "security-group", "Tags": ctx.tags()}],
-                )["GroupId"]
-                ec2.authorize_security_group_ingress(
-                    GroupId=group_id, IpPermissions=[desired_permission(pl_id)]
-                )
+            group_id = ec2.create_security_group(
+                GroupName=name,
+                Description=f"Gatehouse {ctx.name}: HTTPS from CloudFront only",
+                VpcId=ctx.config.vpc_id,
+                TagSpecifications=[{"ResourceType": "security-group", "Tags": ctx.tags()}],
+            )["GroupId"]
+            ec2.authorize_security_group_ingress(
+                GroupId=group_id, IpPermissions=[desired_permission(pl_id)]
+            )
             ctx.state["security_group_id"] = group_id
 
-        return [
-            Change(
-                "create",
-                "security group",
-                name,
-                create,
-                [
-                    FieldChange("vpc_id", None, ctx.config.vpc_id),
-                    FieldChange("ingress", None, sorted(wanted)),
-                ],
-            )
+        fields = [
+            FieldChange("vpc_id", None, ctx.config.vpc_id),
+            FieldChange("ingress", None, sorted(wanted)),
         ]
+        return [Change.create("security group", name, create, fields)]
 
     ctx.state["security_group_id"] = group["GroupId"]
     actual = _rules(group.get("IpPermissions", []))
@@ -127,15 +119,14 @@ def plan(ctx: Context) -> list[Change]:
         ec2 = ctx.clients.ec2
         extra = [perm for text, perm in actual.items() if text not in wanted]
         missing = [text for text in wanted if text not in actual]
-        with aws_errors(f"Updating ingress rules of security group {name}"):
-            if extra:
-                ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=extra)
-            if missing:
-                ec2.authorize_security_group_ingress(
-                    GroupId=group["GroupId"], IpPermissions=[desired_permission(pl_id)]
-                )
+        if extra:
+            ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=extra)
+        if missing:
+            ec2.authorize_security_group_ingress(
+                GroupId=group["GroupId"], IpPermissions=[desired_permission(pl_id)]
+            )
 
-    return [Change("update", "security group", name, update, field_changes)]
+    return [Change.update("security group", name, update, field_changes)]
 
 
 def plan_destroy(ctx: Context) -> list[Change]:
@@ -153,9 +144,8 @@ def plan_destroy(ctx: Context) -> list[Change]:
                 return
             except ClientError as exc:
                 if error_code(exc) != "DependencyViolation" or attempt == 39:
-                    with aws_errors(f"Deleting security group {group['GroupName']}"):
-                        raise
+                    raise
                 ctx.out("    security group still in use by the ALB's interfaces; retrying")
                 time.sleep(max(ctx.poll_interval, 0.01))
 
-    return [Change("delete", "security group", group["GroupName"], delete)]
+    return [Change.delete("security group", group["GroupName"], delete)]

@@ -22,13 +22,13 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deploy import alb, cloudfront, security_group, waf
+from accesscontrol.edge import HEALTH_PATH, web_acl_name
+from deploy import cloudfront, origin_secret, security_group, waf
 from deploy.aws import aws_errors
 from deploy.context import Context
 from deploy.errors import DeployError
 
 HTTP_TIMEOUT = 15.0
-HEALTH_PATH = "/api/health"
 GUARDED_PATH = "/api/auth/session"  # any path but the health check needs the secret
 
 
@@ -53,7 +53,7 @@ def _distribution(ctx: Context) -> tuple[bool, str]:
     if not config.get("Enabled"):
         problems.append("disabled")
     if acl is None:
-        problems.append(f"web ACL {waf.web_acl_name(ctx.name)} is missing")
+        problems.append(f"web ACL {web_acl_name(ctx.name)} is missing")
     elif config.get("WebACLId") != acl["ARN"]:
         problems.append(f"web ACL is {config.get('WebACLId') or '(none)'}, not {acl['ARN']}")
     if problems:
@@ -81,8 +81,8 @@ def _security_group(ctx: Context) -> tuple[bool, str]:
 
 
 def _secret_rule(ctx: Context) -> tuple[bool, str]:
-    sent = cloudfront.read_origin_secret(ctx)
-    accepted = alb.read_rule_secrets(ctx)
+    sent = origin_secret.sent(ctx)
+    accepted = origin_secret.accepted(ctx)
     if sent is None:
         return False, "the distribution sends no X-Origin-Verify header"
     if not accepted:

@@ -9,27 +9,18 @@ body. Everything is found again by name within the CLOUDFRONT scope.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
-from accesscontrol.waf import ip_set_names
+from accesscontrol.edge import WAF_SCOPE, ip_set_name, web_acl_name
 from deploy import waf_rules
-from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, retry_while
+from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, pages, retry_while
 from deploy.context import Context
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
-SCOPE = "CLOUDFRONT"
 BLOCK_BODY_KEY = "blocked"
 RULE_NAME = "allow-office-networks"
 VERSIONS = {4: "IPV4", 6: "IPV6"}
-
-
-def ip_set_name(edge_name: str, version: int) -> str:
-    # The app finds its IP sets by these names: one definition, the app's.
-    return ip_set_names(edge_name)[version]
-
-
-def web_acl_name(edge_name: str) -> str:
-    return f"{edge_name}-edge"
 
 
 # WAF's EntityDescription pattern allows letters, digits, white space and + = : # @ / - , .
@@ -44,27 +35,20 @@ def web_acl_description(edge_name: str) -> str:
 
 def ip_set_addresses(ctx: Context) -> dict[int, list[str]]:
     """The addresses in each existing IP set, by IP version."""
-    found = {}
-    for version, summary in find_ip_sets(ctx).items():
-        with aws_errors(f"Reading WAF IP set {summary['Name']}"):
-            ip_set = ctx.clients.wafv2.get_ip_set(
-                Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
-            )["IPSet"]
-        found[version] = list(ip_set.get("Addresses") or [])
-    return found
+    return {
+        version: list(_get_ip_set(ctx, s)["IPSet"].get("Addresses") or [])
+        for version, s in find_ip_sets(ctx).items()
+    }
 
 
-def _list_all(ctx: Context, op: str, key: str) -> list[dict[str, Any]]:
-    client = ctx.clients.wafv2
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"Scope": SCOPE, "Limit": 100}
-    while True:
-        response = getattr(client, op)(**kwargs)
-        items.extend(response.get(key, []))
-        marker = response.get("NextMarker")
-        if not marker or not response.get(key):
-            return items
-        kwargs["NextMarker"] = marker
+def _get_ip_set(ctx: Context, summary: dict[str, Any]) -> dict[str, Any]:
+    """GetIPSet: {"IPSet": ..., "LockToken": ...}."""
+    with aws_errors(f"Reading WAF IP set {summary['Name']}"):
+        return ctx.clients.wafv2.get_ip_set(Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"])
+
+
+def _list_all(ctx: Context, operation: str, key: str) -> Iterator[dict[str, Any]]:
+    return pages(ctx.clients.wafv2, operation, key, Scope=WAF_SCOPE, Limit=100)
 
 
 def find_ip_sets(ctx: Context) -> dict[int, dict[str, Any]]:
@@ -83,7 +67,9 @@ def find_web_acl(ctx: Context) -> dict[str, Any] | None:
     with aws_errors("Listing WAF web ACLs"):
         for summary in _list_all(ctx, "list_web_acls", "WebACLs"):
             if summary["Name"] == name:
-                response = ctx.clients.wafv2.get_web_acl(Name=name, Scope=SCOPE, Id=summary["Id"])
+                response = ctx.clients.wafv2.get_web_acl(
+                    Name=name, Scope=WAF_SCOPE, Id=summary["Id"]
+                )
                 return {**response["WebACL"], "LockToken": response["LockToken"]}
     return None
 
@@ -100,8 +86,34 @@ def block_page(message: str, contact: str = "", *, access_links: bool = False) -
     return waf_rules.block_page(message, contact, access_links=access_links)
 
 
+def _metric(ctx: Context) -> str:
+    return f"{ctx.name}-edge".replace("-", "")
+
+
+def web_acl_rules(ctx: Context) -> list[dict[str, Any]]:
+    """The web ACL's rules, in priority order: the one place a rule is added."""
+    links = ctx.config.access_links
+    return [
+        # Access links (opt-in) go first: their rate rule must see every request.
+        *(waf_rules.access_link_rules(_metric(ctx), first_priority=1) if links else []),
+        {
+            "Name": RULE_NAME,
+            "Priority": 3 if links else 1,
+            "Action": {"Allow": {}},
+            "Statement": {
+                "OrStatement": {
+                    "Statements": [
+                        {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v4_arn"]}},
+                        {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v6_arn"]}},
+                    ]
+                }
+            },
+            "VisibilityConfig": _visibility(f"{_metric(ctx)}allowoffice"),
+        }
+    ]
+
+
 def desired_web_acl(ctx: Context) -> dict[str, Any]:
-    metric = f"{ctx.name}-edge".replace("-", "")
     links = ctx.config.access_links
     return {
         "DefaultAction": {
@@ -109,24 +121,7 @@ def desired_web_acl(ctx: Context) -> dict[str, Any]:
                 "CustomResponse": {"ResponseCode": 403, "CustomResponseBodyKey": BLOCK_BODY_KEY}
             }
         },
-        "Rules": [
-            # Access links (opt-in) go first: their rate rule must see every request.
-            *(waf_rules.access_link_rules(metric, first_priority=1) if links else []),
-            {
-                "Name": RULE_NAME,
-                "Priority": 3 if links else 1,
-                "Action": {"Allow": {}},
-                "Statement": {
-                    "OrStatement": {
-                        "Statements": [
-                            {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v4_arn"]}},
-                            {"IPSetReferenceStatement": {"ARN": ctx.state["ip_set_v6_arn"]}},
-                        ]
-                    }
-                },
-                "VisibilityConfig": _visibility(f"{metric}allowoffice"),
-            },
-        ],
+        "Rules": web_acl_rules(ctx),
         "CustomResponseBodies": {
             BLOCK_BODY_KEY: {
                 "ContentType": "TEXT_HTML",
@@ -135,7 +130,7 @@ def desired_web_acl(ctx: Context) -> dict[str, Any]:
                 ),
             }
         },
-        "VisibilityConfig": _visibility(metric),
+        "VisibilityConfig": _visibility(_metric(ctx)),
     }
 
 
@@ -176,31 +171,23 @@ def plan(ctx: Context) -> list[Change]:
         name = ip_set_name(ctx.name, version)
 
         def create(version=version, aws_version=aws_version, name=name, key=key) -> None:
-            with aws_errors(f"Creating WAF IP set {name}"):
-                response = ctx.clients.wafv2.create_ip_set(
-                    Name=name,
-                    Scope=SCOPE,
-                    IPAddressVersion=aws_version,
-                    Addresses=[],
-                    Description=ip_set_description(ctx.name, version),
-                    Tags=ctx.tags(),
-                )
+            response = ctx.clients.wafv2.create_ip_set(
+                Name=name,
+                Scope=WAF_SCOPE,
+                IPAddressVersion=aws_version,
+                Addresses=[],
+                Description=ip_set_description(ctx.name, version),
+                Tags=ctx.tags(),
+            )
             ctx.state[key] = response["Summary"]["ARN"]
             ctx.created_ip_sets = True
 
-        changes.append(
-            Change(
-                "create",
-                "wafv2 ip set",
-                name,
-                create,
-                [
-                    FieldChange("scope", None, SCOPE),
-                    FieldChange("ip_address_version", None, aws_version),
-                    FieldChange("addresses", None, "(seeded and then managed by the app)"),
-                ],
-            )
-        )
+        fields = [
+            FieldChange("scope", None, WAF_SCOPE),
+            FieldChange("ip_address_version", None, aws_version),
+            FieldChange("addresses", None, "(seeded and then managed by the app)"),
+        ]
+        changes.append(Change.create("wafv2 ip set", name, create, fields))
 
     desired = desired_web_acl(ctx)
     name = web_acl_name(ctx.name)
@@ -216,7 +203,7 @@ def plan(ctx: Context) -> list[Change]:
                 action=f"Creating WAF web ACL {name}",
                 call=lambda: ctx.clients.wafv2.create_web_acl(
                     Name=name,
-                    Scope=SCOPE,
+                    Scope=WAF_SCOPE,
                     Description=web_acl_description(ctx.name),
                     Tags=ctx.tags(),
                     **body,
@@ -227,15 +214,8 @@ def plan(ctx: Context) -> list[Change]:
             )
             ctx.state["web_acl_arn"] = response["Summary"]["ARN"]
 
-        changes.append(
-            Change(
-                "create",
-                "wafv2 web acl",
-                name,
-                create_acl,
-                [FieldChange(k, None, v) for k, v in _brief(desired_summary).items()],
-            )
-        )
+        fields = [FieldChange(k, None, v) for k, v in _brief(desired_summary).items()]
+        changes.append(Change.create("wafv2 web acl", name, create_acl, fields))
         return changes
 
     ctx.state["web_acl_arn"] = acl["ARN"]
@@ -248,19 +228,17 @@ def plan(ctx: Context) -> list[Change]:
             # is below WAF's minimum length of 1.
             description = current.get("Description")
             extra = {"Description": description} if description else {}
-            with aws_errors(f"Updating WAF web ACL {name}"):
-                ctx.clients.wafv2.update_web_acl(
-                    Name=name,
-                    Scope=SCOPE,
-                    Id=current["Id"],
-                    LockToken=current["LockToken"],
-                    **extra,
-                    **desired_web_acl(ctx),
-                )
+            ctx.clients.wafv2.update_web_acl(
+                Name=name,
+                Scope=WAF_SCOPE,
+                Id=current["Id"],
+                LockToken=current["LockToken"],
+                **extra,
+                **desired_web_acl(ctx),
+            )
 
-        changes.append(
-            Change("update", "wafv2 web acl", name, update_acl, _brief_fields(field_changes))
-        )
+        fields = _brief_fields(field_changes)
+        changes.append(Change.update("wafv2 web acl", name, update_acl, fields))
     return changes
 
 
@@ -305,27 +283,24 @@ def plan_destroy(ctx: Context) -> list[Change]:
             retry_while(
                 action=f"Deleting WAF web ACL {name}",
                 call=lambda: ctx.clients.wafv2.delete_web_acl(
-                    Name=name, Scope=SCOPE, Id=current["Id"], LockToken=current["LockToken"]
+                    Name=name, Scope=WAF_SCOPE, Id=current["Id"], LockToken=current["LockToken"]
                 ),
                 codes=STILL_IN_USE,
                 out=ctx.out,
                 interval=ctx.poll_interval,
             )
 
-        changes.append(Change("delete", "wafv2 web acl", name, delete_acl))
+        changes.append(Change.delete("wafv2 web acl", name, delete_acl))
     for version, summary in sorted(find_ip_sets(ctx).items()):
 
         def delete_set(summary=summary) -> None:
-            with aws_errors(f"Reading WAF IP set {summary['Name']}"):
-                current = ctx.clients.wafv2.get_ip_set(
-                    Name=summary["Name"], Scope=SCOPE, Id=summary["Id"]
-                )
+            current = _get_ip_set(ctx, summary)
             # WAFAssociatedItemException while the web ACL's deletion propagates.
             retry_while(
                 action=f"Deleting WAF IP set {summary['Name']}",
                 call=lambda: ctx.clients.wafv2.delete_ip_set(
                     Name=summary["Name"],
-                    Scope=SCOPE,
+                    Scope=WAF_SCOPE,
                     Id=summary["Id"],
                     LockToken=current["LockToken"],
                 ),
@@ -334,15 +309,8 @@ def plan_destroy(ctx: Context) -> list[Change]:
                 interval=ctx.poll_interval,
             )
 
-        changes.append(
-            Change(
-                "delete",
-                "wafv2 ip set",
-                summary["Name"],
-                delete_set,
-                note=f"IPv{version}; the allowlist stays in the database",
-            )
-        )
+        note = f"IPv{version}; the allowlist stays in the database"
+        changes.append(Change.delete("wafv2 ip set", summary["Name"], delete_set, note=note))
     return changes
 
 

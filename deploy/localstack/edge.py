@@ -44,13 +44,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accesscontrol.edge import ORIGIN_HEADER, WAF_SCOPE
+from deploy.checks import covers
 from deploy.headers import SECURITY_HEADERS as POLICY_HEADERS
 
 VIEWER_OVERRIDE = "HTTP_X_GATEHOUSE_LOCAL_VIEWER"
 EDGE_ADDRESS = "127.0.0.1"  # what the ALB appends to X-Forwarded-For: the edge server
 CACHE_SECONDS = 1.0
 # Headers CloudFront sets itself; a viewer's own copies never reach the origin.
-EDGE_OWNED = ("HTTP_CLOUDFRONT_VIEWER_ADDRESS", "HTTP_X_ORIGIN_VERIFY", VIEWER_OVERRIDE)
+EDGE_OWNED = (
+    "HTTP_CLOUDFRONT_VIEWER_ADDRESS",
+    "HTTP_" + ORIGIN_HEADER.upper().replace("-", "_"),
+    VIEWER_OVERRIDE,
+)
 # Managed origin request policies that forward the viewer's Host header to the origin:
 # AllViewer and AllViewerAndCloudFrontHeaders-2022-06.
 FORWARDS_VIEWER_HOST = frozenset(
@@ -126,13 +132,13 @@ class WebAclJudge:
         self._rates = RateCounter(self.clock)
 
     def _load(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
-        summaries = self.wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+        summaries = self.wafv2.list_web_acls(Scope=WAF_SCOPE)["WebACLs"]
         summary = next(s for s in summaries if s["Name"] == self.web_acl_name)
-        acl = self.wafv2.get_web_acl(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])
+        acl = self.wafv2.get_web_acl(Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"])
         ip_sets = {}
         for arn in _ip_set_arns(acl["WebACL"]):
             name, set_id = arn.split("/")[-2:]
-            ip_set = self.wafv2.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=set_id)["IPSet"]
+            ip_set = self.wafv2.get_ip_set(Name=name, Scope=WAF_SCOPE, Id=set_id)["IPSet"]
             ip_sets[arn] = [ipaddress.ip_network(a, strict=False) for a in ip_set["Addresses"]]
         return acl["WebACL"], ip_sets
 
@@ -314,13 +320,6 @@ class DistributionRoutes:
         return next((r for r in routes if fnmatch.fnmatchcase(path, r.path_pattern)), None)
 
 
-def certificate_covers(pattern: str, host: str) -> bool:
-    pattern, host = pattern.lower(), host.lower()
-    if pattern.startswith("*."):
-        return host.count(".") == pattern.count(".") and host.endswith(pattern[1:])
-    return pattern == host
-
-
 class OriginCertificate:
     """The names the ALB's HTTPS listener certificate covers, read back (cached)."""
 
@@ -340,7 +339,7 @@ class OriginCertificate:
         return [cert["DomainName"], *cert.get("SubjectAlternativeNames", [])]
 
     def covers(self, host: str) -> bool:
-        return any(certificate_covers(name, host) for name in self._fresh.get())
+        return any(covers(name, host) for name in self._fresh.get())
 
 
 def _host_name(environ: dict) -> str:

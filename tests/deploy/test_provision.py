@@ -529,7 +529,7 @@ def test_aws_failure_becomes_a_command_error_with_a_hint(edge_config, monkeypatc
     with pytest.raises(CommandError) as caught:
         run("--config", str(edge_config), "--apply")
     assert str(caught.value) == (
-        "Creating WAF IP set gh-test-office-v4 failed: AccessDeniedException: not authorized "
+        "Creating wafv2 ip set gh-test-office-v4 failed: AccessDeniedException: not authorized "
         "to perform CreateIPSet. The AWS identity lacks a permission: compare it with "
         "`python manage.py provision_infra --print-iam-policy`."
     )

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accesscontrol.localmode import refuse_real_aws_in_local_mode
-from deploy import engine, verify
+from deploy import engine, origin_secret, verify
 from deploy.aws import AwsClients
 from deploy.config import load_config
 from deploy.context import Context
@@ -243,7 +243,7 @@ class Command(BaseCommand):
             )
 
     def _rotate(self, ctx: Context) -> None:
-        chosen = engine.secret_from_env() is not None
+        chosen = origin_secret.secret_from_env() is not None
 
         def explain_and_confirm(secret) -> None:
             # Said before anything changes: afterwards it is too late to avoid rejections.
@@ -274,7 +274,7 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(lines))
             self.confirm("Rotation", "Do you want to rotate the origin secret now?")
 
-        secret = engine.rotate_origin_secret(ctx, confirm=explain_and_confirm)
+        secret = origin_secret.rotate(ctx, confirm=explain_and_confirm)
         self.stdout.write(
             self.style.SUCCESS("\nOrigin secret rotated: only the new value is accepted now.")
             + f"\n  GATEHOUSE_ORIGIN_SECRETS={secret.current}\n"

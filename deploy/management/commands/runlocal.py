@@ -39,6 +39,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from accesscontrol.edge import web_acl_name
 from deploy import engine
 from deploy.aws import AwsClients
 from deploy.config import load_config
@@ -292,7 +293,7 @@ class Command(BaseCommand):
         logging.getLogger("django.request").setLevel(logging.ERROR)
 
         edge = LocalEdge(
-            judge=WebAclJudge(wafv2=ctx.clients.wafv2, web_acl_name=f"{config.name}-edge"),
+            judge=WebAclJudge(wafv2=ctx.clients.wafv2, web_acl_name=web_acl_name(config.name)),
             routes=DistributionRoutes(ctx.clients.cloudfront, ctx.state["distribution_id"]),
             origin_app=application,
             static_root=BASE_DIR / "frontend",

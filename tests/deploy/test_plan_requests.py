@@ -1,0 +1,22 @@
+"""What a no-op plan costs in AWS requests: reads only, and the distributions listed once
+(ownership, the origin secret and the distribution's own plan all need them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.deploy.conftest import mutating, run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_no_op_plan_only_reads_and_lists_distributions_once(edge_config, aws_calls):
+    run("--config", str(edge_config), "--apply")
+    aws_calls.clear()
+
+    output = run("--config", str(edge_config))
+
+    assert "No changes." in output
+    assert mutating(aws_calls) == {}
+    assert aws_calls["ListDistributions"] == 1  # was 6
+    assert aws_calls["ListTagsForResource"] == 4  # was 7: 3 WAF resources, 1 distribution
