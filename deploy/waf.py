@@ -109,7 +109,7 @@ def web_acl_rules(ctx: Context) -> list[dict[str, Any]]:
                 }
             },
             "VisibilityConfig": _visibility(f"{_metric(ctx)}allowoffice"),
-        }
+        },
     ]
 
 
