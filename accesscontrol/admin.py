@@ -5,7 +5,11 @@ and per-IP-version invariants, the 10,000 limit), the audit trail and the WAF sy
 admin's own delete, bulk delete and change forms would otherwise be a door around them.
 Audit events and sync state are read-only too."""
 
+from typing import Any
+
 from django.contrib import admin, messages
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -14,14 +18,16 @@ from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 CONSOLE_URL = "/#/networks"  # the console: CloudFront's default behaviour, same host
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
+# ModelAdmin is generic only in django-stubs: Django has no ModelAdmin[...] at runtime (that
+# needs django-stubs-ext, a development dependency here), so the base stays unparameterised.
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
 
@@ -41,7 +47,7 @@ class AllowedNetworkAdmin(ReadOnlyAdmin):
     search_fields = ["cidr", "label", "note"]
 
     @admin.display(description="expires", ordering="expires_at")
-    def expires(self, obj):
+    def expires(self, obj: AllowedNetwork) -> str:
         """With its time zone: the admin shows times in TIME_ZONE (UTC), unlabelled."""
         if obj.expires_at is None:
             return "never"
@@ -49,7 +55,7 @@ class AllowedNetworkAdmin(ReadOnlyAdmin):
 
     actions = None  # no "Delete selected": it would bypass the services
 
-    def _point_to_console(self, request) -> None:
+    def _point_to_console(self, request: HttpRequest) -> None:
         messages.info(
             request,
             format_html(
@@ -60,12 +66,20 @@ class AllowedNetworkAdmin(ReadOnlyAdmin):
             ),
         )
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         if request.method == "GET":
             self._point_to_console(request)
         return super().changelist_view(request, extra_context)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         if request.method == "GET":
             self._point_to_console(request)
         return super().change_view(request, object_id, form_url, extra_context)

@@ -11,6 +11,7 @@ WAF IP sets and web ACL under the names the app later finds them by. No Django i
 from __future__ import annotations
 
 import json
+from typing import Final
 
 # CloudFront sends it on every origin request to the ALB; the value is a rotating secret.
 ORIGIN_HEADER = "X-Origin-Verify"
@@ -27,7 +28,7 @@ ORIGIN_FORBIDDEN_BODY = json.dumps(
 )
 
 # WAF for CloudFront is global: this scope, always in us-east-1.
-WAF_SCOPE = "CLOUDFRONT"
+WAF_SCOPE: Final = "CLOUDFRONT"
 WAF_REGION = "us-east-1"
 IP_VERSIONS = (4, 6)
 

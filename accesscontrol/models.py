@@ -7,17 +7,20 @@ migration 0005), whose row lock serialises every sync of that version across pro
 and app instances.
 """
 
+from datetime import datetime
+from typing import Any, NoReturn, Self
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 
-class AllowedNetworkQuerySet(models.QuerySet):
-    def active(self, *, at=None):
+class AllowedNetworkQuerySet(models.QuerySet["AllowedNetwork"]):
+    def active(self, *, at: datetime | None = None) -> Self:
         now = at or timezone.now()
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
 
-    def expired(self, *, at=None):
+    def expired(self, *, at: datetime | None = None) -> Self:
         now = at or timezone.now()
         return self.filter(expires_at__isnull=False, expires_at__lte=now)
 
@@ -113,12 +116,12 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action} {self.subject}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise ValueError("Audit events are append-only: they cannot be changed.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ValueError("Audit events are append-only: they cannot be deleted.")
 
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import F, Q, QuerySet
+from django.db.models.expressions import OrderBy
 
 from accesscontrol.edge import IP_VERSIONS, ip_set_name
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 
-ORDERINGS = {
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+ORDERINGS: dict[str, list[str | OrderBy]] = {
     "label": ["label", "-created_at", "-id"],
     "-label": ["-label", "-created_at", "-id"],
     # Never-expiring entries last when soonest first, first when latest first.
@@ -28,7 +33,7 @@ def network_list(
     search: str | None = None,
     needs_review: bool | None = None,
     ordering: str | None = None,
-) -> QuerySet:
+) -> QuerySet[AllowedNetwork]:
     networks = AllowedNetwork.objects.select_related("created_by")
     if needs_review is not None:
         networks = networks.filter(needs_review=needs_review)
@@ -74,6 +79,8 @@ def networks_covering(
 ) -> list[AllowedNetwork]:
     """Active networks that contain the address `ip` (most specific first; none for no
     address or a string that is not one)."""
+    if ip is None:
+        return []
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
@@ -116,11 +123,11 @@ def unapplied_changes(state: IpSetSyncState) -> dict[str, list[str]]:
 def audit_events(
     *,
     action: str | None = None,
-    actor: object = None,
+    actor: str | User | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     include_sign_ins: bool = True,
-) -> QuerySet:
+) -> QuerySet[AuditEvent]:
     """Newest first; `since` inclusive, `until` exclusive. `include_sign_ins=False` hides
     auth.* events (who tried to sign in, from where): only superusers see those."""
     events = AuditEvent.objects.all()

@@ -16,10 +16,11 @@ set, now or when a new expiry passes; at most 10,000 active networks per IP vers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -77,6 +78,9 @@ __all__ = [
 ]
 
 UPDATABLE_FIELDS = ("label", "note", "expires_at", "reviewed")
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +192,12 @@ def _guard_allowlist(
 # -- changes --------------------------------------------------------------------------------
 
 
-def _collect(errors: dict[str, list], func, *args, **kwargs):
+def _collect(
+    errors: dict[str, list[ValidationError]],
+    func: Callable[P, T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T | None:
     try:
         return func(*args, **kwargs)
     except ValidationError as exc:
@@ -207,12 +216,12 @@ def allow_network(
     source: str = AllowedNetwork.Source.CONSOLE,
     gateway: WafIpSetGateway | None = None,
 ) -> NetworkChange:
-    errors: dict[str, list] = {}
+    errors: dict[str, list[ValidationError]] = {}
     network_ip = _collect(errors, parse_network, cidr)
     if network_ip is not None:
         _collect(errors, check_network_policy, network_ip, is_superuser=requester.is_superuser)
-    label = _collect(errors, clean_label, label)
-    note = _collect(errors, clean_note, note)
+    cleaned_label = _collect(errors, clean_label, label)
+    cleaned_note = _collect(errors, clean_note, note)
     expires_at = _collect(errors, clean_expires_at, expires_at)
     if source not in AllowedNetwork.Source.values:
         errors.setdefault("source", []).append(
@@ -220,6 +229,8 @@ def allow_network(
         )
     if errors:
         raise ValidationError(errors)
+    # No errors: every _collect above returned its function's value (never None here).
+    assert network_ip is not None and cleaned_label is not None and cleaned_note is not None
 
     normalised = str(network_ip)
     with transaction.atomic():
@@ -233,8 +244,8 @@ def allow_network(
                 network = AllowedNetwork.objects.create(
                     cidr=normalised,
                     ip_version=network_ip.version,
-                    label=label,
-                    note=note,
+                    label=cleaned_label,
+                    note=cleaned_note,
                     expires_at=expires_at,
                     source=source,
                     created_by=requester.authenticated_user,
@@ -257,11 +268,14 @@ def allow_network(
     return NetworkChange(network=network, sync=outcome, covered_by=covered_by)
 
 
-def _coverage_end(networks: list[AllowedNetwork], overrides: dict[int, Any]) -> datetime | None:
+def _coverage_end(
+    networks: list[AllowedNetwork], overrides: dict[int, datetime | None]
+) -> datetime | None:
     """When coverage by the (non-empty) `networks` ends, None meaning never, with some
     expiries overridden."""
     ends = [overrides.get(n.pk, n.expires_at) for n in networks]
-    return None if any(end is None for end in ends) else max(ends)
+    finite = [end for end in ends if end is not None]
+    return max(finite) if len(finite) == len(ends) else None
 
 
 def update_network(
@@ -276,7 +290,7 @@ def update_network(
     """Change label, note, expiry, or the review mark (`reviewed`). An expiry change is
     checked against the invariants (see the module docstring) and, when it reactivates an
     expired network, against the 10,000 limit; `confirm` accepts ending your own access."""
-    errors: dict[str, list] = {}
+    errors: dict[str, list[ValidationError]] = {}
     for key in changes:
         if key not in UPDATABLE_FIELDS:
             errors.setdefault(key, []).append(

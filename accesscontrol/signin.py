@@ -29,7 +29,8 @@ lets anyone fill the log.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
@@ -37,6 +38,7 @@ from axes.models import AccessFailureLog
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accesscontrol.audit import Requester, record_audit_event
@@ -64,23 +66,30 @@ def account_locked_until(*, username: str | None, now: datetime | None = None) -
     return until if until > (now or timezone.now()) else None
 
 
-class GatehouseAxesHandler(AxesDatabaseHandler):
+class GatehouseAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]  # axes ships no types
     """axes' database handler plus the per-account limit (see the module docstring)."""
 
-    def is_locked(self, request, credentials: dict | None = None) -> bool:
+    def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
         if super().is_locked(request, credentials):
             return True
         return account_locked_until(username=get_client_username(request, credentials)) is not None
 
-    def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
+    def user_login_failed(
+        self,
+        sender: object,
+        credentials: dict[str, Any],
+        request: HttpRequest | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().user_login_failed(sender, credentials, request, **kwargs)
         if request is None or getattr(request, "axes_locked_out", False):
             return
         if account_locked_until(username=get_client_username(request, credentials)):
-            # This failure reached the account's limit: the lockout starts now.
-            request.axes_locked_out = True
-            request.axes_credentials = credentials
-            request.gatehouse_account_locked = True
+            # This failure reached the account's limit: the lockout starts now. (axes' own
+            # markers on the request, and ours, which HttpRequest does not declare.)
+            request.axes_locked_out = True  # type: ignore[attr-defined]
+            request.axes_credentials = credentials  # type: ignore[attr-defined]
+            request.gatehouse_account_locked = True  # type: ignore[attr-defined]
 
 
 def audit_subject(username: str) -> str:
@@ -127,13 +136,14 @@ def record_sign_in_failure(
                 reason="Wrong username or password (repeats within "
                 f"{_minutes(settings.AXES_COOLOFF_TIME)} are counted here).",
             )
-        after = {**event.after, key: event.after.get(key, 0) + 1, "last_at": now.isoformat()}
+        counted: dict[str, Any] = event.after or {}  # matched on after__source: never null
+        after = {**counted, key: counted.get(key, 0) + 1, "last_at": now.isoformat()}
         # The counter is the only field the app updates on an audit event (module docstring).
         AuditEvent.objects.filter(pk=event.pk).update(after=after)
         event.after = after
         return event
 
 
-def _minutes(delta) -> str:
+def _minutes(delta: timedelta) -> str:
     minutes = round(delta.total_seconds() / 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"

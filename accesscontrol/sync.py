@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -321,7 +321,8 @@ def _record_expiries(version: int, now: datetime, requester: Requester | None) -
                 action="network.expire",
                 subject=n.cidr,
                 before=network_snapshot(n),
-                reason=f"Expired at {n.expires_at.isoformat()}; removed from WAF.",
+                # expired() only returns networks with an expiry
+                reason=f"Expired at {cast(datetime, n.expires_at).isoformat()}; removed from WAF.",
             )
             for n in expired
         ],

@@ -59,8 +59,8 @@ _SPECIAL = {
     4: [(ipaddress.ip_network(net), why) for net, why in _SPECIAL_V4],
     6: [(ipaddress.ip_network(net), why) for net, why in _SPECIAL_V6],
 }
-_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
-_IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+_GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def _error(field: str, message: str, code: str) -> ValidationError:
@@ -130,7 +130,7 @@ def parse_network(raw: object) -> Network:
             "the allowlist off; WAF refuses /0 too. Enter a narrower network.",
             "whole_internet",
         )
-    if network.version == 6 and network.subnet_of(_IPV4_MAPPED):
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_IPV4_MAPPED):
         v4 = ipaddress.ip_network(
             (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96)
         )
@@ -156,7 +156,7 @@ def check_network_policy(network: Network, *, is_superuser: bool) -> None:
                     "console's header shows it as 'Your IP').",
                     "not_public",
                 )
-        if network.version == 6 and not network.subnet_of(_GLOBAL_UNICAST_V6):
+        if isinstance(network, ipaddress.IPv6Network) and not network.subnet_of(_GLOBAL_UNICAST_V6):
             raise _error(
                 "cidr",
                 f"{network} is outside 2000::/3, the only public IPv6 unicast range; "

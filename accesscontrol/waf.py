@@ -21,21 +21,30 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
-from accesscontrol.edge import WAF_REGION, WAF_SCOPE, ip_set_names
+# `ip_set_names as ip_set_names`: deploy/waf.py still imports it from here (the edge
+# contract's home is accesscontrol.edge).
+from accesscontrol.edge import WAF_REGION, WAF_SCOPE
+from accesscontrol.edge import ip_set_names as ip_set_names
 from accesscontrol.exceptions import IpSetNotFound, WafLimitExceeded, WafLockConflict, WafSyncError
+
+if TYPE_CHECKING:  # the boto3 stubs are a development dependency
+    from types_boto3_wafv2.client import WAFV2Client
+    from types_boto3_wafv2.literals import IPAddressVersionType
+    from types_boto3_wafv2.type_defs import ListIPSetsRequestTypeDef, UpdateIPSetRequestTypeDef
 
 log = logging.getLogger(__name__)
 
-_WAF_VERSION = {4: "IPV4", 6: "IPV6"}
+_WAF_VERSION: dict[int, IPAddressVersionType] = {4: "IPV4", 6: "IPV6"}
 # Codes that mean "try again later" rather than "someone must fix something".
 _TRANSIENT_CODES = {
     "ThrottlingException",
@@ -51,10 +60,10 @@ _TRANSIENT_CODES = {
 
 _session_lock = threading.Lock()
 _session: boto3.Session | None = None
-_clients: dict[tuple[str, str], Any] = {}
+_clients: dict[tuple[str, str], WAFV2Client] = {}
 
 
-def wafv2_client() -> Any:
+def wafv2_client() -> WAFV2Client:
     """A wafv2 client in the WAF region with botocore's standard retry mode.
 
     Clients are thread-safe and cost ~10 ms to build, so one per process is reused (per
@@ -107,7 +116,7 @@ class ApplyResult:
 class WafIpSetGateway:
     def __init__(
         self,
-        client: Any,
+        client: WAFV2Client | None,
         *,
         edge_name: str,
         max_attempts: int = 5,
@@ -131,7 +140,7 @@ class WafIpSetGateway:
         return cls(None, edge_name=settings.GATEHOUSE_EDGE_NAME, **kwargs)
 
     @property
-    def client(self) -> Any:
+    def client(self) -> WAFV2Client:
         if self._client is None:
             self._client = wafv2_client()
         return self._client
@@ -143,10 +152,12 @@ class WafIpSetGateway:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def _call(self, operation: str, name: str, **params: Any) -> dict[str, Any]:
+    @contextmanager
+    def _calling(self, operation: str, name: str) -> Iterator[None]:
+        """Count one `operation` call on the set `name` and translate its botocore errors."""
         self.calls[operation] += 1
         try:
-            return getattr(self.client, operation)(**params)
+            yield
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             log.warning("WAF %s on %s failed: %s", operation, name, exc)
@@ -170,9 +181,10 @@ class WafIpSetGateway:
 
     def _find_id(self, ip_version: int) -> str:
         name = self.names[ip_version]
-        params: dict[str, Any] = {"Scope": WAF_SCOPE, "Limit": 100}
+        params: ListIPSetsRequestTypeDef = {"Scope": WAF_SCOPE, "Limit": 100}
         while True:
-            page = self._call("list_ip_sets", name, **params)
+            with self._calling("list_ip_sets", name):
+                page = self.client.list_ip_sets(**params)
             for summary in page.get("IPSets", []):
                 if summary["Name"] == name:
                     self._ids[ip_version] = summary["Id"]
@@ -192,14 +204,16 @@ class WafIpSetGateway:
         remembered = ip_version in self._ids
         set_id = self._ids.get(ip_version) or self._find_id(ip_version)
         try:
-            response = self._call("get_ip_set", name, Name=name, Scope=WAF_SCOPE, Id=set_id)
+            with self._calling("get_ip_set", name):
+                response = self.client.get_ip_set(Name=name, Scope=WAF_SCOPE, Id=set_id)
         except IpSetNotFound:
             if not remembered:
                 raise
             # The remembered id is stale (the set was re-created): find it again, once.
             self._ids.pop(ip_version, None)
             set_id = self._find_id(ip_version)
-            response = self._call("get_ip_set", name, Name=name, Scope=WAF_SCOPE, Id=set_id)
+            with self._calling("get_ip_set", name):
+                response = self.client.get_ip_set(Name=name, Scope=WAF_SCOPE, Id=set_id)
         ip_set = response["IPSet"]
         if ip_set.get("IPAddressVersion") not in (None, _WAF_VERSION[ip_version]):
             raise WafSyncError(
@@ -222,7 +236,7 @@ class WafIpSetGateway:
         """Replace the set's addresses (in the order given) using the snapshot's lock
         token; returns the next token. Raises WafLockConflict when the set changed since
         `snapshot` was read."""
-        params: dict[str, Any] = {
+        params: UpdateIPSetRequestTypeDef = {
             "Name": snapshot.name,
             "Scope": WAF_SCOPE,
             "Id": snapshot.id,
@@ -231,7 +245,8 @@ class WafIpSetGateway:
         }
         if snapshot.description:  # update_ip_set replaces it: keep what is there
             params["Description"] = snapshot.description
-        response = self._call("update_ip_set", snapshot.name, **params)
+        with self._calling("update_ip_set", snapshot.name):
+            response = self.client.update_ip_set(**params)
         return response.get("NextLockToken", "")
 
     def apply(

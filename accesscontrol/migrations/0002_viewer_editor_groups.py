@@ -1,8 +1,16 @@
 """Creates the two roles: "viewer" reads everything; "editor" also changes the allowlist
 and may run a sync. Superusers have every permission anyway."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+if TYPE_CHECKING:
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+    from django.db.migrations.state import StateApps
 
 MODELS = ("allowednetwork", "auditevent", "ipsetsyncstate")
 VIEWER = [f"view_{model}" for model in MODELS]
@@ -15,10 +23,12 @@ EDITOR = [
 ]
 
 
-def create_groups(apps, schema_editor):
+def create_groups(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     # Permissions are normally created after migrate; the groups need them now.
+    # create_permissions skips an app whose models_module is falsy (a historical app has
+    # none): any true value makes it run, hence a bool where Django declares a module.
     app_config = apps.get_app_config("accesscontrol")
-    app_config.models_module = True
+    app_config.models_module = True  # type: ignore[assignment]
     create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
     app_config.models_module = None
 
@@ -32,7 +42,7 @@ def create_groups(apps, schema_editor):
         group.permissions.add(*permissions)
 
 
-def remove_groups(apps, schema_editor):
+def remove_groups(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     apps.get_model("auth", "Group").objects.filter(name__in=["viewer", "editor"]).delete()
 
 

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from accesscontrol.models import IpSetSyncState
+from accesscontrol.sync import SyncReport
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -16,8 +17,8 @@ def validation_message(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-def describe_sync(report, *, verbosity: int) -> list[str]:
-    lines = []
+def describe_sync(report: SyncReport, *, verbosity: int) -> list[str]:
+    lines: list[str] = []
     for result in report.sets:
         verb = "would add" if report.dry_run else "added"
         parts = [
@@ -45,7 +46,7 @@ def describe_sync(report, *, verbosity: int) -> list[str]:
     return lines
 
 
-def fail_unless_in_sync(report) -> None:
+def fail_unless_in_sync(report: SyncReport) -> None:
     if report.dry_run:
         failed = [s for s in report.sets if s.error]
     else:

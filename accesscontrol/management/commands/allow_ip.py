@@ -3,6 +3,9 @@ AWS credentials (no web sign-in needed), then sync WAF at once. If the network e
 but has expired, it is reactivated; if it is active, WAF is re-synced
 (`services.ensure_network_allowed`)."""
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -27,7 +30,7 @@ SAID = {
 class Command(BaseCommand):
     help = "Add a network to the allowlist and push it to WAF (break-glass door)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "cidr", help="Address or network, e.g. 81.2.69.160 or 2a00:1450:4009::/48"
         )
@@ -37,7 +40,15 @@ class Command(BaseCommand):
             "--ttl-hours", type=int, default=None, help="Expire after this many hours."
         )
 
-    def handle(self, *args, cidr, label, note="", ttl_hours=None, **options):
+    def handle(
+        self,
+        *args: Any,
+        cidr: str,
+        label: str,
+        note: str = "",
+        ttl_hours: int | None = None,
+        **options: Any,
+    ) -> None:
         refuse_real_aws_in_local_mode()
         try:
             expires_at = expiry_after_hours(ttl_hours) if ttl_hours is not None else None

@@ -1,5 +1,8 @@
 """Print the allowlist as a table (newest first)."""
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from accesscontrol.selectors import network_list
@@ -8,11 +11,13 @@ from accesscontrol.selectors import network_list
 class Command(BaseCommand):
     help = "List the allowlist's networks."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--status", choices=["active", "expired"], default=None)
         parser.add_argument("--search", default=None, help="Filter by CIDR, label or note text.")
 
-    def handle(self, *args, status=None, search=None, **options):
+    def handle(
+        self, *args: Any, status: str | None = None, search: str | None = None, **options: Any
+    ) -> None:
         networks = list(network_list(status=status, search=search))
         if not networks:
             self.stdout.write("No networks.")

@@ -2,6 +2,8 @@
 unless --allow-empty (WAF would then block everyone)."""
 
 import ipaddress
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -14,7 +16,7 @@ from accesscontrol.services import command_line_requester, revoke_network
 class Command(BaseCommand):
     help = "Remove a network from the allowlist and push the change to WAF."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("cidr", help="The network as listed by list_networks.")
         parser.add_argument(
             "--allow-empty",
@@ -22,7 +24,7 @@ class Command(BaseCommand):
             help="Allow removing the last active network (WAF then blocks everyone).",
         )
 
-    def handle(self, *args, cidr, allow_empty=False, **options):
+    def handle(self, *args: Any, cidr: str, allow_empty: bool = False, **options: Any) -> None:
         refuse_real_aws_in_local_mode()
         try:
             normalised = str(ipaddress.ip_network(cidr.strip(), strict=True))
