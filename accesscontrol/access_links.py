@@ -19,6 +19,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -36,6 +37,7 @@ from accesscontrol.services import (
     update_network,
 )
 from accesscontrol.validation import clean_label
+from accesscontrol.waf import WafIpSetGateway
 
 TOKEN_BYTES = 32  # 256 bits; token_urlsafe makes 43 characters of [A-Za-z0-9_-]
 TOKEN_LENGTH = 43
@@ -87,25 +89,26 @@ def is_token_shaped(token: str) -> bool:
     return len(token) == TOKEN_LENGTH and all(c.isalnum() or c in "-_" for c in token)
 
 
-def _user(requester: Requester):
-    user = requester.user
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
-
-
 def _requester_name(requester: Requester) -> str:
-    user = _user(requester)
+    user = requester.authenticated_user
     return (user.get_username() if user else requester.name or "system")[:150]
 
 
-def _int_in_range(errors: dict, field_name: str, value, low: int, high: int, what: str):
+def _int_in_range(
+    errors: dict[str, list[ValidationError]],
+    field_name: str,
+    value: object,
+    low: int,
+    high: int,
+    what: str,
+) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         errors[field_name] = [
             ValidationError(f"{what} must be a whole number from {low} to {high}.", code="range")
         ]
-    return value
 
 
-def snapshot(link: AccessLink) -> dict:
+def snapshot(link: AccessLink) -> dict[str, Any]:
     return {
         "id": link.pk,
         "label": link.label,
@@ -124,7 +127,7 @@ def create_access_link(
     valid_hours: int = VALID_HOURS_DEFAULT,
     max_uses: int = 1,
 ) -> CreatedLink:
-    errors: dict[str, list] = {}
+    errors: dict[str, list[ValidationError]] = {}
     try:
         label = clean_label(label)
     except ValidationError as exc:
@@ -144,7 +147,7 @@ def create_access_link(
             hours=hours,
             expires_at=timezone.now() + timedelta(hours=valid_hours),
             max_uses=max_uses,
-            created_by=_user(requester),
+            created_by=requester.authenticated_user,
             created_by_name=_requester_name(requester),
         )
         record_audit_event(
@@ -171,7 +174,7 @@ def revoke_access_link(*, requester: Requester, link: AccessLink) -> AccessLink:
             action="access.revoke",
             subject=f"access link {locked.pk}: {locked.label}",
             before=before,
-            after={**snapshot(locked), "status": "revoked"},
+            after={**snapshot(locked), "status": AccessLink.Status.REVOKED},
         )
     return locked
 
@@ -181,7 +184,7 @@ def usable_link(token: str, *, at: datetime | None = None) -> AccessLink:
     if not is_token_shaped(token):
         raise InvalidAccessLink
     link = AccessLink.objects.filter(token_hash=hash_token(token)).first()
-    if link is None or link.status_at(at or timezone.now()) != "active":
+    if link is None or link.status_at(at or timezone.now()) != AccessLink.Status.ACTIVE:
         raise InvalidAccessLink
     return link
 
@@ -211,7 +214,14 @@ def _unclaim(link: AccessLink) -> None:
     )
 
 
-def _allow(*, requester: Requester, link: AccessLink, cidr: str, until: datetime, gateway):
+def _allow(
+    *,
+    requester: Requester,
+    link: AccessLink,
+    cidr: str,
+    until: datetime,
+    gateway: WafIpSetGateway | None,
+) -> NetworkChange:
     try:
         return allow_network(
             requester=requester,
@@ -233,7 +243,9 @@ def _allow(*, requester: Requester, link: AccessLink, cidr: str, until: datetime
         return change
 
 
-def redeem_access_link(*, token: str, ip: str, user_agent: str = "", gateway=None) -> Redemption:
+def redeem_access_link(
+    *, token: str, ip: str, user_agent: str = "", gateway: WafIpSetGateway | None = None
+) -> Redemption:
     """Allow `ip` (the viewer's address) through the link `token` opens.
 
     Raises InvalidAccessLink, AlreadyAllowed, or what `allow_network` raises for an
@@ -245,7 +257,9 @@ def redeem_access_link(*, token: str, ip: str, user_agent: str = "", gateway=Non
     if not _claim(link, ip=ip, cidr=cidr, now=now):
         raise InvalidAccessLink  # used up or revoked a moment ago
     requester = Requester(
-        ip=ip, user_agent=user_agent[:512], name=f"access-link:{link.pk}:{link.label}"[:150]
+        ip=ipaddress.ip_address(ip),
+        user_agent=user_agent[:512],
+        name=f"access-link:{link.pk}:{link.label}"[:150],
     )
     until = now + timedelta(hours=link.hours)
     try:

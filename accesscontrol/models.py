@@ -161,6 +161,14 @@ class AccessLink(models.Model):
     up and not past `expires_at`; redeeming it allows the redeemer's address for `hours`.
     """
 
+    class Status(models.TextChoices):
+        """Not stored: derived from the row at a moment (see `status_at`)."""
+
+        ACTIVE = "active", "Active"
+        USED = "used", "Used"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+
     token_hash = models.CharField(max_length=64, unique=True)
     label = models.CharField(max_length=100)
     hours = models.PositiveSmallIntegerField()
@@ -189,18 +197,18 @@ class AccessLink(models.Model):
     def __str__(self) -> str:
         return f"access link {self.pk} ({self.label})"
 
-    def status_at(self, now) -> str:
-        """ "revoked" | "used" | "expired" | "active" (first that applies)."""
+    def status_at(self, now: datetime) -> "AccessLink.Status":
+        """Revoked, else used up, else expired, else active."""
         if self.revoked_at is not None:
-            return "revoked"
+            return self.Status.REVOKED
         if self.uses >= self.max_uses:
-            return "used"
+            return self.Status.USED
         if self.expires_at <= now:
-            return "expired"
-        return "active"
+            return self.Status.EXPIRED
+        return self.Status.ACTIVE
 
     @property
-    def status(self) -> str:
+    def status(self) -> "AccessLink.Status":
         return self.status_at(timezone.now())
 
 

@@ -8,8 +8,6 @@ from accesscontrol import access_links as al
 from accesscontrol.models import AccessLink
 from api.serializers import StrictCharField, StrictIntegerField, iso
 
-STATUSES = ("active", "used", "expired", "revoked")
-
 
 class AccessLinkCreateSerializer(serializers.Serializer[Any]):
     # A DRF field named like a Field attribute ("label") is fine at run time; the stubs
@@ -35,7 +33,7 @@ class AccessLinkCreateSerializer(serializers.Serializer[Any]):
 class AccessLinkSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]
-    status = serializers.ChoiceField(choices=STATUSES, read_only=True)
+    status = serializers.ChoiceField(choices=AccessLink.Status.values, read_only=True)
     hours = serializers.IntegerField(read_only=True)
     expires_at = serializers.DateTimeField(read_only=True)
     max_uses = serializers.IntegerField(read_only=True)

@@ -4,6 +4,8 @@ kept. The base URL is the app's: --base-url, else https://<first DJANGO_ALLOWED_
 name> (in local mode the local edge, http://127.0.0.1:<GATEHOUSE_LOCAL_PORT>)."""
 
 import os
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -29,7 +31,7 @@ def default_base_url() -> str:
 class Command(BaseCommand):
     help = "Make a one-time access link that allows whoever opens it (and presses the button)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--label", required=True, help="Who the link is for, and why.")
         parser.add_argument(
             "--hours",
@@ -46,7 +48,16 @@ class Command(BaseCommand):
         parser.add_argument("--uses", type=int, default=1, help="How many times (default 1).")
         parser.add_argument("--base-url", default=None, help="e.g. https://admin.example.com")
 
-    def handle(self, *args, label, hours, valid_hours, uses, base_url=None, **options):
+    def handle(
+        self,
+        *args: Any,
+        label: str,
+        hours: int,
+        valid_hours: int,
+        uses: int,
+        base_url: str | None = None,
+        **options: Any,
+    ) -> None:
         base = (base_url or default_base_url()).rstrip("/")
         if not base.startswith(("https://", "http://")):
             raise CommandError("--base-url must start with https:// (or http:// locally).")
