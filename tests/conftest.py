@@ -6,8 +6,11 @@ against botocore's models (deploy/conformance.py: installed before any client ex
 and switched on in the processes tests start through GATEHOUSE_AWS_CONFORMANCE), and
 moto's WAF gets the documented behaviour it lacks (deploy/moto_fixes.py)."""
 
+import importlib
 import os
 import tempfile
+from dataclasses import dataclass
+from typing import Any
 
 # Set here, not in pytest's ini, so they are in place before Django reads settings:
 # tests run the production settings module in production mode, which needs a key.
@@ -28,6 +31,12 @@ if _OWN_REPORT:
     _fd, _report = tempfile.mkstemp(prefix="gatehouse-aws-conformance-", suffix=".jsonl")
     os.close(_fd)
     os.environ[conformance.ENV_REPORT] = _report
+
+# After the guard: clients and sessions made from here on are checked.
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from accesscontrol.edge import WAF_REGION, WAF_SCOPE, ip_set_names  # noqa: E402
 
 
 def pytest_configure(config):
@@ -111,3 +120,91 @@ def https_client(client):
     """Django's test client as the ALB talks to gunicorn: HTTP with X-Forwarded-Proto."""
     client.defaults["HTTP_X_FORWARDED_PROTO"] = "https"
     return client
+
+
+@dataclass
+class FakeWaf:
+    """The office IP sets as an outsider (the AWS console) sees them: plain boto3 calls."""
+
+    client: Any
+    ids: dict[int, str]
+    names: dict[int, str]
+
+    @classmethod
+    def create(cls, edge_name: str) -> "FakeWaf":
+        """Both office IP sets, empty, as provision_infra creates them."""
+        client = boto3.client("wafv2", region_name=WAF_REGION)
+        names = ip_set_names(edge_name)
+        ids = {}
+        for version, name in names.items():
+            created = client.create_ip_set(
+                Name=name,
+                Scope=WAF_SCOPE,
+                IPAddressVersion=f"IPV{version}",
+                Addresses=[],
+                Description="Gatehouse office allowlist",
+            )
+            ids[version] = created["Summary"]["Id"]
+        return cls(client=client, ids=ids, names=names)
+
+    def addresses(self, version: int) -> set[str]:
+        response = self.client.get_ip_set(
+            Name=self.names[version], Scope=WAF_SCOPE, Id=self.ids[version]
+        )
+        return set(response["IPSet"]["Addresses"])
+
+    def edit(self, version: int, addresses: set[str]) -> None:
+        """An out-of-band edit, as in the AWS console."""
+        response = self.client.get_ip_set(
+            Name=self.names[version], Scope=WAF_SCOPE, Id=self.ids[version]
+        )
+        self.client.update_ip_set(
+            Name=self.names[version],
+            Scope=WAF_SCOPE,
+            Id=self.ids[version],
+            Addresses=sorted(addresses),
+            LockToken=response["LockToken"],
+        )
+
+
+@pytest.fixture
+def aws():
+    """moto for every AWS service (deploy's tests add its moto fixes)."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def waf(aws, settings) -> FakeWaf:
+    """The edge's two office IP sets in moto, empty, as provision_infra creates them."""
+    return FakeWaf.create(settings.GATEHOUSE_EDGE_NAME)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Production's PBKDF2 costs ~0.3 s per hash; hashing strength is not under test here
+    (processes the tests start keep production's hashers)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def role_permissions(name: str) -> list[str]:
+    """The permission codenames of the "viewer" or "editor" role, as the data migration
+    defines them (imported, not re-typed)."""
+    migration = importlib.import_module("accesscontrol.migrations.0002_viewer_editor_groups")
+    return {"viewer": migration.VIEWER, "editor": migration.EDITOR}[name]
+
+
+def role_group(name: str):
+    """The "viewer" or "editor" group with the migration's permissions. The migration made
+    them, but transactional_db flushes every table after a test, migration data included:
+    so this puts a missing one back."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="accesscontrol", codename__in=role_permissions(name)
+            )
+        )
+    return group
