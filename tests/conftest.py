@@ -9,6 +9,7 @@ moto's WAF gets the documented behaviour it lacks (deploy/moto_fixes.py)."""
 import importlib
 import os
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,10 @@ from typing import Any
 # tests run the production settings module in production mode, which needs a key.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminsite.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-key-" + "x" * 50)
+# moto loads its ~5,000 default AMIs (and a volume and snapshot for each) into every EC2
+# region a test touches: about a second of CPU per test that makes a VPC. Nothing here
+# uses an AMI. Processes the tests start (runlocal's moto server) inherit it.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 import django  # noqa: E402
 import pytest  # noqa: E402
@@ -52,23 +57,32 @@ def aws_conformance():
     error (our AWS wrappers turn unexpected errors into "pending" sync states)."""
     conformance.clear_violations()
     yield
-    found = conformance.violations()
-    conformance.clear_violations()
-    if found:
-        pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
+    fail_on_conformance_violations()
 
 
 def _subprocess_report() -> conformance.Report:
     return conformance.read_report(os.environ[conformance.ENV_REPORT])
 
 
+# Requests checked by pytest-xdist's workers (`make test-fast`), summed on the controller.
+_WORKERS_CHECKED: Counter[str] = Counter()
+
+
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput["aws_conformance_checked"] = dict(conformance.checked())
     if _subprocess_report().violations:
         session.exitstatus = 1
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _WORKERS_CHECKED.update(getattr(node, "workeroutput", {}).get("aws_conformance_checked", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
-    own = conformance.checked()
+    own = conformance.checked() + _WORKERS_CHECKED
     others = _subprocess_report()
     operations = set(own) | others.operations
     terminalreporter.write_line(
@@ -105,14 +119,26 @@ FAKE_AWS_ENV = {
 }
 
 
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch):
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never reach a real account: fake credentials, no profile, no custom endpoint."""
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch):
+    fake_aws_env(monkeypatch)
+
+
+def fail_on_conformance_violations() -> None:
+    """For module-scoped setup, which runs outside `aws_conformance`'s watch."""
+    found = conformance.violations()
+    conformance.clear_violations()
+    if found:
+        pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
 
 
 @pytest.fixture
