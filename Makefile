@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
 
-.PHONY: run manage test lint lock format bench-sync bench-api bench-frontend soak soak-short clean
+.PHONY: run manage test test-fast lint lock format bench-sync bench-api bench-frontend soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
 # Versions come from constraints.txt (the lock). PYTHONWARNINGS silences setuptools' box
@@ -51,6 +51,14 @@ manage: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The edit-run loop: everything but the browser, end-to-end and soak tests, on two
+# processes (pytest-xdist; each module stays on one, so its module-scoped fixtures are
+# made once). CI runs `make test`, which has them all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m 'not browser and not e2e and not soak' \
+		-n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
+
 
 # mypy loads the settings through django-stubs' plugin, and they refuse to load without a
 # signing key: this one exists only for the type checker's process. Cache: .mypy_cache/.

@@ -6,13 +6,21 @@ against botocore's models (deploy/conformance.py: installed before any client ex
 and switched on in the processes tests start through GATEHOUSE_AWS_CONFORMANCE), and
 moto's WAF gets the documented behaviour it lacks (deploy/moto_fixes.py)."""
 
+import importlib
 import os
 import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
 # Set here, not in pytest's ini, so they are in place before Django reads settings:
 # tests run the production settings module in production mode, which needs a key.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "adminsite.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-key-" + "x" * 50)
+# moto loads its ~5,000 default AMIs (and a volume and snapshot for each) into every EC2
+# region a test touches: about a second of CPU per test that makes a VPC. Nothing here
+# uses an AMI. Processes the tests start (runlocal's moto server) inherit it.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 import django  # noqa: E402
 import pytest  # noqa: E402
@@ -20,6 +28,12 @@ import pytest  # noqa: E402
 from deploy import conformance  # noqa: E402
 
 conformance.install(report_to="")  # this process keeps its counts in memory
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # An xdist worker inherits the session's environment, so pytest-django set Django up
+    # before this file and deploy.apps installed the guard first, reporting to the
+    # session's file as a subprocess would. A worker is the session: counts in memory
+    # (the controller sums them), its violations fail its own tests.
+    conformance._report_path = None
 # Processes the tests start (runlocal, gunicorn, manage.py) check their requests too and
 # report what they checked here; read back at the end of the session.
 os.environ[conformance.ENV_SWITCH] = "1"
@@ -28,6 +42,12 @@ if _OWN_REPORT:
     _fd, _report = tempfile.mkstemp(prefix="gatehouse-aws-conformance-", suffix=".jsonl")
     os.close(_fd)
     os.environ[conformance.ENV_REPORT] = _report
+
+# After the guard: clients and sessions made from here on are checked.
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from accesscontrol.edge import WAF_REGION, WAF_SCOPE, ip_set_names  # noqa: E402
 
 
 def pytest_configure(config):
@@ -43,23 +63,32 @@ def aws_conformance():
     error (our AWS wrappers turn unexpected errors into "pending" sync states)."""
     conformance.clear_violations()
     yield
-    found = conformance.violations()
-    conformance.clear_violations()
-    if found:
-        pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
+    fail_on_conformance_violations()
 
 
 def _subprocess_report() -> conformance.Report:
     return conformance.read_report(os.environ[conformance.ENV_REPORT])
 
 
+# Requests checked by pytest-xdist's workers (`make test-fast`), summed on the controller.
+_WORKERS_CHECKED: Counter[str] = Counter()
+
+
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput["aws_conformance_checked"] = dict(conformance.checked())
     if _subprocess_report().violations:
         session.exitstatus = 1
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _WORKERS_CHECKED.update(getattr(node, "workeroutput", {}).get("aws_conformance_checked", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
-    own = conformance.checked()
+    own = conformance.checked() + _WORKERS_CHECKED
     others = _subprocess_report()
     operations = set(own) | others.operations
     terminalreporter.write_line(
@@ -96,8 +125,7 @@ FAKE_AWS_ENV = {
 }
 
 
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch):
+def fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never reach a real account: fake credentials, no profile, no custom endpoint."""
     for name, value in FAKE_AWS_ENV.items():
         monkeypatch.setenv(name, value)
@@ -106,8 +134,109 @@ def aws_credentials(monkeypatch):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
 
 
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch):
+    fake_aws_env(monkeypatch)
+
+
+def fail_on_conformance_violations() -> None:
+    """For module-scoped setup, which runs outside `aws_conformance`'s watch."""
+    found = conformance.violations()
+    conformance.clear_violations()
+    if found:
+        pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
+
+
 @pytest.fixture
 def https_client(client):
     """Django's test client as the ALB talks to gunicorn: HTTP with X-Forwarded-Proto."""
     client.defaults["HTTP_X_FORWARDED_PROTO"] = "https"
     return client
+
+
+@dataclass
+class FakeWaf:
+    """The office IP sets as an outsider (the AWS console) sees them: plain boto3 calls."""
+
+    client: Any
+    ids: dict[int, str]
+    names: dict[int, str]
+
+    @classmethod
+    def create(cls, edge_name: str) -> "FakeWaf":
+        """Both office IP sets, empty, as provision_infra creates them."""
+        client = boto3.client("wafv2", region_name=WAF_REGION)
+        names = ip_set_names(edge_name)
+        ids = {}
+        for version, name in names.items():
+            created = client.create_ip_set(
+                Name=name,
+                Scope=WAF_SCOPE,
+                IPAddressVersion=f"IPV{version}",
+                Addresses=[],
+                Description="Gatehouse office allowlist",
+            )
+            ids[version] = created["Summary"]["Id"]
+        return cls(client=client, ids=ids, names=names)
+
+    def addresses(self, version: int) -> set[str]:
+        response = self.client.get_ip_set(
+            Name=self.names[version], Scope=WAF_SCOPE, Id=self.ids[version]
+        )
+        return set(response["IPSet"]["Addresses"])
+
+    def edit(self, version: int, addresses: set[str]) -> None:
+        """An out-of-band edit, as in the AWS console."""
+        response = self.client.get_ip_set(
+            Name=self.names[version], Scope=WAF_SCOPE, Id=self.ids[version]
+        )
+        self.client.update_ip_set(
+            Name=self.names[version],
+            Scope=WAF_SCOPE,
+            Id=self.ids[version],
+            Addresses=sorted(addresses),
+            LockToken=response["LockToken"],
+        )
+
+
+@pytest.fixture
+def aws():
+    """moto for every AWS service (deploy's tests add its moto fixes)."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def waf(aws, settings) -> FakeWaf:
+    """The edge's two office IP sets in moto, empty, as provision_infra creates them."""
+    return FakeWaf.create(settings.GATEHOUSE_EDGE_NAME)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Production's PBKDF2 costs ~0.3 s per hash; hashing strength is not under test here
+    (processes the tests start keep production's hashers)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def role_permissions(name: str) -> list[str]:
+    """The permission codenames of the "viewer" or "editor" role, as the data migration
+    defines them (imported, not re-typed)."""
+    migration = importlib.import_module("accesscontrol.migrations.0002_viewer_editor_groups")
+    return {"viewer": migration.VIEWER, "editor": migration.EDITOR}[name]
+
+
+def role_group(name: str):
+    """The "viewer" or "editor" group with the migration's permissions. The migration made
+    them, but transactional_db flushes every table after a test, migration data included:
+    so this puts a missing one back."""
+    from django.contrib.auth.models import Group, Permission
+
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        group.permissions.add(
+            *Permission.objects.filter(
+                content_type__app_label="accesscontrol", codename__in=role_permissions(name)
+            )
+        )
+    return group

@@ -240,10 +240,22 @@ def test_removing_an_expired_network_never_counts_as_emptying(as_editor, gateway
     assert not AllowedNetwork.objects.filter(pk=old.pk).exists()
 
 
-def test_requester_without_an_address_skips_the_self_lockout_guard(as_superuser, gateway, waf):
+def test_requester_without_an_address_removes_without_the_self_lockout_guard(
+    as_superuser, gateway, waf
+):
+    # A command-line requester has no address to lock out: no confirmation is asked.
     office = add(as_superuser, OFFICE_V4, gateway).network
     add(as_superuser, HOME_V4, gateway)
-    revoke_network(requester=as_superuser, network=office, gateway=gateway)
+
+    outcome = revoke_network(requester=as_superuser, network=office, gateway=gateway)
+
+    assert outcome.status == "applied"
+    assert not AllowedNetwork.objects.filter(pk=office.pk).exists()
+    assert AllowedNetwork.objects.get().cidr == HOME_V4
+    assert waf.addresses(4) == {HOME_V4}
+    event = AuditEvent.objects.get(action="network.revoke")
+    assert (event.actor, event.subject, event.request_ip) == (as_superuser.user, OFFICE_V4, None)
+    assert event.before["cidr"] == OFFICE_V4 and event.after is None
 
 
 def test_record_audit_event_for_auth_events_without_a_user():

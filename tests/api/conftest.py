@@ -1,15 +1,16 @@
 """Fixtures for the API tests: users in each role, clients as the ALB delivers requests
-(HTTPS via X-Forwarded-Proto, the viewer in X-Forwarded-For), and WAF IP sets in moto.
+(HTTPS via X-Forwarded-Proto, the viewer in X-Forwarded-For). The WAF IP sets in moto
+are `waf` in tests/conftest.py.
 
 Most tests run without an origin secret (the app's direct mode, as in development): then
 no proxy header is believed and the viewer is the connection's address, so the clients
 connect from the viewer's address. `through_edge` turns the secret on, as production runs:
 the viewer then comes from CloudFront's headers and must be on the allowlist."""
 
-import boto3
 import pytest
 from django.test import Client
-from moto import mock_aws
+
+from tests.conftest import role_group
 
 # CloudFront appends the viewer, the ALB appends the edge: the viewer is second from right.
 VIEWER_IP = "81.2.69.142"
@@ -36,14 +37,13 @@ def alb_headers(viewer: str = VIEWER_IP) -> dict:
 def make_user(role: str):
     # Imported here: this conftest loads before Django's app registry is ready.
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
 
     User = get_user_model()
     if role == "superuser":
         return User.objects.create_superuser(role, f"{role}@example.com", PASSWORD)
     user = User.objects.create_user(role, f"{role}@example.com", PASSWORD)
     if role in ("viewer", "editor"):
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(role_group(role))
     return user
 
 
@@ -66,38 +66,6 @@ def make_client(db):
 @pytest.fixture
 def editor_client(make_client):
     return make_client("editor")
-
-
-@pytest.fixture
-def waf(db, settings):
-    """moto with the edge's two office IP sets; yields the wafv2 client."""
-    with mock_aws():
-        client = boto3.client("wafv2", region_name="us-east-1")
-        for version, waf_version in ((4, "IPV4"), (6, "IPV6")):
-            client.create_ip_set(
-                Name=f"{settings.GATEHOUSE_EDGE_NAME}-office-v{version}",
-                Scope="CLOUDFRONT",
-                IPAddressVersion=waf_version,
-                Addresses=[],
-            )
-        yield client
-
-
-def waf_addresses(client, version: int) -> set[str]:
-    from django.conf import settings
-
-    name = f"{settings.GATEHOUSE_EDGE_NAME}-office-v{version}"
-    summary = next(
-        s for s in client.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"] == name
-    )
-    ip_set = client.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=summary["Id"])["IPSet"]
-    return set(ip_set["Addresses"])
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Production's PBKDF2 costs ~0.3 s per hash; hashing strength is not under test here."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def edge_headers(viewer: str = VIEWER_IP) -> dict:

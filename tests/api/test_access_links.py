@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accesscontrol.models import AccessLink, AccessThrottle, AllowedNetwork, AuditEvent
-from tests.api.conftest import cover, edge_headers, make_user, waf_addresses
+from tests.api.conftest import cover, edge_headers, make_user
 
 OUTSIDER = "81.2.70.9"  # not on the allowlist
 OFFICE = "81.2.69.0/24"  # the allowlist: covers the signed-in editor's VIEWER_IP
@@ -169,7 +169,7 @@ def test_redeeming_allows_the_viewer_address_syncs_waf_and_audits(edge, editor_c
     assert (
         timedelta(hours=5, minutes=59) < network.expires_at - timezone.now() <= timedelta(hours=6)
     )
-    assert f"{OUTSIDER}/32" in waf_addresses(edge, 4)
+    assert f"{OUTSIDER}/32" in edge.addresses(4)
     event = AuditEvent.objects.get(action="access.redeem")
     assert event.subject == f"{OUTSIDER}/32"
     assert "made by editor" in event.reason and event.after["created_by"] == "editor"
@@ -185,7 +185,7 @@ def test_ipv6_viewer_gets_a_128(edge, editor_client):
     viewer = "2a02:8010:9999::7"
     press_button(outsider(viewer), create_link(editor_client)["url"])
     assert AllowedNetwork.objects.filter(cidr=f"{viewer}/128", source="access_link").exists()
-    assert f"{viewer}/128" in waf_addresses(edge, 6)
+    assert f"{viewer}/128" in edge.addresses(6)
 
 
 def invalid(response) -> bool:
@@ -258,7 +258,7 @@ def test_an_expired_entry_for_the_same_address_is_renewed(edge, editor_client):
     )
     press_button(outsider(), create_link(editor_client)["url"])
     assert AllowedNetwork.objects.get(cidr=f"{OUTSIDER}/32").is_active
-    assert f"{OUTSIDER}/32" in waf_addresses(edge, 4)
+    assert f"{OUTSIDER}/32" in edge.addresses(4)
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])

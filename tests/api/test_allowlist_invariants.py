@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from accesscontrol.models import AllowedNetwork, AuditEvent
 from accesscontrol.services import sync_waf_ip_sets
-from tests.api.conftest import waf_addresses
 from tests.api.test_networks import BRANCH, OFFICE, V6, add, patch
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +36,7 @@ def test_an_editor_cannot_empty_the_allowlist_by_expiry(editor_client, waf):
     assert OFFICE in error["message"] and "expir" in error["message"]
     assert AllowedNetwork.objects.get(pk=office["id"]).expires_at is None
     sync_waf_ip_sets()
-    assert waf_addresses(waf, 4) == {OFFICE}
+    assert waf.addresses(4) == {OFFICE}
 
 
 def test_deleting_the_last_ipv4_network_while_ipv6_remains_is_refused(editor_client, waf):
@@ -51,7 +50,7 @@ def test_deleting_the_last_ipv4_network_while_ipv6_remains_is_refused(editor_cli
     assert (error["code"], error["rule"]) == ("empty_allowlist", "last_of_version")
     assert "IPv4" in error["message"]
     assert AllowedNetwork.objects.filter(pk=office["id"]).exists()
-    assert waf_addresses(waf, 4) == {OFFICE}
+    assert waf.addresses(4) == {OFFICE}
 
 
 def test_an_expiry_on_the_last_permanent_ipv4_network_is_refused(editor_client, waf):
@@ -76,7 +75,7 @@ def test_temporary_networks_can_still_be_shortened_extended_and_removed(editor_c
     assert patch(editor_client, url, {"ttl_hours": 24}).status_code == 200
     assert patch(editor_client, url, {"expires_at": None}).status_code == 200
     assert editor_client.delete(url).status_code == 204
-    assert waf_addresses(waf, 4) == {OFFICE}
+    assert waf.addresses(4) == {OFFICE}
 
 
 def test_reactivating_past_the_10000_limit_is_400_naming_expires_at(editor_client, waf):

@@ -92,15 +92,7 @@ def test_sync_status_lists_both_sets(editor_client, waf, settings):
 
 def test_sync_dry_run_plans_adoption_without_writing(editor_client, waf):
     add(editor_client, BRANCH)
-    v4 = next(s for s in waf.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"].endswith("v4"))
-    lock = waf.get_ip_set(Name=v4["Name"], Scope="CLOUDFRONT", Id=v4["Id"])["LockToken"]
-    waf.update_ip_set(
-        Name=v4["Name"],
-        Scope="CLOUDFRONT",
-        Id=v4["Id"],
-        Addresses=[BRANCH, "93.184.216.0/24"],
-        LockToken=lock,
-    )
+    waf.edit(4, {BRANCH, "93.184.216.0/24"})
     response = post(editor_client, "/api/sync", {"dry_run": True})
     assert response.status_code == 200
     body = response.json()

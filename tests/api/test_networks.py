@@ -9,7 +9,7 @@ from moto.wafv2.exceptions import WAFv2ClientError
 from moto.wafv2.models import WAFV2Backend
 
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
-from tests.api.conftest import VIEWER_IP, waf_addresses
+from tests.api.conftest import VIEWER_IP
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_adding_a_network_answers_201_with_the_network_and_applied_sync(editor_c
     assert body["sync"] == {"status": "applied", "reason": ""}
     assert body["covered_by"] == []
     assert set(body) >= {"id", "created_at", "updated_at"}
-    assert waf_addresses(waf, 4) == {"62.30.112.0/24"}
+    assert waf.addresses(4) == {"62.30.112.0/24"}
 
 
 def test_adding_records_viewer_ip_and_user_agent_in_the_audit(editor_client, waf):
@@ -68,7 +68,7 @@ def test_a_bare_address_becomes_a_host_network(editor_client, waf):
     assert body["cidr"] == "62.30.112.9/32"
     body = add(editor_client, "2a00:1450:4009::1", label="v6 host")
     assert body["cidr"] == "2a00:1450:4009::1/128"
-    assert waf_addresses(waf, 6) == {"2a00:1450:4009::1/128"}
+    assert waf.addresses(6) == {"2a00:1450:4009::1/128"}
 
 
 def test_host_bits_set_is_400_naming_the_network_address(editor_client, waf):
@@ -187,7 +187,7 @@ def test_mine_adds_the_viewers_own_address(editor_client, waf):
     assert body["covers_you"] is True
     assert body["label"].startswith("editor")
     assert body["expires_at"] is not None
-    assert waf_addresses(waf, 4) == {f"{VIEWER_IP}/32"}
+    assert waf.addresses(4) == {f"{VIEWER_IP}/32"}
 
 
 def test_mine_when_already_covered_says_by_what(editor_client, waf):
@@ -228,7 +228,7 @@ def test_delete_answers_204_and_removes_from_waf(editor_client, waf):
     response = editor_client.delete(f"/api/networks/{branch['id']}")
     assert response.status_code == 204
     assert response.content == b""
-    assert waf_addresses(waf, 4) == {OFFICE}
+    assert waf.addresses(4) == {OFFICE}
     event = AuditEvent.objects.get(action="network.revoke")
     assert (event.subject, event.request_ip) == (BRANCH, VIEWER_IP)
 
@@ -247,7 +247,7 @@ def test_removing_your_own_network_needs_confirmation(editor_client, waf):
 
     confirmed = editor_client.delete(f"/api/networks/{office['id']}?confirm=true")
     assert confirmed.status_code == 204
-    assert waf_addresses(waf, 4) == {BRANCH}
+    assert waf.addresses(4) == {BRANCH}
 
 
 def test_self_lockout_body_says_the_network_covering_you_covers_you(editor_client, waf):
@@ -286,7 +286,7 @@ def test_removing_the_last_network_is_refused_even_when_confirmed(editor_client,
         response = editor_client.delete(f"/api/networks/{only['id']}{suffix}")
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "empty_allowlist"
-    assert waf_addresses(waf, 4) == {BRANCH}
+    assert waf.addresses(4) == {BRANCH}
 
 
 def test_waf_failure_keeps_the_change_and_says_pending_without_aws_text(editor_client, waf):

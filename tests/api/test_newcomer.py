@@ -58,18 +58,7 @@ def test_searching_an_address_finds_the_networks_that_contain_it(editor_client, 
 def test_sync_preview_lists_addresses_removed_in_waf_as_drift(editor_client, waf):
     add(editor_client, OFFICE, label="Head office")
     add(editor_client, BRANCH, label="Branch")
-    client = waf  # someone edits the set in the WAF console
-    summary = next(
-        s for s in client.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"].endswith("-v4")
-    )
-    ip_set = client.get_ip_set(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])
-    client.update_ip_set(
-        Name=summary["Name"],
-        Scope="CLOUDFRONT",
-        Id=summary["Id"],
-        Addresses=[OFFICE],
-        LockToken=ip_set["LockToken"],
-    )
+    waf.edit(4, {OFFICE})  # someone edits the set in the WAF console
     plan = post(editor_client, "/api/sync", {"dry_run": True}).json()
     v4 = next(s for s in plan["sets"] if s["ip_version"] == 4)
     assert v4["removed_outside"] == [BRANCH]

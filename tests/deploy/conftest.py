@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import textwrap
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -18,6 +19,30 @@ from deploy.moto_fixes import apply_moto_fixes
 REGION = "eu-west-1"
 EDGE = "gh-test"
 READ_PREFIXES = ("Get", "List", "Describe", "Head")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_rsa_key_for_moto_certificates():
+    """moto's ACM makes a new 2048-bit RSA key for every certificate requested and loads it
+    back with full validation: a quarter of a second of CPU per test account (two
+    certificates). No test here looks at the keys, so moto gets one key and loads it once.
+    (A test of deploy/localstack's self-signed certificates gets that key too: harmless.)"""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from moto.acm.models import CertBundle
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    validate_pk = CertBundle.validate_pk
+    loaded: dict[bytes, object] = {}
+
+    def load_once(bundle):
+        if bundle.key not in loaded:
+            loaded[bundle.key] = validate_pk(bundle)
+        return loaded[bundle.key]
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(rsa, "generate_private_key", lambda *args, **kwargs: key)
+        monkeypatch.setattr(CertBundle, "validate_pk", load_once)
+        yield
 
 
 @pytest.fixture
@@ -37,6 +62,10 @@ def aws(moto_fixed):
 @pytest.fixture
 def account(aws, monkeypatch):
     """What the user brings: a VPC, two public subnets in two AZs, issued certificates."""
+    return make_account(monkeypatch)
+
+
+def make_account(monkeypatch: pytest.MonkeyPatch) -> dict:
     from moto import settings as moto_settings
 
     # moto reports a requested certificate PENDING_VALIDATION for its first 60 s, as ACM
@@ -159,3 +188,38 @@ def run(*args: str, approve: bool = True, stdin=None) -> str:
         **kwargs,
     )
     return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def applied_edge(tmp_path_factory, django_db_setup, django_db_blocker):
+    """One edge applied once for a whole module: moto, the account, the config and
+    `provision_infra --apply`, all module-scoped, for tests that only read the edge back.
+
+    A module that uses it must hold read-only tests only: a test that changes the edge (or
+    opens its own moto, which resets every backend) belongs in a module of its own. The
+    database writes of the apply (the seeded allowlist) are rolled back after the module."""
+    from django.db import transaction
+
+    from tests.conftest import fail_on_conformance_violations, fake_aws_env
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        fake_aws_env(monkeypatch)
+        undo = apply_moto_fixes()
+        try:
+            with mock_aws(), django_db_blocker.unblock(), transaction.atomic():
+                account = make_account(monkeypatch)
+                path = tmp_path_factory.mktemp("applied-edge") / "edge.toml"
+                path.write_text(config_text(account))
+                output = run("--config", str(path), "--apply")
+                fail_on_conformance_violations()
+                yield AppliedEdge(account=account, config=path, output=output)
+                transaction.set_rollback(True)
+        finally:
+            undo()
+
+
+@dataclass(frozen=True)
+class AppliedEdge:
+    account: dict
+    config: Path
+    output: str  # what --apply printed

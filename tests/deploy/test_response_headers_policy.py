@@ -115,21 +115,6 @@ def applied(edge_config):
     return run("--config", str(edge_config), "--apply")
 
 
-def test_both_behaviours_send_the_security_headers(applied):
-    policy = policies()[POLICY]
-    config = distribution_config()
-    assert config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] == policy["Id"]
-    [api] = config["CacheBehaviors"]["Items"]
-    assert api["ResponseHeadersPolicyId"] == policy["Id"]
-    sent = policy_headers(policy["ResponseHeadersPolicyConfig"])
-    assert sent["headers"] == SECURITY_HEADERS
-    assert sent["headers"]["Content-Security-Policy"] == (
-        "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-    )
-    assert sent["headers"]["X-Frame-Options"] == "DENY"
-    assert len(sent["override_origin"]) == 5  # CloudFront's value wins over the origin's
-
-
 def test_policy_drift_is_planned_and_restored(applied, edge_config, aws_calls):
     policy = policies()[POLICY]
     etag = cloudfront().get_response_headers_policy(Id=policy["Id"])["ETag"]

@@ -1,6 +1,6 @@
 """Browser harness: one same-origin server wired like the edge (`/api/*` -> Django, the rest
 -> the static files in frontend/, the edge's security headers and CSP on every response),
-moto standing in for WAF, and Debian's Chromium.
+moto standing in for WAF (`waf` in tests/conftest.py), and Debian's Chromium.
 
 The server is a threaded wsgiref server on an ephemeral loopback port. Django requests are
 served one at a time (a lock) so the tests' SQLite database never sees concurrent writers;
@@ -15,10 +15,10 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-import boto3
 import pytest
-from moto import mock_aws
 from playwright.sync_api import expect
+
+from tests.conftest import role_group
 
 # Django requests are served one at a time (below), and on a loaded 2-core CI machine one
 # slow request (a sign-in's password hash, the schema) can queue the next past Playwright's
@@ -30,21 +30,6 @@ expect.set_options(timeout=20_000)
 CHROMIUM = "/usr/bin/chromium"
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 PASSWORD = "correct horse battery staple"
-
-# What the accesscontrol data migration grants each group. transactional_db flushes every
-# table after a test, migration data included, so the fixture puts the groups back.
-GROUP_PERMISSIONS = {
-    "viewer": ["view_allowednetwork", "view_auditevent", "view_ipsetsyncstate"],
-    "editor": [
-        "view_allowednetwork",
-        "view_auditevent",
-        "view_ipsetsyncstate",
-        "add_allowednetwork",
-        "change_allowednetwork",
-        "delete_allowednetwork",
-        "run_sync",
-    ],
-}
 
 
 @pytest.fixture(scope="session")
@@ -130,31 +115,7 @@ def edge_app(django_app):
 
 
 @pytest.fixture
-def waf_ip_sets(settings):
-    """moto with the edge's two office IP sets (WAF for CloudFront: us-east-1)."""
-    with mock_aws():
-        client = boto3.client("wafv2", region_name="us-east-1")
-        for version in (4, 6):
-            client.create_ip_set(
-                Name=f"{settings.GATEHOUSE_EDGE_NAME}-office-v{version}",
-                Scope="CLOUDFRONT",
-                IPAddressVersion=f"IPV{version}",
-                Addresses=[],
-            )
-        yield client
-
-
-def waf_addresses(client, version: int) -> set[str]:
-    from django.conf import settings
-
-    name = f"{settings.GATEHOUSE_EDGE_NAME}-office-v{version}"
-    found = client.list_ip_sets(Scope="CLOUDFRONT")["IPSets"]
-    ip_set_id = next(s["Id"] for s in found if s["Name"] == name)
-    return set(client.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=ip_set_id)["IPSet"]["Addresses"])
-
-
-@pytest.fixture
-def console_url(transactional_db, settings, waf_ip_sets):
+def console_url(transactional_db, settings, waf):
     """Base URL of the console, served same-origin with the API on 127.0.0.1."""
     from django.core.wsgi import get_wsgi_application
 
@@ -175,18 +136,6 @@ def console_url(transactional_db, settings, waf_ip_sets):
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
-
-
-def role_group(name: str):
-    from django.contrib.auth.models import Group, Permission
-
-    group, _ = Group.objects.get_or_create(name=name)
-    group.permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="accesscontrol", codename__in=GROUP_PERMISSIONS[name]
-        )
-    )
-    return group
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.frontend.conftest import PASSWORD, waf_addresses
+from tests.frontend.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,7 @@ def test_lockout_says_when_to_try_again(console_url, page, make_user, settings):
 
 
 def test_adding_a_network_lists_it_and_writes_waf(
-    console_url, page, make_user, waf_ip_sets, console_errors
+    console_url, page, make_user, waf, console_errors
 ):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
@@ -85,7 +85,7 @@ def test_adding_a_network_lists_it_and_writes_waf(
     expect(row(page, "203.0.113.0/24")).to_contain_text("Head office")
     expect(row(page, "203.0.113.0/24")).to_contain_text("Active")
     expect(page.get_by_role("status")).to_contain_text("Added 203.0.113.0/24")
-    assert "203.0.113.0/24" in waf_addresses(waf_ip_sets, 4)
+    assert "203.0.113.0/24" in waf.addresses(4)
     assert console_errors == []
 
 
@@ -103,9 +103,7 @@ def test_bad_cidr_error_appears_next_to_the_field(console_url, page, make_user, 
     assert unexpected(console_errors) == []
 
 
-def test_allow_my_ip_temporarily_shows_the_detected_ip_first(
-    console_url, page, make_user, waf_ip_sets
-):
+def test_allow_my_ip_temporarily_shows_the_detected_ip_first(console_url, page, make_user, waf):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
     page.get_by_role("button", name="Allow my current IP").click()
@@ -119,7 +117,7 @@ def test_allow_my_ip_temporarily_shows_the_detected_ip_first(
     expect(mine).to_contain_text("Covers you")
     expect(mine.locator('td[data-label="Expires"]')).to_contain_text("in 2 hours")
     expect(page.get_by_test_id("viewer")).to_contain_text("Allowed")
-    assert "127.0.0.1/32" in waf_addresses(waf_ip_sets, 4)
+    assert "127.0.0.1/32" in waf.addresses(4)
 
 
 def test_editing_changes_label_note_and_expiry(console_url, page, make_user):
@@ -145,7 +143,7 @@ def test_editing_changes_label_note_and_expiry(console_url, page, make_user):
 
 
 def test_removing_own_network_asks_again_then_removes(
-    console_url, page, make_user, waf_ip_sets, console_errors
+    console_url, page, make_user, waf, console_errors
 ):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
@@ -174,12 +172,12 @@ def test_removing_own_network_asks_again_then_removes(
     expect(row(page, "127.0.0.1/32")).to_have_count(0)
     expect(page.get_by_role("heading", name="Allowlist")).to_be_focused()
     expect(page.get_by_test_id("viewer")).to_contain_text("Not allowed")
-    assert "127.0.0.1/32" not in waf_addresses(waf_ip_sets, 4)
+    assert "127.0.0.1/32" not in waf.addresses(4)
     assert unexpected(console_errors) == []
 
 
 def test_removing_the_last_ipv4_network_is_refused_with_the_reason(
-    console_url, page, make_user, waf_ip_sets, console_errors
+    console_url, page, make_user, waf, console_errors
 ):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
@@ -198,7 +196,7 @@ def test_removing_the_last_ipv4_network_is_refused_with_the_reason(
     expect(dialog.get_by_role("button", name="Remove", exact=True)).to_be_disabled()
     page.keyboard.press("Escape")
     expect(row(page, "203.0.113.0/24")).to_be_visible()
-    assert waf_addresses(waf_ip_sets, 4) == {"203.0.113.0/24"}
+    assert waf.addresses(4) == {"203.0.113.0/24"}
     assert unexpected(console_errors) == []
 
 
@@ -264,9 +262,7 @@ def test_audit_log_shows_the_events_newest_first(console_url, page, make_user):
     expect(audit.locator("tbody tr")).to_have_attribute("data-action", "auth.login")
 
 
-def test_sync_preview_shows_the_plan_and_sync_now_applies_it(
-    console_url, page, make_user, waf_ip_sets
-):
+def test_sync_preview_shows_the_plan_and_sync_now_applies_it(console_url, page, make_user, waf):
     from accesscontrol.models import AllowedNetwork
 
     make_user("alice", "editor")
@@ -276,11 +272,11 @@ def test_sync_preview_shows_the_plan_and_sync_now_applies_it(
     page.get_by_role("button", name="Preview").click()
     dialog = page.get_by_role("dialog", name="Sync preview (dry run)")
     expect(dialog.locator(".plan-add")).to_contain_text("192.0.2.0/24")
-    assert "192.0.2.0/24" not in waf_addresses(waf_ip_sets, 4)
+    assert "192.0.2.0/24" not in waf.addresses(4)
     dialog.get_by_role("button", name="Sync now").click()
     expect(page.get_by_role("status")).to_contain_text("Synced")
     expect(page.get_by_test_id("sync")).to_contain_text("In sync")
-    assert "192.0.2.0/24" in waf_addresses(waf_ip_sets, 4)
+    assert "192.0.2.0/24" in waf.addresses(4)
 
 
 def test_diagnostics_shows_api_reached_and_v1_blocked(console_url, page, console_errors):
@@ -358,22 +354,10 @@ def test_dates_show_in_the_users_locale_and_time_zone(console_url, browser, make
     context.close()
 
 
-def test_sync_now_adopts_addresses_added_outside_gatehouse(
-    console_url, page, make_user, waf_ip_sets, settings
-):
+def test_sync_now_adopts_addresses_added_outside_gatehouse(console_url, page, make_user, waf):
     make_user("alice", "editor")
     # Someone adds an address in the AWS console (break-glass), not through Gatehouse.
-    name = f"{settings.GATEHOUSE_EDGE_NAME}-office-v4"
-    summary = next(
-        s for s in waf_ip_sets.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"] == name
-    )
-    waf_ip_sets.update_ip_set(
-        Name=name,
-        Scope="CLOUDFRONT",
-        Id=summary["Id"],
-        Addresses=["192.0.2.0/24"],
-        LockToken=summary["LockToken"],
-    )
+    waf.edit(4, {"192.0.2.0/24"})
     sign_in(page, console_url, "alice")
     page.get_by_role("button", name="Sync now").click()
     expect(row(page, "192.0.2.0/24")).to_contain_text("adopted from WAF")

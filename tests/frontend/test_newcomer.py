@@ -69,9 +69,7 @@ def test_the_status_banner_clears_after_a_while(console_url, page, make_user):
     expect(status).to_have_text("")
 
 
-def test_drift_is_named_in_the_preview_and_the_header(
-    console_url, page, make_user, waf_ip_sets, settings
-):
+def test_drift_is_named_in_the_preview_and_the_header(console_url, page, make_user, waf):
     make_user("alice", "editor")
     sign_in(page, console_url, "alice")
     add_network(page, "10.1.0.0/16", "Office")
@@ -79,14 +77,7 @@ def test_drift_is_named_in_the_preview_and_the_header(
     add_network(page, "10.2.0.0/16", "Lab")
     expect(row(page, "10.2.0.0/16")).to_be_visible()
     # Someone removes the lab in the WAF console.
-    name = f"{settings.GATEHOUSE_EDGE_NAME}-office-v4"
-    summary = next(
-        s for s in waf_ip_sets.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"] == name
-    )
-    token = waf_ip_sets.get_ip_set(Name=name, Scope="CLOUDFRONT", Id=summary["Id"])["LockToken"]
-    waf_ip_sets.update_ip_set(
-        Name=name, Scope="CLOUDFRONT", Id=summary["Id"], Addresses=["10.1.0.0/16"], LockToken=token
-    )
+    waf.edit(4, {"10.1.0.0/16"})
 
     page.get_by_role("button", name="Preview").click()
     dialog = page.get_by_role("dialog", name="Sync preview (dry run)")
