@@ -45,9 +45,25 @@ if _OWN_REPORT:
 
 # After the guard: clients and sessions made from here on are checked.
 import boto3  # noqa: E402
+import botocore.loaders  # noqa: E402
+import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from accesscontrol.edge import WAF_REGION, WAF_SCOPE, ip_set_names  # noqa: E402
+
+# Every boto3.Session gets its own botocore loader, which parses the service models again
+# (EC2's alone is several MB of JSON): tests make sessions by the hundred (every command,
+# every moto backend), so one loader per data path is shared, read-only, in this process.
+_loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    if search_path_string not in _loaders:
+        _loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+    return _loaders[search_path_string]
+
+
+botocore.session.create_loader = _shared_loader
 
 
 def pytest_configure(config):
