@@ -44,7 +44,7 @@ from deploy.plan import render_plan
 class Command(BaseCommand):
     help = "Plan (default), apply, destroy, rotate or verify the CloudFront + WAF + ALB edge."
     stealth_options = ("stdin",)  # tests answer the confirmation through a fake terminal
-    stdin: TextIO
+    stdin: TextIO | None  # sys.stdin is None when Python runs without one
     auto_approve: bool
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -169,7 +169,8 @@ class Command(BaseCommand):
         """Terraform's question: only `yes` goes on; no terminal and no --auto-approve fails."""
         if self.auto_approve:
             return
-        if not (hasattr(self.stdin, "isatty") and self.stdin.isatty()):
+        stdin = self.stdin
+        if stdin is None or not (hasattr(stdin, "isatty") and stdin.isatty()):
             raise CommandError(
                 f"{action} needs a confirmation and there is no terminal to ask on: nothing "
                 "was changed. Review the plan above, then run again with --auto-approve."
@@ -179,7 +180,7 @@ class Command(BaseCommand):
             ending="",
         )
         self.stdout.flush()
-        answer = self.stdin.readline().strip()
+        answer = stdin.readline().strip()
         if answer != "yes":
             raise CommandError(f"{action} cancelled: nothing was changed.")
 
