@@ -75,7 +75,7 @@ def normalize_action(action: dict[str, Any]) -> dict[str, Any]:
         return {"Type": kind, "TargetGroupArn": arn}
     if kind == "fixed-response":
         cfg = action.get("FixedResponseConfig", {})
-        keys = ("StatusCode", "ContentType", "MessageBody")
+        keys: tuple[str, ...] = ("StatusCode", "ContentType", "MessageBody")
         return {"Type": kind, "FixedResponseConfig": {k: cfg.get(k) for k in keys}}
     if kind == "redirect":
         cfg = action.get("RedirectConfig", {})
@@ -325,7 +325,7 @@ def _plan_listeners(ctx: Context) -> list[Change]:
         if listener is None:
             ctx.state[key] = UNKNOWN
 
-            def create(port=port, spec=spec, key=key) -> None:
+            def create(port: int = port, spec: dict[str, Any] = spec, key: str = key) -> None:
                 response = elbv2.create_listener(
                     LoadBalancerArn=ctx.state["load_balancer_arn"],
                     Port=port,
@@ -341,7 +341,9 @@ def _plan_listeners(ctx: Context) -> list[Change]:
         field_changes = diff(_listener_summary(listener), desired)
         if field_changes:
 
-            def update(listener=listener, spec=spec, port=port) -> None:
+            def update(
+                listener: dict[str, Any] = listener, spec: dict[str, Any] = spec, port: int = port
+            ) -> None:
                 elbv2.modify_listener(ListenerArn=listener["ListenerArn"], Port=port, **spec)
 
             changes.append(Change.update("alb listener", label, update, field_changes))
@@ -361,7 +363,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
     if lb is not None:
         for port, listener in sorted(find_listeners(ctx, lb["LoadBalancerArn"]).items()):
 
-            def delete_listener(listener=listener) -> None:
+            def delete_listener(listener: dict[str, Any] = listener) -> None:
                 elbv2.delete_listener(ListenerArn=listener["ListenerArn"])
 
             label = f"{lb['LoadBalancerName']}:{port}"

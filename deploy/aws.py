@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +24,8 @@ GLOBAL_REGION = "us-east-1"
 GLOBAL_SERVICES = {"cloudfront", "wafv2"}
 EDGE_TAG = "gatehouse:edge"
 T = TypeVar("T")
+# The services the edge uses: boto3's stubs type `Session.client` per literal service name.
+ServiceName = Literal["acm", "cloudfront", "ec2", "elbv2", "s3", "wafv2"]
 
 
 class AwsClients:
@@ -34,7 +36,7 @@ class AwsClients:
         self.session = session if session is not None else boto3.Session()
         self._clients: dict[tuple[str, str], Any] = {}
 
-    def client(self, service: str, *, region: str | None = None) -> Any:
+    def client(self, service: ServiceName, *, region: str | None = None) -> Any:
         if region is None:
             region = GLOBAL_REGION if service in GLOBAL_SERVICES else self.region
         key = (service, region)
@@ -145,13 +147,17 @@ def pages(client: Any, operation: str, key: str, **params: Any) -> Iterator[dict
         params = {**params, marker_param: marker}
 
 
-def tag_list(name: str, extra: dict[str, str], *, key: str = "Key", value: str = "Value"):
+def tag_list(
+    name: str, extra: dict[str, str], *, key: str = "Key", value: str = "Value"
+) -> list[dict[str, str]]:
     """Tags in the common [{"Key": k, "Value": v}] shape, with the edge tag first."""
     tags = {EDGE_TAG: name, **extra}
     return [{key: k, value: v} for k, v in tags.items()]
 
 
-def tags_dict(tags: list[dict[str, str]] | None, *, key: str = "Key", value: str = "Value"):
+def tags_dict(
+    tags: list[dict[str, str]] | None, *, key: str = "Key", value: str = "Value"
+) -> dict[str, str]:
     return {t[key]: t[value] for t in tags or []}
 
 

@@ -185,7 +185,7 @@ def summarize(cfg: dict[str, Any]) -> dict[str, Any]:
         "ipv6": cfg.get("IsIPV6Enabled"),
     }
     # One line per behaviour setting, so a plan shows exactly which one drifted.
-    api = next((b for b in behaviours if b.get("PathPattern") == API_PATH), {})
+    api: dict[str, Any] = next((b for b in behaviours if b.get("PathPattern") == API_PATH), {})
     for prefix, behaviour in (
         ("default_behaviour", cfg.get("DefaultCacheBehavior") or {}),
         (f"behaviour.{API_PATH}", api),
@@ -334,7 +334,7 @@ def find_response_headers_policy(ctx: Context) -> dict[str, Any] | None:
             "ResponseHeadersPolicyList.Items",
             Type="custom",
         ):
-            policy = item["ResponseHeadersPolicy"]
+            policy: dict[str, Any] = item["ResponseHeadersPolicy"]
             if policy["ResponseHeadersPolicyConfig"]["Name"] == name:
                 return policy
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from deploy.aws import EDGE_TAG, AwsClients, tag_list
 from deploy.config import EdgeConfig
@@ -46,7 +46,8 @@ class Context:
         """`read(self)`, remembered in `reads` under `key` until the next write."""
         if key not in self.reads:
             self.reads[key] = read(self)
-        return self.reads[key]
+        # One key, one reader: what is stored under `key` is what `read` returned.
+        return cast(T, self.reads[key])
 
     def is_ours(self, tags: dict[str, str]) -> bool:
         return tags.get(EDGE_TAG) == self.config.name

@@ -103,7 +103,10 @@ def _keep_s3_origin_oac() -> Callable[[], None]:
 
 def _policies(backend: Any) -> dict[str, dict[str, Any]]:
     # Kept on the backend, so moto's reset between tests clears them with everything else.
-    return backend.__dict__.setdefault("gatehouse_response_headers_policies", {})
+    policies: dict[str, dict[str, Any]] = backend.__dict__.setdefault(
+        "gatehouse_response_headers_policies", {}
+    )
+    return policies
 
 
 def _cloudfront_error(code: str, message: str) -> Exception:
@@ -506,7 +509,7 @@ def apply_waf_fixes() -> Callable[[], None]:
 
     if _waf_originals:
         return lambda: None
-    originals = {
+    originals: dict[tuple[type, str], Callable[..., Any]] = {
         (FakeIPSet, "__init__"): FakeIPSet.__init__,
         (FakeIPSet, "update"): FakeIPSet.update,
         (WAFV2Backend, "create_ip_set"): WAFV2Backend.create_ip_set,
@@ -521,7 +524,9 @@ def apply_waf_fixes() -> Callable[[], None]:
     def original(cls: type, name: str) -> Callable[..., Any]:
         return originals[(cls, name)]
 
-    def bound(cls: type, name: str, args: tuple, kwargs: dict) -> dict[str, Any]:
+    def bound(
+        cls: type, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         return inspect.signature(original(cls, name)).bind(*args, **kwargs).arguments
 
     def ip_set_init(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -566,7 +571,7 @@ def apply_waf_fixes() -> Callable[[], None]:
         with _waf_lock:
             return original(WAFV2Backend, "delete_web_acl")(*args, **kwargs)
 
-    replacements = {
+    replacements: dict[tuple[type, str], Callable[..., Any]] = {
         (FakeIPSet, "__init__"): ip_set_init,
         (FakeIPSet, "update"): ip_set_update,
         (WAFV2Backend, "create_ip_set"): create_ip_set,

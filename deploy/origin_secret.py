@@ -71,7 +71,8 @@ def sent(ctx: Context) -> str | None:
     for origin in config["Origins"].get("Items") or []:
         for header in (origin.get("CustomHeaders") or {}).get("Items") or []:
             if header["HeaderName"].lower() == ORIGIN_HEADER.lower():
-                return header["HeaderValue"]
+                value: str = header["HeaderValue"]
+                return value
     return None
 
 
@@ -104,6 +105,12 @@ def resolve(ctx: Context) -> OriginSecret:
     return OriginSecret(current=new_secret(), generated=True)
 
 
+def in_use(ctx: Context) -> OriginSecret:
+    """`ctx.secret`, which the engine resolves before it plans or applies anything."""
+    assert ctx.secret is not None, "the engine resolves the origin secret first"
+    return ctx.secret
+
+
 def plan_rule(ctx: Context) -> list[Change]:
     """The HTTPS listener's rule: the accepted secrets -> forward; any other rule on that
     listener could bypass the secret and is deleted."""
@@ -118,7 +125,7 @@ def plan_rule(ctx: Context) -> list[Change]:
         if rule is ours:
             continue
 
-        def delete(rule=rule) -> None:
+        def delete(rule: dict[str, Any] = rule) -> None:
             elbv2.delete_rule(RuleArn=rule["RuleArn"])
 
         changes.append(
@@ -131,7 +138,7 @@ def plan_rule(ctx: Context) -> list[Change]:
         )
     desired = {
         "condition": f"header {ORIGIN_HEADER} in accepted secrets",
-        "secrets": sorted(ctx.secret.accepted),
+        "secrets": sorted(in_use(ctx).accepted),
         "actions": [alb.forward_action(ctx.state["target_group_arn"])],
     }
     if ours is None:
@@ -140,7 +147,7 @@ def plan_rule(ctx: Context) -> list[Change]:
             elbv2.create_rule(
                 ListenerArn=ctx.state["listener_443_arn"],
                 Priority=alb.RULE_PRIORITY,
-                Conditions=[alb.header_condition(ctx.secret.accepted)],
+                Conditions=[alb.header_condition(in_use(ctx).accepted)],
                 Actions=[alb.forward_action(ctx.state["target_group_arn"])],
                 Tags=ctx.tags(),
             )
@@ -165,7 +172,7 @@ def plan_rule(ctx: Context) -> list[Change]:
         def update() -> None:
             elbv2.modify_rule(
                 RuleArn=ours["RuleArn"],
-                Conditions=[alb.header_condition(ctx.secret.accepted)],
+                Conditions=[alb.header_condition(in_use(ctx).accepted)],
                 Actions=[alb.forward_action(ctx.state["target_group_arn"])],
             )
 
@@ -210,7 +217,7 @@ def rotate(
     # update_distribution sends the whole desired config, so a rotation also restores
     # any drift on the distribution (the same thing --apply would do).
     ctx.out("1/3 ALB rule: accepting the new and the old secret")
-    _accept(ctx, rule["RuleArn"], ctx.secret.accepted)
+    _accept(ctx, rule["RuleArn"], in_use(ctx).accepted)
     ctx.out("2/3 CloudFront: sending the new secret")
     _read_distribution_refs(ctx)
     cloudfront.update_distribution(ctx, dist["Id"])

@@ -84,7 +84,8 @@ def _public_access_block(ctx: Context) -> dict[str, bool]:
     )
     if response is None:
         return dict.fromkeys(PUBLIC_ACCESS_BLOCK, False)
-    return response["PublicAccessBlockConfiguration"]
+    config: dict[str, bool] = response["PublicAccessBlockConfiguration"]
+    return config
 
 
 def find_oac(ctx: Context) -> dict[str, Any] | None:

@@ -38,7 +38,8 @@ def prefix_list_id(ctx: Context) -> str:
             f"{ctx.config.region}. Choose a region where CloudFront publishes it (all "
             "commercial regions do)."
         )
-    return lists[0]["PrefixListId"]
+    prefix_list_id: str = lists[0]["PrefixListId"]
+    return prefix_list_id
 
 
 def find_group(ctx: Context) -> dict[str, Any] | None:
@@ -58,7 +59,9 @@ def _rules(permissions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for perm in permissions:
         proto = perm.get("IpProtocol")
         ports = "all" if proto == "-1" else f"{perm.get('FromPort')}-{perm.get('ToPort')}"
-        base = {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm}
+        base: dict[str, Any] = {
+            k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm
+        }
         for source_key, id_key, label in (
             ("IpRanges", "CidrIp", ""),
             ("Ipv6Ranges", "CidrIpv6", ""),

@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from accesscontrol.edge import HEALTH_PATH, web_acl_name
 from deploy import cloudfront, origin_secret, security_group, waf
@@ -56,7 +57,7 @@ def _distribution(ctx: Context) -> tuple[bool, str]:
         problems.append(f"web ACL {web_acl_name(ctx.name)} is missing")
     elif config.get("WebACLId") != acl["ARN"]:
         problems.append(f"web ACL is {config.get('WebACLId') or '(none)'}, not {acl['ARN']}")
-    if problems:
+    if problems or acl is None:  # (a missing web ACL is one of the problems)
         return False, f"{dist['Id']}: " + "; ".join(problems)
     return True, f"{dist['Id']} Deployed with {acl['Name']}"
 
@@ -101,14 +102,15 @@ def http_status(url: str) -> int:
     """GET url, no redirects followed; the status code (raises URLError if unreachable)."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
     request = urllib.request.Request(url, headers={"User-Agent": "gatehouse-verify"})  # noqa: S310
     try:
         with opener.open(request, timeout=HTTP_TIMEOUT) as response:
-            return response.status
+            status: int = response.status
+            return status
     except urllib.error.HTTPError as exc:
         return exc.code
 

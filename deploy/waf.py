@@ -16,6 +16,7 @@ from accesscontrol.edge import WAF_SCOPE, ip_set_name, web_acl_name
 from deploy import waf_rules
 from deploy.aws import NOT_USABLE_YET, STILL_IN_USE, aws_errors, pages, retry_while
 from deploy.context import Context
+from deploy.errors import DeployError
 from deploy.plan import UNKNOWN, Change, FieldChange, diff
 
 BLOCK_BODY_KEY = "blocked"
@@ -44,7 +45,10 @@ def ip_set_addresses(ctx: Context) -> dict[int, list[str]]:
 def _get_ip_set(ctx: Context, summary: dict[str, Any]) -> dict[str, Any]:
     """GetIPSet: {"IPSet": ..., "LockToken": ...}."""
     with aws_errors(f"Reading WAF IP set {summary['Name']}"):
-        return ctx.clients.wafv2.get_ip_set(Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"])
+        response: dict[str, Any] = ctx.clients.wafv2.get_ip_set(
+            Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"]
+        )
+    return response
 
 
 def _list_all(ctx: Context, operation: str, key: str) -> Iterator[dict[str, Any]]:
@@ -170,7 +174,9 @@ def plan(ctx: Context) -> list[Change]:
         ctx.state[key] = UNKNOWN
         name = ip_set_name(ctx.name, version)
 
-        def create(version=version, aws_version=aws_version, name=name, key=key) -> None:
+        def create(
+            version: int = version, aws_version: str = aws_version, name: str = name, key: str = key
+        ) -> None:
             response = ctx.clients.wafv2.create_ip_set(
                 Name=name,
                 Scope=WAF_SCOPE,
@@ -224,6 +230,11 @@ def plan(ctx: Context) -> list[Change]:
 
         def update_acl() -> None:
             current = find_web_acl(ctx)
+            if current is None:
+                raise DeployError(
+                    f"WAF web ACL {name} was deleted after the plan was made: nothing was "
+                    "updated. Run again to plan its creation."
+                )
             # An adopted web ACL may have no description: send none rather than "", which
             # is below WAF's minimum length of 1.
             description = current.get("Description")
@@ -293,7 +304,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
         changes.append(Change.delete("wafv2 web acl", name, delete_acl))
     for version, summary in sorted(find_ip_sets(ctx).items()):
 
-        def delete_set(summary=summary) -> None:
+        def delete_set(summary: dict[str, Any] = summary) -> None:
             current = _get_ip_set(ctx, summary)
             # WAFAssociatedItemException while the web ACL's deletion propagates.
             retry_while(

@@ -9,10 +9,14 @@ from __future__ import annotations
 import datetime
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 
 from deploy.config import load_config
+
+if TYPE_CHECKING:
+    from moto.server import ThreadedMotoServer
 
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -33,7 +37,7 @@ def point_boto3_at(endpoint: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
 
 
-def start_moto_server(port: int):
+def start_moto_server(port: int) -> ThreadedMotoServer:
     """moto's server on loopback, with the fixes that keep it faithful to real AWS."""
     from moto.server import ThreadedMotoServer
 

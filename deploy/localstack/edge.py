@@ -76,13 +76,16 @@ SECURITY_HEADERS = tuple(POLICY_HEADERS.items())
 _SECURITY_HEADER_NAMES = {name.lower() for name, _ in SECURITY_HEADERS}
 
 StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+OriginApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def with_security_headers(start_response: StartResponse) -> StartResponse:
     """start_response that sets SECURITY_HEADERS, replacing the origin's own copies (the
     policy's override=true)."""
 
-    def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+    def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         kept = [(k, v) for k, v in headers if k.lower() not in _SECURITY_HEADER_NAMES]
         headers = [*kept, *SECURITY_HEADERS]
         # exc_info is optional in WSGI: pass it on only when the app gave one.
@@ -131,19 +134,21 @@ class WebAclJudge:
         self._fresh = Fresh(self._load)
         self._rates = RateCounter(self.clock)
 
-    def _load(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
+    def _load(self) -> tuple[dict[str, Any], dict[str, list[Network]]]:
         summaries = self.wafv2.list_web_acls(Scope=WAF_SCOPE)["WebACLs"]
         summary = next(s for s in summaries if s["Name"] == self.web_acl_name)
         acl = self.wafv2.get_web_acl(Name=summary["Name"], Scope=WAF_SCOPE, Id=summary["Id"])
-        ip_sets = {}
+        ip_sets: dict[str, list[Network]] = {}
         for arn in _ip_set_arns(acl["WebACL"]):
             name, set_id = arn.split("/")[-2:]
             ip_set = self.wafv2.get_ip_set(Name=name, Scope=WAF_SCOPE, Id=set_id)["IPSet"]
             ip_sets[arn] = [ipaddress.ip_network(a, strict=False) for a in ip_set["Addresses"]]
-        return acl["WebACL"], ip_sets
+        web_acl: dict[str, Any] = acl["WebACL"]
+        return web_acl, ip_sets
 
-    def state(self) -> tuple[dict, dict[str, list[ipaddress._BaseNetwork]]]:
-        return self._fresh.get()
+    def state(self) -> tuple[dict[str, Any], dict[str, list[Network]]]:
+        state: tuple[dict[str, Any], dict[str, list[Network]]] = self._fresh.get()
+        return state
 
     def judge(self, viewer: str, path: str = "/") -> Verdict:
         acl, ip_sets = self.state()
@@ -186,7 +191,7 @@ class _Request:
 
     address: ipaddress.IPv4Address | ipaddress.IPv6Address
     path: str
-    ip_sets: dict[str, list[ipaddress._BaseNetwork]]
+    ip_sets: dict[str, list[Network]]
 
 
 # WAF's text transformations the edge provisions (others are not evaluated: no match).
@@ -203,7 +208,7 @@ POSITIONS: dict[str, Callable[[str, str], bool]] = {
 }
 
 
-def _byte_match(statement: dict, request: _Request) -> bool:
+def _byte_match(statement: dict[str, Any], request: _Request) -> bool:
     if "UriPath" not in statement["FieldToMatch"]:
         return False  # the edge only provisions URI path matches
     search = statement["SearchString"]
@@ -218,7 +223,7 @@ def _byte_match(statement: dict, request: _Request) -> bool:
     return bool(position and position(text, search))
 
 
-def _matches(statement: dict, request: _Request) -> bool:
+def _matches(statement: dict[str, Any], request: _Request) -> bool:
     if "IPSetReferenceStatement" in statement:
         address = request.address
         networks = request.ip_sets[statement["IPSetReferenceStatement"]["ARN"]]
@@ -244,7 +249,7 @@ class RateCounter:
         self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def over_limit(self, rule_name: str, statement: dict, request: _Request) -> bool:
+    def over_limit(self, rule_name: str, statement: dict[str, Any], request: _Request) -> bool:
         if statement.get("AggregateKeyType") != "IP":
             return False  # the edge only provisions per-address rate rules
         scope = statement.get("ScopeDownStatement")
@@ -257,10 +262,11 @@ class RateCounter:
             seen.append(now)
             while seen and seen[0] <= now - window:
                 seen.popleft()
-            return len(seen) > statement["Limit"]
+            limit: int = statement["Limit"]
+            return len(seen) > limit
 
 
-def _block_verdict(acl: dict, block: dict) -> Verdict:
+def _block_verdict(acl: dict[str, Any], block: dict[str, Any]) -> Verdict:
     custom = block.get("CustomResponse")
     if not custom:
         return Verdict(allowed=False)
@@ -342,8 +348,8 @@ class OriginCertificate:
         return any(covers(name, host) for name in self._fresh.get())
 
 
-def _host_name(environ: dict) -> str:
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+def _host_name(environ: Environ) -> str:
+    host: str = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
     if host.startswith("["):
         return host[1 : host.find("]")]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
@@ -365,7 +371,7 @@ class LocalEdge:
         *,
         judge: WebAclJudge,
         routes: DistributionRoutes,
-        origin_app: Callable,
+        origin_app: OriginApp,
         static_root: Path,
         origin_certificate: OriginCertificate | None = None,
         trust_viewer_override: bool = False,
@@ -377,7 +383,7 @@ class LocalEdge:
         self.origin_certificate = origin_certificate
         self.trust_viewer_override = trust_viewer_override
 
-    def _origin_tls_refused(self, environ: dict, route: Route) -> str | None:
+    def _origin_tls_refused(self, environ: Environ, route: Route) -> str | None:
         """The Host CloudFront would send, if the ALB's certificate does not cover it."""
         if self.origin_certificate is None:
             return None
@@ -386,10 +392,10 @@ class LocalEdge:
             host = route.aliases[0]
         return None if self.origin_certificate.covers(host) else host
 
-    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         return self._serve(environ, with_security_headers(start_response))
 
-    def _serve(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    def _serve(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         claimed = environ.get(VIEWER_OVERRIDE) if self.trust_viewer_override else None
         viewer = claimed or environ.get("REMOTE_ADDR", "")
         try:
@@ -442,7 +448,13 @@ class LocalEdge:
         )
 
 
-def _respond(start_response, status, content_type, body, extra=()):
+def _respond(
+    start_response: StartResponse,
+    status: int,
+    content_type: str,
+    body: bytes,
+    extra: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
     reason = {
         200: "OK",
         400: "Bad Request",

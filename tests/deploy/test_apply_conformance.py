@@ -107,6 +107,33 @@ def test_adopted_web_acl_without_description_is_updated_without_an_empty_one(edg
     assert "Block" in web_acl()[0]["DefaultAction"]
 
 
+def test_a_web_acl_deleted_between_plan_and_apply_is_reported_not_a_crash(edge_config):
+    from deploy import waf
+    from deploy.aws import AwsClients
+    from deploy.config import load_config
+    from deploy.context import Context
+    from deploy.errors import DeployError
+
+    run("--config", str(edge_config), "--apply")
+    acl, token = web_acl()
+    token = wafv2().update_web_acl(
+        Name=acl["Name"],
+        Scope=WAF,
+        Id=acl["Id"],
+        LockToken=token,
+        DefaultAction={"Allow": {}},
+        Rules=acl["Rules"],
+        VisibilityConfig=acl["VisibilityConfig"],
+    )["NextLockToken"]
+    ctx = Context(config=load_config(edge_config), clients=AwsClients(region=REGION))
+    [update] = [c for c in waf.plan(ctx) if c.kind == "wafv2 web acl"]
+    assert update.action == "update"
+    wafv2().delete_web_acl(Name=acl["Name"], Scope=WAF, Id=acl["Id"], LockToken=token)
+
+    with pytest.raises(DeployError, match="deleted after the plan was made"):
+        update.apply()
+
+
 # --- item 3: seeding by state ----------------------------------------------------------------
 
 

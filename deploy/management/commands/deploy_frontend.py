@@ -7,7 +7,9 @@ Unchanged files are skipped, stale objects deleted; index.html is served `no-cac
 
 from __future__ import annotations
 
+from argparse import ArgumentParser
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -23,7 +25,7 @@ from deploy.frontend import publish
 class Command(BaseCommand):
     help = "Publish the static console to the edge's S3 bucket and invalidate CloudFront."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--config", required=True, help="Edge config file.")
         parser.add_argument(
             "--source",
@@ -31,7 +33,7 @@ class Command(BaseCommand):
             help="Directory to publish (default: the repository's frontend/).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         refuse_real_aws_in_local_mode()
         try:
             config = load_config(options["config"])

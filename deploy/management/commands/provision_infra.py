@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 import sys
+from argparse import ArgumentParser
+from typing import Any, TextIO
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -26,7 +28,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accesscontrol.localmode import refuse_real_aws_in_local_mode
 from deploy import engine, origin_secret, verify
 from deploy.aws import AwsClients
-from deploy.config import load_config
+from deploy.config import EdgeConfig, load_config
 from deploy.context import Context
 from deploy.errors import DeployError
 from deploy.iam import (
@@ -35,14 +37,17 @@ from deploy.iam import (
     caller_account_id,
     policy_json,
 )
+from deploy.origin_secret import OriginSecret
 from deploy.plan import render_plan
 
 
 class Command(BaseCommand):
     help = "Plan (default), apply, destroy, rotate or verify the CloudFront + WAF + ALB edge."
     stealth_options = ("stdin",)  # tests answer the confirmation through a fake terminal
+    stdin: TextIO | None  # sys.stdin is None when Python runs without one
+    auto_approve: bool
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--config", help="Edge config file (see deploy/edge.example.toml).")
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--apply", action="store_true", help="Make the planned changes.")
@@ -93,7 +98,7 @@ class Command(BaseCommand):
             help="Seconds between status checks while waiting for AWS (default 10).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdin = options.get("stdin", sys.stdin)
         self.auto_approve = options["auto_approve"]
         if options["print_iam_policy"]:
@@ -128,7 +133,7 @@ class Command(BaseCommand):
         except DeployError as exc:
             raise CommandError(str(exc)) from exc
 
-    def _print_policy(self, options) -> None:
+    def _print_policy(self, options: dict[str, Any]) -> None:
         if not options["config"]:
             raise CommandError(
                 "--print-iam-policy needs --config FILE: the policy is scoped to the edge's "
@@ -164,7 +169,8 @@ class Command(BaseCommand):
         """Terraform's question: only `yes` goes on; no terminal and no --auto-approve fails."""
         if self.auto_approve:
             return
-        if not (hasattr(self.stdin, "isatty") and self.stdin.isatty()):
+        stdin = self.stdin
+        if stdin is None or not (hasattr(stdin, "isatty") and stdin.isatty()):
             raise CommandError(
                 f"{action} needs a confirmation and there is no terminal to ask on: nothing "
                 "was changed. Review the plan above, then run again with --auto-approve."
@@ -174,11 +180,11 @@ class Command(BaseCommand):
             ending="",
         )
         self.stdout.flush()
-        answer = self.stdin.readline().strip()
+        answer = stdin.readline().strip()
         if answer != "yes":
             raise CommandError(f"{action} cancelled: nothing was changed.")
 
-    def _load(self, path):
+    def _load(self, path: str) -> EdgeConfig:
         try:
             return load_config(path)
         except DeployError as exc:
@@ -245,7 +251,7 @@ class Command(BaseCommand):
     def _rotate(self, ctx: Context) -> None:
         chosen = origin_secret.secret_from_env() is not None
 
-        def explain_and_confirm(secret) -> None:
+        def explain_and_confirm(secret: OriginSecret) -> None:
             # Said before anything changes: afterwards it is too late to avoid rejections.
             lines = [
                 f"Rotation of the origin secret of edge {ctx.name}, in this order:",

@@ -30,8 +30,13 @@ import socket
 import socketserver
 import threading
 import time
+from argparse import ArgumentParser
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import WSGIApplication
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -40,7 +45,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from accesscontrol.edge import web_acl_name
-from deploy import engine
+from deploy import engine, origin_secret
 from deploy.aws import AwsClients
 from deploy.config import load_config
 from deploy.context import Context
@@ -66,7 +71,7 @@ def access_log_mode() -> str:
 class QuietHandler(WSGIRequestHandler):
     """One access-log line per request; static files (the console's own) only on `all`."""
 
-    def log_request(self, code="-", size="-"):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         mode = access_log_mode()
         if mode == "off":
             return
@@ -111,7 +116,7 @@ class ScheduledSync:
     """`manage.py sync_waf` at start and every `interval` seconds, as production's timer
     runs it (retries, adoption, expiry of temporary entries). Prints only what changed."""
 
-    def __init__(self, *, interval: float, write) -> None:
+    def __init__(self, *, interval: float, write: Callable[[str], object]) -> None:
         self.interval = interval
         self.write = write
         self._stop = threading.Event()
@@ -146,7 +151,7 @@ class ScheduledSync:
                 return
 
 
-def serve(app, port: int) -> WSGIServer:
+def serve(app: WSGIApplication, port: int) -> WSGIServer:
     server = make_server(
         "127.0.0.1", port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
     )
@@ -154,7 +159,7 @@ def serve(app, port: int) -> WSGIServer:
     return server
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
@@ -187,7 +192,7 @@ def write_env_file(path: Path, *, endpoint: str, edge_name: str) -> None:
 class Command(BaseCommand):
     help = "Start the local stack: AWS stand-in, provisioned edge, local CloudFront+WAF, Django."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--port", type=int, default=int(os.environ.get("GATEHOUSE_LOCAL_PORT", "8000"))
         )
@@ -214,7 +219,7 @@ class Command(BaseCommand):
             help="Seconds between scheduled sync_waf runs (production: every minute).",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if not (settings.DEBUG and settings.GATEHOUSE_ALLOW_PRIVATE_RANGES):
             raise CommandError(
                 "runlocal is for the local stack: start it with `make run` (it sets "
@@ -280,7 +285,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         # Django runs in its production `cloudfront` mode: it accepts only requests that
         # carry the secret the provisioned distribution sends (read back, not invented).
-        secret = ctx.secret.current
+        secret = origin_secret.in_use(ctx).current
         settings.GATEHOUSE_ORIGIN_SECRETS = [secret]
 
         password_note = self._ensure_admin()
