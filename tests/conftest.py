@@ -45,6 +45,7 @@ if _OWN_REPORT:
 
 # After the guard: clients and sessions made from here on are checked.
 import boto3  # noqa: E402
+import botocore.client  # noqa: E402
 import botocore.loaders  # noqa: E402
 import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -64,6 +65,38 @@ def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Lo
 
 
 botocore.session.create_loader = _shared_loader
+
+# Each client gets a new class with a method per operation (EC2 has ~700), built again for
+# every client of every session: a tenth of a provisioning test. The class holds no state
+# of its own (model, endpoint, credentials and events live on the instance), so one per
+# service and set of `creating-client-class` handlers (boto3's add S3's transfer methods)
+# is reused in this process. Handlers a test registers act on instances, not classes.
+_client_classes: dict[tuple[str, str | None, tuple[str, ...]], type] = {}
+_create_client_class = botocore.client.ClientCreator._create_client_class
+
+
+def _class_handlers(emitter: Any, event: str) -> tuple[str, ...] | None:
+    """Names of the handlers `event` runs (None if botocore's internals have moved)."""
+    handlers = getattr(
+        getattr(getattr(emitter, "_emitter", None), "_handlers", None), "prefix_search", None
+    )
+    if handlers is None:
+        return None
+    return tuple(f"{h.__module__}.{h.__qualname__}" for h in handlers(event))
+
+
+def _shared_client_class(self: Any, service_name: str, service_model: Any) -> type:
+    event = f"creating-client-class.{service_model.service_id.hyphenize()}"
+    handlers = _class_handlers(self._event_emitter, event)
+    if handlers is None:
+        return _create_client_class(self, service_name, service_model)
+    key = (service_name, service_model.api_version, handlers)
+    if key not in _client_classes:
+        _client_classes[key] = _create_client_class(self, service_name, service_model)
+    return _client_classes[key]
+
+
+botocore.client.ClientCreator._create_client_class = _shared_client_class
 
 
 def pytest_configure(config):
