@@ -60,7 +60,7 @@ test: $(STAMP)
 # unset here (the caches go to the usual, ignored __pycache__ directories).
 test-fast: $(STAMP)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m 'not browser and not e2e and not soak' \
-		-n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
+		-n 2 --dist loadfile -p no:cacheprovider --hypothesis-profile=dev $(PYTEST_ARGS)
 
 
 # mypy loads the settings through django-stubs' plugin, and they refuse to load without a

@@ -24,6 +24,13 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 import django  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Examples per property (tests/api/test_schema_fuzz.py): "full" by default (`make test`, CI);
+# `make test-fast` picks "dev" (--hypothesis-profile=dev): the same checks on fewer inputs.
+hypothesis_settings.register_profile("full", max_examples=25)
+hypothesis_settings.register_profile("dev", max_examples=8)
+hypothesis_settings.load_profile("full")
 
 from deploy import conformance  # noqa: E402
 
