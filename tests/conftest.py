@@ -54,6 +54,7 @@ if _OWN_REPORT:
 import boto3  # noqa: E402
 import botocore.client  # noqa: E402
 import botocore.loaders  # noqa: E402
+import botocore.model  # noqa: E402
 import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -104,6 +105,22 @@ def _shared_client_class(self: Any, service_name: str, service_model: Any) -> ty
 
 
 botocore.client.ClientCreator._create_client_class = _shared_client_class
+
+# Likewise each client wraps the (shared) JSON model in a new ServiceModel, whose caches
+# start empty: endpoint discovery alone walks every operation of it again. The model is
+# read-only, so one per service model document is reused.
+_service_models: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+
+
+def _shared_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+    document = self._loader.load_service_model(service_name, "service-2", api_version=api_version)
+    key = (service_name, api_version, id(document))
+    if key not in _service_models:  # the document is kept with it, so its id stays unique
+        _service_models[key] = (document, botocore.model.ServiceModel(document, service_name))
+    return _service_models[key][1]
+
+
+botocore.client.ClientCreator._load_service_model = _shared_service_model
 
 
 def pytest_configure(config):
