@@ -53,6 +53,7 @@ if _OWN_REPORT:
 # After the guard: clients and sessions made from here on are checked.
 import boto3  # noqa: E402
 import botocore.client  # noqa: E402
+import botocore.hooks  # noqa: E402
 import botocore.loaders  # noqa: E402
 import botocore.model  # noqa: E402
 import botocore.session  # noqa: E402
@@ -121,6 +122,21 @@ def _shared_service_model(self: Any, service_name: str, api_version: str | None 
 
 
 botocore.client.ClientCreator._load_service_model = _shared_service_model
+
+# Every session and every client's copy of its events starts with an empty cache of event
+# names translated through botocore's aliases, and fills it again handler by handler. The
+# translation depends only on the aliases, so emitters with botocore's own share one.
+_alias_names: dict[str, str] = {}
+_aliaser_init = botocore.hooks.EventAliaser.__init__
+
+
+def _aliaser_sharing_names(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+    _aliaser_init(self, event_emitter, event_aliases)
+    if self._event_aliases == botocore.hooks.EVENT_ALIASES:
+        self._alias_name_cache = _alias_names
+
+
+botocore.hooks.EventAliaser.__init__ = _aliaser_sharing_names  # type: ignore[method-assign]
 
 
 def pytest_configure(config):
