@@ -54,10 +54,13 @@ test: $(STAMP)
 
 # The edit-run loop: everything but the browser, end-to-end and soak tests, on two
 # processes (pytest-xdist; each module stays on one, so its module-scoped fixtures are
-# made once). CI runs `make test`, which has them all.
+# made once). CI runs `make test`, which has them all. pytest rewrites the asserts of every
+# module in its plugins' packages (hypothesis, schemathesis, ...) and caches the result as
+# bytecode: with PYTHONDONTWRITEBYTECODE set, every process redoes it (~2 s each), so it is
+# unset here (the caches go to the usual, ignored __pycache__ directories).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m 'not browser and not e2e and not soak' \
-		-n 2 --dist loadfile -p no:cacheprovider $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m 'not browser and not e2e and not soak' \
+		-n 2 --dist loadfile -p no:cacheprovider --hypothesis-profile=dev $(PYTEST_ARGS)
 
 
 # mypy loads the settings through django-stubs' plugin, and they refuse to load without a

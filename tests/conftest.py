@@ -24,6 +24,13 @@ os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 import django  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+# Examples per property (tests/api/test_schema_fuzz.py): "full" by default (`make test`, CI);
+# `make test-fast` picks "dev" (--hypothesis-profile=dev): the same checks on fewer inputs.
+hypothesis_settings.register_profile("full", max_examples=25)
+hypothesis_settings.register_profile("dev", max_examples=8)
+hypothesis_settings.load_profile("full")
 
 from deploy import conformance  # noqa: E402
 
@@ -45,7 +52,10 @@ if _OWN_REPORT:
 
 # After the guard: clients and sessions made from here on are checked.
 import boto3  # noqa: E402
+import botocore.client  # noqa: E402
+import botocore.hooks  # noqa: E402
 import botocore.loaders  # noqa: E402
+import botocore.model  # noqa: E402
 import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -64,6 +74,69 @@ def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Lo
 
 
 botocore.session.create_loader = _shared_loader
+
+# Each client gets a new class with a method per operation (EC2 has ~700), built again for
+# every client of every session: a tenth of a provisioning test. The class holds no state
+# of its own (model, endpoint, credentials and events live on the instance), so one per
+# service and set of `creating-client-class` handlers (boto3's add S3's transfer methods)
+# is reused in this process. Handlers a test registers act on instances, not classes.
+_client_classes: dict[tuple[str, str | None, tuple[str, ...]], type] = {}
+_create_client_class = botocore.client.ClientCreator._create_client_class
+
+
+def _class_handlers(emitter: Any, event: str) -> tuple[str, ...] | None:
+    """Names of the handlers `event` runs (None if botocore's internals have moved)."""
+    handlers = getattr(
+        getattr(getattr(emitter, "_emitter", None), "_handlers", None), "prefix_search", None
+    )
+    if handlers is None:
+        return None
+    return tuple(f"{h.__module__}.{h.__qualname__}" for h in handlers(event))
+
+
+def _shared_client_class(self: Any, service_name: str, service_model: Any) -> type:
+    event = f"creating-client-class.{service_model.service_id.hyphenize()}"
+    handlers = _class_handlers(self._event_emitter, event)
+    if handlers is None:
+        return _create_client_class(self, service_name, service_model)
+    key = (service_name, service_model.api_version, handlers)
+    if key not in _client_classes:
+        _client_classes[key] = _create_client_class(self, service_name, service_model)
+    return _client_classes[key]
+
+
+botocore.client.ClientCreator._create_client_class = _shared_client_class
+
+# Likewise each client wraps the (shared) JSON model in a new ServiceModel, whose caches
+# start empty: endpoint discovery alone walks every operation of it again. The model is
+# read-only, so one per service model document is reused.
+_service_models: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+
+
+def _shared_service_model(self: Any, service_name: str, api_version: str | None = None) -> Any:
+    document = self._loader.load_service_model(service_name, "service-2", api_version=api_version)
+    key = (service_name, api_version, id(document))
+    if key not in _service_models:  # the document is kept with it, so its id stays unique
+        _service_models[key] = (document, botocore.model.ServiceModel(document, service_name))
+    return _service_models[key][1]
+
+
+botocore.client.ClientCreator._load_service_model = _shared_service_model
+
+# Every session and every client's copy of its events starts with an empty cache of event
+# names translated through botocore's aliases, and fills it again handler by handler. The
+# translation depends only on the aliases, so emitters with botocore's own share one.
+_alias_names: dict[str, str] = {}
+_aliaser_init = botocore.hooks.EventAliaser.__init__
+
+
+def _aliaser_sharing_names(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+    _aliaser_init(self, event_emitter, event_aliases)
+    if self._event_aliases == botocore.hooks.EVENT_ALIASES:
+        self._alias_name_cache = _alias_names
+
+
+botocore.hooks.EventAliaser.__init__ = _aliaser_sharing_names  # type: ignore[method-assign]
 
 
 def pytest_configure(config):

@@ -30,7 +30,6 @@ from tests.api.conftest import EDGE_IP, VIEWER_IP, make_user
 
 # schemathesis' WSGI transport keeps its cookie jar for "localhost".
 BASE_URL = "https://localhost"
-MAX_EXAMPLES = 25
 
 
 def load_schema():
@@ -117,8 +116,8 @@ def test_operation_answers_as_documented(label, mode, editor_auth):
     operation = OPERATIONS[label]
 
     @given(case=operation.as_strategy(generation_mode=mode))
+    # Examples per case: the Hypothesis profile's (tests/conftest.py: 25, or 8 in test-fast).
     @settings(
-        max_examples=MAX_EXAMPLES,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         derandomize=True,

@@ -15,6 +15,8 @@ import botocore
 import pytest
 from django.core.management import CommandError
 
+import deploy.aws
+import deploy.engine
 from deploy import moto_fixes
 from tests.deploy.conftest import EDGE, REGION, run
 
@@ -266,8 +268,34 @@ def test_moto_alone_has_no_unavailable_window(unavailable_after_create):
         )
 
 
+class SimulatedClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def simulated_clock(monkeypatch):
+    """One clock for moto_fixes' after-create window and deploy's retries: a retry waits
+    the window out by sleeping on it, without real seconds and however slow the machine
+    (in real time a busy machine could spend the window before the first attempt)."""
+    clock = SimulatedClock()
+    for module in (moto_fixes, deploy.aws, deploy.engine):
+        monkeypatch.setattr(module, "time", clock)
+    return clock
+
+
 def test_apply_waits_for_new_ip_sets_and_web_acl_to_become_usable(
-    edge_config, unavailable_after_create
+    edge_config, unavailable_after_create, simulated_clock
 ):
     output = run("--config", str(edge_config), "--apply")
     assert (
@@ -280,6 +308,8 @@ def test_apply_waits_for_new_ip_sets_and_web_acl_to_become_usable(
     ) in output
     assert "Apply complete" in output
     assert web_acl()[0]["ARN"]
+    # The retries backed off until the window (2 s) had passed, twice: web ACL, then CloudFront.
+    assert sum(simulated_clock.slept) >= 2 * 2.0
 
 
 def test_retrying_gives_up_after_the_timeout_with_the_aws_error(edge_config, monkeypatch):
