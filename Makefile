@@ -49,19 +49,21 @@ manage: $(STAMP)
 	@test -f $(LOCAL_ENV_FILE) || { echo "$(LOCAL_ENV_FILE) is missing: start the local stack first (make run) and keep it running." >&2; exit 1; }
 	@unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN && set -a && . $(abspath $(LOCAL_ENV_FILE)) && set +a && $(BIN)/python manage.py $(ARGS)
 
+# pytest rewrites the asserts of every module in its plugins' packages (hypothesis,
+# schemathesis, ...) and caches the result as bytecode: with PYTHONDONTWRITEBYTECODE set,
+# every process redoes it (~2 s each), so the test targets unset it (the caches go to the
+# usual, ignored __pycache__ directories).
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 # The edit-run loop: everything but the browser, end-to-end and soak tests, on two
 # processes (pytest-xdist; each module stays on one, so its module-scoped fixtures are
-# made once). CI runs `make test`, which has them all. pytest rewrites the asserts of every
-# module in its plugins' packages (hypothesis, schemathesis, ...) and caches the result as
-# bytecode: with PYTHONDONTWRITEBYTECODE set, every process redoes it (~2 s each), so it is
-# unset here (the caches go to the usual, ignored __pycache__ directories).
+# made once). CI runs `make test`, which has them all.
 test-fast: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m 'not browser and not e2e and not soak' \
+	$(PYTEST) -m 'not browser and not e2e and not soak' \
 		-n 2 --dist loadfile -p no:cacheprovider --hypothesis-profile=dev $(PYTEST_ARGS)
-
 
 # mypy loads the settings through django-stubs' plugin, and they refuse to load without a
 # signing key: this one exists only for the type checker's process. Cache: .mypy_cache/.
@@ -103,12 +105,12 @@ bench-frontend: $(STAMP)
 SOAK_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse_soak
 soak: $(STAMP)
 	GATEHOUSE_SOAK=1 GATEHOUSE_SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) \
-		$(BIN)/python -m pytest tests/reliability -s -p no:cacheprovider $(PYTEST_ARGS)
+		$(PYTEST) tests/reliability -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # The same scenarios with small counts (CI).
 soak-short: $(STAMP)
 	GATEHOUSE_SOAK=1 GATEHOUSE_SOAK_SHORT=1 GATEHOUSE_SOAK_DATABASE_URL=$(SOAK_DATABASE_URL) \
-		$(BIN)/python -m pytest tests/reliability -p no:cacheprovider $(PYTEST_ARGS)
+		$(PYTEST) tests/reliability -p no:cacheprovider $(PYTEST_ARGS)
 
 # Removes what make and the app made; tracked files (var/.gitkeep) stay.
 clean:
