@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.errors import ConfigError
+from deploy.waf_rules import block_page  # the page WAF will serve, built the same way
 
 CLOUDFRONT_CERT_REGION = "us-east-1"
 # ALB names and target group names are limited to 32 characters; "<name>-alb" must fit.
@@ -274,8 +275,6 @@ def _check_tags(check: _Checker, tags: dict[str, Any]) -> None:
 def _check_block_message(
     check: _Checker, message: str, contact: str = "", *, access_links: bool = False
 ) -> None:
-    from deploy.waf import block_page  # the page WAF will serve, built the same way
-
     # The message alone first, so the error names the key that made the page too big.
     for key, page, todo in (
         ("allowlist.block_message", block_page(message), "Shorten the message."),

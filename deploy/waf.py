@@ -86,10 +86,6 @@ def _visibility(metric: str) -> dict[str, Any]:
     }
 
 
-def block_page(message: str, contact: str = "", *, access_links: bool = False) -> str:
-    return waf_rules.block_page(message, contact, access_links=access_links)
-
-
 def _metric(ctx: Context) -> str:
     return f"{ctx.name}-edge".replace("-", "")
 
@@ -129,7 +125,7 @@ def desired_web_acl(ctx: Context) -> dict[str, Any]:
         "CustomResponseBodies": {
             BLOCK_BODY_KEY: {
                 "ContentType": "TEXT_HTML",
-                "Content": block_page(
+                "Content": waf_rules.block_page(
                     ctx.config.block_message, ctx.config.block_contact, access_links=links
                 ),
             }
