@@ -22,7 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import FrameType
 
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import Q
 from django.utils import timezone
 
@@ -58,6 +58,15 @@ def claim_interval(*, interval: float, holder: str, now: datetime | None = None)
         name=CLAIM_NAME, defaults={"claimed_at": now, "holder": holder}
     )
     return created
+
+
+def refresh_connections() -> None:
+    """Drop database connections that are broken or past CONN_MAX_AGE, as Django does
+    around each request, so a long-lived process survives a database restart. A
+    connection inside an atomic block (a caller's transaction) is left alone."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
 
 
 def default_holder() -> str:
@@ -142,7 +151,7 @@ class SyncLoop:
     def run_interval(self) -> bool:
         """Claim and, if won, sync once. True when this process synced."""
         self.intervals += 1
-        close_old_connections()  # a long-lived process drops dead or aged connections
+        refresh_connections()
         try:
             if not self._claim():
                 return False
@@ -154,7 +163,7 @@ class SyncLoop:
             logger.exception("Scheduled WAF sync failed; retrying next interval")
             return False
         finally:
-            close_old_connections()
+            refresh_connections()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT: finish the current sync and return; SIGUSR1: sync now."""
