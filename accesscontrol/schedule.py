@@ -6,7 +6,8 @@ claim the `ScheduledSyncClaim` row (one conditional UPDATE that moves `claimed_a
 forward) syncs and the others skip. No lock is held between intervals, so a crashed
 claimant costs at most one interval. A failed sync is logged and the loop goes on; the
 next interval retries. SIGTERM/SIGINT end the loop after the current sync (exit 0);
-SIGUSR1 asks for a sync now (it is claimed like any other).
+SIGUSR1 asks for a sync now (not claimed: it syncs even when another target has the
+interval; syncs of one set serialise on its row lock and a no-op one writes nothing).
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ class SyncLoop:
                 if not due and not self._woken:
                     continue
                 self._woken = False
-                self.run_interval()
+                self.run_interval(on_demand=not due)
                 if due:
                     next_at += self.interval
                     # After a long stall (suspend, a slow sync), skip the missed ticks.
@@ -148,12 +149,13 @@ class SyncLoop:
             os.close(self._read_fd)
             os.close(self._write_fd)
 
-    def run_interval(self) -> bool:
-        """Claim and, if won, sync once. True when this process synced."""
+    def run_interval(self, *, on_demand: bool = False) -> bool:
+        """Claim and, if won, sync once (on demand: sync without claiming, the operator
+        asked this process). True when this process synced."""
         self.intervals += 1
         refresh_connections()
         try:
-            if not self._claim():
+            if not on_demand and not self._claim():
                 return False
             self.syncs += 1
             self._sync()

@@ -91,13 +91,20 @@ def test_stop_ends_the_loop_after_the_current_sync():
 
 
 def test_wake_syncs_now_without_waiting_for_the_interval():
-    loop = SyncLoop(interval=3600, sync=lambda: None, claim=lambda: True)
+    claims = []
+
+    def claim():  # another target holds every interval after the first
+        claims.append(1)
+        return len(claims) == 1
+
+    loop = SyncLoop(interval=3600, sync=lambda: None, claim=claim)
     timer = threading.Timer(0.2, loop.wake)  # what SIGUSR1's handler calls
     timer.start()
     started = time.monotonic()
     loop.run(max_intervals=2)  # the first at once, the second on demand
     timer.join()
     assert loop.syncs == 2 and time.monotonic() - started < 5
+    assert len(claims) == 1  # the on-demand sync did not ask for the interval
 
 
 def test_one_claim_per_interval():
