@@ -228,3 +228,18 @@ class AccessThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} since {self.window_start:%H:%M}: {self.count}"
+
+
+class ScheduledSyncClaim(models.Model):
+    """Who last started the scheduled sync, and when (accesscontrol.schedule).
+
+    Several long-running `sync_waf --every` processes share one database; each interval
+    the first to move `claimed_at` forward with one conditional UPDATE syncs, the others
+    skip. Nothing is held between statements, so a crashed claimant blocks no one."""
+
+    name = models.CharField(max_length=32, unique=True)
+    holder = models.CharField(max_length=200, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder} at {self.claimed_at}"

@@ -366,6 +366,21 @@ def test_systemd_unit_runs_gunicorn_from_an_env_file():
     assert service["ExecStart"].endswith("gunicorn -c gunicorn.conf.py adminsite.wsgi")
     assert service["EnvironmentFile"] == "/etc/gatehouse/gatehouse.env"
     assert service["User"] == "gatehouse"
-    timer = configparser.ConfigParser(strict=False, interpolation=None)
-    timer.read(REPO / "deploy" / "gatehouse-sync.timer")
-    assert timer["Timer"]["OnCalendar"] == "*-*-* *:*:00"  # every minute
+
+
+def test_systemd_sync_unit_stays_up_and_syncs_every_minute():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read(REPO / "deploy" / "gatehouse-sync.service")
+    service = unit["Service"]
+    assert service["Type"] == "simple"
+    assert service["ExecStart"].endswith("manage.py sync_waf --every 60")
+    assert service["Restart"] == "on-failure"
+    assert service["ExecReload"] == "/bin/kill -s USR1 $MAINPID"  # sync now
+    assert service["EnvironmentFile"] == "/etc/gatehouse/gatehouse.env"
+    assert (service["User"], service["NoNewPrivileges"], service["ProtectSystem"]) == (
+        "gatehouse",
+        "true",
+        "strict",
+    )
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
+    assert not (REPO / "deploy" / "gatehouse-sync.timer").exists()

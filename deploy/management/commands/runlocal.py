@@ -113,8 +113,9 @@ def check_ports(ports: dict[str, int]) -> None:
 
 
 class ScheduledSync:
-    """`manage.py sync_waf` at start and every `interval` seconds, as production's timer
-    runs it (retries, adoption, expiry of temporary entries). Prints only what changed."""
+    """`manage.py sync_waf` at start and every `interval` seconds, as production's
+    `sync_waf --every 60` runs it (retries, adoption, expiry of temporary entries).
+    Prints only what changed."""
 
     def __init__(self, *, interval: float, write: Callable[[str], object]) -> None:
         self.interval = interval
