@@ -102,6 +102,13 @@ DATABASES = {
 # Several app instances share one database: keep connections briefly, check them first.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# SQLite (the local stack's database): a transaction takes the write lock when it begins
+# (BEGIN IMMEDIATE) and a writer waits up to 20 s for another. With SQLite's default
+# deferred transactions, a read-then-write transaction (update_network) that meets another
+# writer (the scheduled sync) fails at once with "database is locked": a 500.
+SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(SQLITE_OPTIONS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
