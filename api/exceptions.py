@@ -92,6 +92,10 @@ def _access_control_response(exc: Exception, context: dict[str, Any]) -> Respons
         # The service's message names the network and the rule (it holds no AWS text).
         body = error_body("empty_allowlist", str(exc), rule=exc.rule)
         return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ac.WafReadError):
+        # Our own message (operation and AWS error code); the botocore text is in the log.
+        body = error_body("waf_unavailable", f"{exc} Nothing was changed; try again shortly.")
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, ac.AccessControlError):
         logger.error("Access-control failure reached the API", exc_info=exc)
         body = error_body(
