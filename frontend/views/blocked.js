@@ -46,7 +46,7 @@ export async function blockedView(root, ctx) {
       ),
       h("button", { type: "button", onclick: () => load() }, "Refresh"),
     ),
-    ctx.canEdit ? null : h("p", { class: "muted" }, "You have read-only access."),
+    ...(ctx.canEdit ? [] : [h("p", { class: "muted" }, "You have read-only access.")]),
     summary,
     list,
   );
