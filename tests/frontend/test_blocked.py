@@ -41,7 +41,7 @@ def local_edge(settings) -> LocalEdge:
             wafv2=boto3.client("wafv2", region_name="us-east-1"),
             web_acl_name=f"{settings.GATEHOUSE_EDGE_NAME}-edge",
         ),
-        routes=StaticOnly(),  # type: ignore[arg-type]
+        routes=StaticOnly(),
         origin_app=lambda environ, start_response: [],
         static_root=FRONTEND,
         record_sample=record_sampled_request,
@@ -88,7 +88,8 @@ def test_an_editor_allows_a_blocked_address_in_two_clicks(
     row = page.locator(f'tr[data-address="{OUTSIDER}"]')
     expect(row).to_contain_text("/api/me")
     expect(row).to_contain_text("2")
-    expect(page.get_by_test_id("blocked-summary")).to_contain_text("2 addresses, 3 blocked requests")
+    summary = page.get_by_test_id("blocked-summary")
+    expect(summary).to_contain_text("2 addresses, 3 blocked requests")
     expect(page.locator("main")).not_to_contain_text("null")
     expect(page.locator("tr[data-address]")).to_have_count(2)
     expect(page.locator("tr[data-address]").first).to_have_attribute("data-address", "192.0.2.200")
