@@ -7,9 +7,10 @@ Some codes carry extra keys next to code/message/fields:
 - 409 "empty_allowlist": "rule" (which invariant the change would break)
 - 429 "locked_out": "retry_after_seconds" (made by api.authentication.lockout_response)
 
-Nothing from botocore reaches a client: AWS failures are logged and answered with a
-generic 503 (the services already turn WAF failures into a "pending" sync, so this is
-the last line, not the plan).
+Nothing from botocore reaches a client: a failed read of the web ACL (WafReadError, GET
+/api/blocked) is 503 "waf_unavailable" with our own message (the operation and AWS's
+error code); other AWS failures are logged and answered with a generic 503 (the services
+already turn WAF failures into a "pending" sync, so this is the last line, not the plan).
 """
 
 import json

@@ -4,7 +4,6 @@ clicks ("Allow…", then "Allow"), after which it is on the allowlist and throug
 
 from __future__ import annotations
 
-import os
 from io import BytesIO
 from pathlib import Path
 
@@ -22,7 +21,6 @@ pytestmark = pytest.mark.browser
 
 OUTSIDER = "81.2.70.9"
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
-SCREENSHOT = os.environ.get("GATEHOUSE_BLOCKED_SCREENSHOT")  # a path: save the screen there
 
 
 class StaticOnly:
@@ -93,8 +91,6 @@ def test_an_editor_allows_a_blocked_address_in_two_clicks(
     expect(page.locator("main")).not_to_contain_text("null")
     expect(page.locator("tr[data-address]")).to_have_count(2)
     expect(page.locator("tr[data-address]").first).to_have_attribute("data-address", "192.0.2.200")
-    if SCREENSHOT:
-        page.screenshot(path=SCREENSHOT, full_page=True)
 
     row.get_by_role("button", name=f"Allow {OUTSIDER}…").click()  # click 1
     dialog = page.get_by_role("dialog", name=f"Allow {OUTSIDER}")
