@@ -12,7 +12,12 @@ from moto.wafv2.exceptions import WAFv2ClientError
 from accesscontrol import selectors
 from accesscontrol.exceptions import WafReadError
 from accesscontrol.models import AllowedNetwork
-from accesscontrol.waf import SAMPLE_WINDOW, WafWebAclGateway, forget_web_acl
+from accesscontrol.waf import (
+    SAMPLE_WINDOW,
+    WEB_ACL_CACHE_SECONDS,
+    WafWebAclGateway,
+    forget_web_acl,
+)
 from deploy import moto_fixes
 from deploy.moto_fixes import record_sampled_request
 
@@ -92,6 +97,10 @@ def test_the_window_asked_for_is_the_last_three_hours_and_max_items_500(acl):
     assert timedelta(hours=2, minutes=58) < sample.end - sample.start <= timedelta(hours=3)
     assert datetime.now(UTC) - sample.end < timedelta(seconds=5)
     assert gateway.calls == {"list_web_acls": 1, "get_web_acl": 1, "get_sampled_requests": 1}
+    # The web ACL's ARN and metric name are reused (per process, for a minute).
+    again = WafWebAclGateway.from_settings()
+    again.sampled_requests(max_items=1)
+    assert again.calls == {"get_sampled_requests": 1}
     with pytest.raises(ValueError, match="max_items"):
         gateway.sampled_requests(max_items=501)
     with pytest.raises(ValueError, match="window"):
@@ -168,3 +177,18 @@ def test_a_recreated_web_acl_is_found_again(waf, settings):
 
     assert sample.web_acl.arn == second["ARN"]
     assert [r.client_ip for r in sample.requests] == ["198.51.100.1"]
+
+
+def test_the_cached_web_acl_is_looked_up_again_after_a_minute(acl, settings):
+    now = [1000.0]
+    clock = lambda: now[0]  # noqa: E731
+    edge = settings.GATEHOUSE_EDGE_NAME
+    WafWebAclGateway(None, edge_name=edge, monotonic=clock).sampled_requests()
+    now[0] += WEB_ACL_CACHE_SECONDS - 1
+    cached = WafWebAclGateway(None, edge_name=edge, monotonic=clock)
+    cached.sampled_requests()
+    now[0] += 2
+    expired = WafWebAclGateway(None, edge_name=edge, monotonic=clock)
+    expired.sampled_requests()
+    assert "list_web_acls" not in cached.calls
+    assert expired.calls["list_web_acls"] == 1 and expired.calls["get_web_acl"] == 1
