@@ -90,3 +90,9 @@ class WafLimitExceeded(WafSyncError):
 
 class WafLockConflict(WafSyncError):
     """WAFOptimisticLockException: someone changed the set between our read and write."""
+
+
+class WafReadError(AccessControlError):
+    """A read of the web ACL (its sampled requests) failed: WAF refused, could not be
+    reached, or the web ACL is missing. Nothing changed; the message is ours (the botocore
+    text went to the log)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+    from accesscontrol.waf import WafWebAclGateway
 
 ORDERINGS: dict[str, list[str | OrderBy]] = {
     "label": ["label", "-created_at", "-id"],
@@ -145,3 +148,102 @@ def audit_events(
         else:
             events = events.filter(actor=actor)
     return events.order_by("-created_at", "-id")
+
+
+# -- recently blocked ----------------------------------------------------------------------
+
+BLOCKED_PATHS_SHOWN = 10  # distinct paths kept per address (the newest)
+BLOCKED_PATH_CHARS = 200  # a path longer than this is cut (WAF samples carry the raw URI)
+
+
+@dataclass
+class BlockedAddress:
+    """One address the web ACL's default action blocked, from WAF's sampled requests."""
+
+    address: str
+    count: int  # the sum of the samples' weights: roughly how many requests
+    first_seen: datetime | None
+    last_seen: datetime | None
+    country: str  # of the newest sample ("" when WAF gave none)
+    paths: list[str] = field(default_factory=list)  # distinct, newest first, bounded
+    more_paths: int = 0  # distinct paths beyond `paths`
+    allowed_now: bool = False  # an active network covers it since
+    _seen_paths: set[str] = field(default_factory=set, repr=False)
+
+
+@dataclass(frozen=True)
+class BlockedReport:
+    addresses: list[BlockedAddress]
+    since: datetime
+    until: datetime
+    sampled: int  # samples read
+    population_size: int  # requests WAF drew them from
+    sampling_enabled: bool
+
+
+def _covered(addresses: list[str]) -> set[str]:
+    """Which of `addresses` an active network covers now (one query)."""
+    if not addresses:
+        return set()
+    active = set(AllowedNetwork.objects.active().values_list("cidr", flat=True))
+    covered = set()
+    for text in addresses:
+        try:
+            host = ipaddress.ip_network(text)
+        except ValueError:
+            continue
+        if any(cidr in active for cidr in _supernets(host)):
+            covered.add(text)
+    return covered
+
+
+def recently_blocked(*, gateway: WafWebAclGateway | None = None) -> BlockedReport:
+    """Addresses the web ACL blocked by its default action in the last three hours (WAF's
+    sample: at most 500 requests), aggregated per address, newest first. Raises
+    WafReadError when WAF cannot be read."""
+    from accesscontrol.waf import WafWebAclGateway
+
+    gateway = gateway or WafWebAclGateway.from_settings()
+    sample = gateway.sampled_requests()
+    by_address: dict[str, BlockedAddress] = {}
+    # Newest first, so each address's country and first paths are its latest.
+    ordered = sorted(
+        (r for r in sample.requests if r.action.upper() == "BLOCK"),
+        key=lambda r: r.timestamp or sample.start,
+        reverse=True,
+    )
+    for request in ordered:
+        try:
+            address = str(ipaddress.ip_address(request.client_ip.strip()))
+        except ValueError:
+            continue  # WAF always gives one; nothing to show or allow without it
+        entry = by_address.get(address)
+        if entry is None:
+            entry = by_address[address] = BlockedAddress(
+                address=address,
+                count=0,
+                first_seen=request.timestamp,
+                last_seen=request.timestamp,
+                country=request.country if request.country not in ("", "-", "--") else "",
+            )
+        entry.count += max(request.weight, 0)
+        if request.timestamp is not None:
+            entry.first_seen = min(entry.first_seen or request.timestamp, request.timestamp)
+        path = request.uri[:BLOCKED_PATH_CHARS]
+        if path and path not in entry._seen_paths:
+            entry._seen_paths.add(path)
+            if len(entry.paths) < BLOCKED_PATHS_SHOWN:
+                entry.paths.append(path)
+            else:
+                entry.more_paths += 1
+    covered = _covered(list(by_address))
+    for entry in by_address.values():
+        entry.allowed_now = entry.address in covered
+    return BlockedReport(
+        addresses=list(by_address.values()),  # insertion order: newest last_seen first
+        since=sample.start,
+        until=sample.end,
+        sampled=len(sample.requests),
+        population_size=sample.population_size,
+        sampling_enabled=sample.web_acl.sampling_enabled,
+    )

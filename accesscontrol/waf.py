@@ -7,6 +7,9 @@ bounded number of times with jittered backoff. Throttling and transient HTTP err
 left to botocore's standard retry mode. Every botocore failure leaves as a
 `WafSyncError` (the botocore text goes to the log, not into the exception message).
 
+`WafWebAclGateway` reads the web ACL's sampled requests (GetSampledRequests on its
+default action: the requests the allowlist blocked). Its failures leave as `WafReadError`.
+
 Clients are built lazily (never at import: moto must be active first) from one
 `boto3.Session` and reused per process; `AWS_ENDPOINT_URL` is honoured because boto3
 reads it itself.
@@ -24,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -33,14 +37,24 @@ from django.conf import settings
 
 # `ip_set_names as ip_set_names`: deploy/waf.py still imports it from here (the edge
 # contract's home is accesscontrol.edge).
-from accesscontrol.edge import WAF_REGION, WAF_SCOPE
+from accesscontrol.edge import WAF_REGION, WAF_SCOPE, web_acl_name
 from accesscontrol.edge import ip_set_names as ip_set_names
-from accesscontrol.exceptions import IpSetNotFound, WafLimitExceeded, WafLockConflict, WafSyncError
+from accesscontrol.exceptions import (
+    IpSetNotFound,
+    WafLimitExceeded,
+    WafLockConflict,
+    WafReadError,
+    WafSyncError,
+)
 
 if TYPE_CHECKING:  # the boto3 stubs are a development dependency
     from types_boto3_wafv2.client import WAFV2Client
     from types_boto3_wafv2.literals import IPAddressVersionType
-    from types_boto3_wafv2.type_defs import ListIPSetsRequestTypeDef, UpdateIPSetRequestTypeDef
+    from types_boto3_wafv2.type_defs import (
+        ListIPSetsRequestTypeDef,
+        ListWebACLsRequestTypeDef,
+        UpdateIPSetRequestTypeDef,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -281,3 +295,230 @@ class WafIpSetGateway:
                 continue
             return ApplyResult(snapshot=snapshot, wrote=True)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+# -- the web ACL's sampled requests ----------------------------------------------------------
+
+# WAF keeps samples for three hours and takes a TimeWindow only within them ("any time
+# range in the previous three hours"). A minute short of that, so our clock running a
+# little ahead of AWS's never asks for more.
+SAMPLE_WINDOW = timedelta(hours=3) - timedelta(minutes=1)
+SAMPLE_MAX_ITEMS = 500  # GetSampledRequests' MaxItems: 1 to 500
+# How long the web ACL's ARN and metric name are reused before ListWebACLs + GetWebACL
+# again. Safe: a re-created web ACL has a new ARN, which WAF answers with
+# WAFNonexistentItemException, and then it is found again at once; a renamed metric is
+# picked up within this time.
+WEB_ACL_CACHE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class WebAclRef:
+    """What GetSampledRequests needs of the web ACL: for its default action the
+    RuleMetricName is the web ACL's own metric name (its VisibilityConfig.MetricName)."""
+
+    name: str
+    id: str
+    arn: str
+    metric_name: str
+    sampling_enabled: bool
+
+
+@dataclass(frozen=True)
+class SampledRequest:
+    """One SampledHTTPRequest, in our words."""
+
+    client_ip: str
+    country: str
+    uri: str
+    method: str
+    timestamp: datetime | None
+    action: str
+    weight: int
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class SampledRequests:
+    web_acl: WebAclRef
+    requests: list[SampledRequest]
+    population_size: int  # how many requests the sample was drawn from
+    start: datetime  # the window WAF answered for (it may be shorter than asked)
+    end: datetime
+
+
+_web_acl_lock = threading.Lock()
+_web_acls: dict[tuple[str, str], tuple[float, WebAclRef]] = {}  # (edge, endpoint) -> ref
+
+
+def forget_web_acl() -> None:
+    """Drop the cached web ACL references (tests; a re-provisioned local stack)."""
+    with _web_acl_lock:
+        _web_acls.clear()
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+class WafWebAclGateway:
+    """Reads of the edge's web ACL (scope CLOUDFRONT, us-east-1), found by name."""
+
+    def __init__(
+        self,
+        client: WAFV2Client | None,
+        *,
+        edge_name: str,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self._client = client
+        self.edge_name = edge_name
+        self.name = web_acl_name(edge_name)
+        self._now = now
+        self._monotonic = monotonic
+        self.calls: Counter[str] = Counter()
+
+    @classmethod
+    def from_settings(cls, **kwargs: Any) -> WafWebAclGateway:
+        return cls(None, edge_name=settings.GATEHOUSE_EDGE_NAME, **kwargs)
+
+    @property
+    def client(self) -> WAFV2Client:
+        if self._client is None:
+            self._client = wafv2_client()
+        return self._client
+
+    @contextmanager
+    def _calling(self, operation: str) -> Iterator[None]:
+        self.calls[operation] += 1
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            log.warning("WAF %s on %s failed: %s", operation, self.name, exc)
+            if code == "WAFNonexistentItemException":
+                raise _WebAclGone(self.name) from exc
+            raise WafReadError(
+                f"WAF refused {operation} on the web ACL {self.name} ({code})."
+            ) from exc
+        except BotoCoreError as exc:
+            log.warning("WAF %s on %s failed: %s", operation, self.name, exc)
+            raise WafReadError(
+                f"WAF could not be reached for {operation} on the web ACL {self.name} "
+                f"({type(exc).__name__})."
+            ) from exc
+
+    def _cache_key(self) -> tuple[str, str]:
+        return (self.edge_name, os.environ.get("AWS_ENDPOINT_URL", ""))
+
+    def web_acl(self, *, fresh: bool = False) -> WebAclRef:
+        """The web ACL's ARN and metric name (ListWebACLs, then GetWebACL), cached for
+        WEB_ACL_CACHE_SECONDS per process."""
+        key = self._cache_key()
+        now = self._monotonic()
+        if not fresh:
+            with _web_acl_lock:
+                cached = _web_acls.get(key)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        ref = self._find()
+        with _web_acl_lock:
+            _web_acls[key] = (now + WEB_ACL_CACHE_SECONDS, ref)
+        return ref
+
+    def _find(self) -> WebAclRef:
+        params: ListWebACLsRequestTypeDef = {"Scope": WAF_SCOPE, "Limit": 100}
+        try:
+            while True:
+                with self._calling("list_web_acls"):
+                    page = self.client.list_web_acls(**params)
+                for summary in page.get("WebACLs", []):
+                    if summary["Name"] == self.name:
+                        with self._calling("get_web_acl"):
+                            acl = self.client.get_web_acl(
+                                Name=self.name, Scope=WAF_SCOPE, Id=summary["Id"]
+                            )["WebACL"]
+                        visibility = acl["VisibilityConfig"]
+                        return WebAclRef(
+                            name=self.name,
+                            id=acl["Id"],
+                            arn=acl["ARN"],
+                            metric_name=visibility["MetricName"],
+                            sampling_enabled=bool(visibility.get("SampledRequestsEnabled")),
+                        )
+                marker = page.get("NextMarker")
+                if not marker or not page.get("WebACLs"):
+                    break
+                params["NextMarker"] = marker
+        except _WebAclGone:
+            pass  # deleted between the listing and the read: as good as not found
+        raise WafReadError(
+            f"The WAF web ACL {self.name} (scope {WAF_SCOPE}, {WAF_REGION}) does not exist; "
+            "create it with provision_infra --apply."
+        )
+
+    def sampled_requests(
+        self, *, window: timedelta = SAMPLE_WINDOW, max_items: int = SAMPLE_MAX_ITEMS
+    ) -> SampledRequests:
+        """The requests WAF sampled for the web ACL's default action (the ones nothing on
+        the allowlist let in) within the last `window`, at most `max_items` of them."""
+        if not timedelta(0) < window <= SAMPLE_WINDOW:
+            raise ValueError(f"window must be within {SAMPLE_WINDOW}")
+        if not 1 <= max_items <= SAMPLE_MAX_ITEMS:
+            raise ValueError(f"max_items must be from 1 to {SAMPLE_MAX_ITEMS}")
+        ref = self.web_acl()
+        for attempt in (1, 2):
+            end = self._now()
+            try:
+                with self._calling("get_sampled_requests"):
+                    response = self.client.get_sampled_requests(
+                        WebAclArn=ref.arn,
+                        RuleMetricName=ref.metric_name,
+                        Scope=WAF_SCOPE,
+                        TimeWindow={"StartTime": end - window, "EndTime": end},
+                        MaxItems=max_items,
+                    )
+                break
+            except _WebAclGone:
+                if attempt == 2:
+                    raise WafReadError(
+                        f"The WAF web ACL {self.name} disappeared while it was read; try "
+                        "again shortly."
+                    ) from None
+                ref = self.web_acl(fresh=True)  # re-created since we cached its ARN
+        requests = []
+        for sample in response.get("SampledRequests", []):
+            request = sample["Request"]
+            requests.append(
+                SampledRequest(
+                    client_ip=request.get("ClientIP", ""),
+                    country=request.get("Country", ""),
+                    uri=request.get("URI", ""),
+                    method=request.get("Method", ""),
+                    timestamp=_as_datetime(sample.get("Timestamp")),
+                    action=sample.get("Action", ""),
+                    weight=int(sample.get("Weight", 1)),
+                    headers=tuple(
+                        (h.get("Name", ""), h.get("Value", "")) for h in request.get("Headers", [])
+                    ),
+                )
+            )
+        answered = response.get("TimeWindow") or {}
+        return SampledRequests(
+            web_acl=ref,
+            requests=requests,
+            population_size=int(response.get("PopulationSize", len(requests))),
+            start=_as_datetime(answered.get("StartTime")) or end - window,
+            end=_as_datetime(answered.get("EndTime")) or end,
+        )
+
+
+class _WebAclGone(Exception):
+    """WAFNonexistentItemException on the web ACL (internal: re-find, then WafReadError)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"WAF web ACL {name} does not exist")

@@ -7,9 +7,10 @@ Some codes carry extra keys next to code/message/fields:
 - 409 "empty_allowlist": "rule" (which invariant the change would break)
 - 429 "locked_out": "retry_after_seconds" (made by api.authentication.lockout_response)
 
-Nothing from botocore reaches a client: AWS failures are logged and answered with a
-generic 503 (the services already turn WAF failures into a "pending" sync, so this is
-the last line, not the plan).
+Nothing from botocore reaches a client: a failed read of the web ACL (WafReadError, GET
+/api/blocked) is 503 "waf_unavailable" with our own message (the operation and AWS's
+error code); other AWS failures are logged and answered with a generic 503 (the services
+already turn WAF failures into a "pending" sync, so this is the last line, not the plan).
 """
 
 import json
@@ -92,6 +93,10 @@ def _access_control_response(exc: Exception, context: dict[str, Any]) -> Respons
         # The service's message names the network and the rule (it holds no AWS text).
         body = error_body("empty_allowlist", str(exc), rule=exc.rule)
         return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ac.WafReadError):
+        # Our own message (operation and AWS error code); the botocore text is in the log.
+        body = error_body("waf_unavailable", f"{exc} Nothing was changed; try again shortly.")
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, ac.AccessControlError):
         logger.error("Access-control failure reached the API", exc_info=exc)
         body = error_body(

@@ -395,6 +395,39 @@ class AuditEventSerializer(serializers.Serializer[Any]):
 # --- errors (for the schema; api.exceptions builds the bodies) ---------------------------
 
 
+class BlockedAddressSerializer(serializers.Serializer[Any]):
+    address = serializers.CharField(help_text="The viewer address WAF saw (ClientIP).")
+    count = serializers.IntegerField(
+        help_text="Sum of the samples' weights: roughly how many requests were blocked."
+    )
+    first_seen = serializers.DateTimeField(allow_null=True)
+    last_seen = serializers.DateTimeField(allow_null=True)
+    country = serializers.CharField(
+        help_text="Two-letter country code of the newest sample; empty when unknown."
+    )
+    paths = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Distinct paths asked for, newest first (at most 10).",
+    )
+    more_paths = serializers.IntegerField(help_text="Distinct paths beyond those listed.")
+    allowed_now = serializers.BooleanField(
+        help_text="An active network on the allowlist covers this address now."
+    )
+
+
+class BlockedReportSerializer(serializers.Serializer[Any]):
+    addresses = BlockedAddressSerializer(many=True)
+    since = serializers.DateTimeField(help_text="Start of the window WAF answered for.")
+    until = serializers.DateTimeField(help_text="End of the window WAF answered for.")
+    sampled = serializers.IntegerField(help_text="Sampled requests read (at most 500).")
+    population_size = serializers.IntegerField(
+        help_text="Requests WAF drew the sample from (all of them when no more than sampled)."
+    )
+    sampling_enabled = serializers.BooleanField(
+        help_text="The web ACL's visibility config keeps samples (false: the list stays empty)."
+    )
+
+
 class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()

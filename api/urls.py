@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import access, auth, errors, networks, seed, sync
+from api.views import access, auth, blocked, errors, networks, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -22,6 +22,8 @@ urlpatterns = [
     path("access/<str:token>", access.redeem, name="access-redeem"),
     path("access-links", access.AccessLinkListView.as_view(), name="access-links"),
     path("access-links/<int:pk>", access.AccessLinkDetailView.as_view(), name="access-link"),
+    # Recently blocked (issue 17): WAF's sampled requests, by address.
+    path("blocked", blocked.BlockedView.as_view(), name="blocked"),
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     # Last: anything else under /api/ is a JSON 404 (e.g. /api/networks/-1), not HTML.
     re_path(r"^(?P<unmatched>[\s\S]*)$", errors.not_found, name="api-not-found"),

@@ -21,7 +21,9 @@ Scoped to one edge (its config: name, region, VPC, certificates, bucket) and one
 - It stays under the 6,144 characters of a customer managed policy (tested); it is over
   the 2,048 of a user's inline policies, which the command says.
 
-The app's own runtime policy (WAF IP sets only) is separate: see README.
+The app's own runtime policy is separate (`app_policy_document`, shown in README): it
+rewrites the contents of the two IP sets and reads the web ACL's sampled requests (the
+console's Blocked screen), nothing else.
 """
 
 from __future__ import annotations
@@ -50,6 +52,37 @@ def caller_account_id(*, region: str) -> str:
 
 def _tag(condition: str, name: str) -> dict[str, Any]:
     return {"StringEquals": {f"aws:{condition}/{EDGE_TAG}": name}}
+
+
+def app_policy_document(*, edge_name: str, account_id: str) -> dict[str, Any]:
+    """The policy of the app's runtime identity (the targets' instance profile or task
+    role, used by gunicorn and the scheduled sync_waf): GetIPSet/UpdateIPSet on its two IP
+    sets, GetWebACL/GetSampledRequests on its web ACL (both take the web ACL as resource),
+    and the two List calls, which take no resource, on "*"."""
+    waf = f"arn:aws:wafv2:{GLOBAL_REGION}:{account_id}:global"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["wafv2:GetIPSet", "wafv2:UpdateIPSet"],
+                "Resource": [
+                    f"{waf}/ipset/{ip_set_name(edge_name, 4)}/*",
+                    f"{waf}/ipset/{ip_set_name(edge_name, 6)}/*",
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["wafv2:GetWebACL", "wafv2:GetSampledRequests"],
+                "Resource": f"{waf}/webacl/{web_acl_name(edge_name)}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["wafv2:ListIPSets", "wafv2:ListWebACLs"],
+                "Resource": "*",
+            },
+        ],
+    }
 
 
 def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:

@@ -36,9 +36,11 @@ import contextlib
 import copy
 import functools
 import inspect
+import json
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -450,6 +452,15 @@ def _limit_elb_describe_tags() -> Callable[[], None]:
 # - Custom response bodies (WAF quotas): at most 4 KB of content per body, 50 KB for all
 #   of a web ACL's bodies together, 50 bodies -> WAFLimitsExceededException. (botocore's
 #   model allows 10,240 characters per body: the quota is lower than the model.)
+# - Sampled requests: moto 5.2.5 has no GetSampledRequests at all (it raises
+#   NotImplementedError). `get_sampled_requests` answers from samples the fake was given
+#   with `record_sampled_request` (the local edge records each request it judges under
+#   the metric name of what decided it, as WAF samples when the visibility config says
+#   SampledRequestsEnabled). As documented: only the previous three hours (an earlier
+#   StartTime is moved up to three hours ago), from among the first 5,000 requests of
+#   the window (TimeWindow then ends at the 5,000th), at most MaxItems (1-500) of them,
+#   PopulationSize the number the sample was drawn from. Kept per web ACL and metric:
+#   the newest WAF_SAMPLES_KEPT, none older than three hours (bounded memory).
 
 WAF_MAX_ADDRESSES_PER_IP_SET = 10_000
 WAF_MAX_RESPONSE_BODY_BYTES = 4 * 1024
@@ -459,9 +470,15 @@ WAF_LIMITS_MESSAGE = (
     "AWS WAF couldn't perform the operation because you exceeded your resource limit."
 )
 
+WAF_SAMPLE_WINDOW_SECONDS = 3 * 3600
+WAF_SAMPLE_POPULATION = 5_000
+WAF_SAMPLE_MAX_ITEMS = 500
+WAF_SAMPLES_KEPT = 5_000  # per web ACL and metric name
+
 _waf_lock = threading.RLock()
-# (class, attribute) -> moto's own function, while the WAF fixes are applied.
-_waf_originals: dict[tuple[type, str], Callable[..., Any]] = {}
+# (class, attribute) -> moto's own function (None: moto has none), while the WAF fixes
+# are applied.
+_waf_originals: dict[tuple[type, str], Callable[..., Any] | None] = {}
 
 
 def waf_limits_exceeded(detail: str) -> Exception:
@@ -502,14 +519,107 @@ def _check_response_bodies(bodies: dict[str, Any] | None) -> None:
         )
 
 
+def _waf_error(code: str, message: str) -> Exception:
+    from moto.wafv2.exceptions import WAFv2ClientError
+
+    return WAFv2ClientError(code, message)
+
+
+def _samples_of(backend: Any) -> dict[tuple[str, str], deque[dict[str, Any]]]:
+    """The samples a moto WAFV2 backend holds, by (web ACL ARN, metric name); they live
+    and die with the backend (a new mock_aws starts empty)."""
+    samples: dict[tuple[str, str], deque[dict[str, Any]]] = backend.__dict__.setdefault(
+        "_gatehouse_samples", {}
+    )
+    return samples
+
+
+def _backend_for(web_acl_arn: str) -> Any:
+    """The moto WAFV2 backend that holds the web ACL `web_acl_arn` (None: no such ACL)."""
+    from moto.wafv2.models import GLOBAL_REGION, wafv2_backends
+
+    parts = web_acl_arn.split(":", 5)
+    if len(parts) != 6 or parts[2] != "wafv2":
+        return None
+    region = GLOBAL_REGION if parts[5].startswith("global/") else parts[3]
+    backend = wafv2_backends[parts[4]][region]
+    return backend if web_acl_arn in backend.wacls else None
+
+
+def record_sampled_request(*, web_acl_arn: str, metric_name: str, sample: dict[str, Any]) -> bool:
+    """Keep one SampledHTTPRequest (the API's shape: Request, Weight, Timestamp as epoch
+    seconds, Action, ...) for `get_sampled_requests`, if the web ACL exists. The caller
+    decides whether sampling is enabled (the visibility config of the rule or web ACL).
+    Returns whether it was kept."""
+    with _waf_lock:
+        backend = _backend_for(web_acl_arn)
+        if backend is None:
+            return False
+        kept = _samples_of(backend).setdefault(
+            (web_acl_arn, metric_name), deque(maxlen=WAF_SAMPLES_KEPT)
+        )
+        kept.append(copy.deepcopy(sample))
+        oldest = time.time() - WAF_SAMPLE_WINDOW_SECONDS
+        while kept and kept[0]["Timestamp"] < oldest:
+            kept.popleft()
+        return True
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _sampled_requests(
+    backend: Any, *, web_acl_arn: str, metric_name: str, window: dict[str, Any], max_items: Any
+) -> dict[str, Any]:
+    if web_acl_arn not in backend.wacls:
+        from moto.wafv2.exceptions import WAFNonexistentItemException
+
+        raise WAFNonexistentItemException
+    if not isinstance(max_items, int) or not 1 <= max_items <= WAF_SAMPLE_MAX_ITEMS:
+        raise _waf_error(
+            "WAFInvalidParameterException",
+            f"MaxItems must be from 1 to {WAF_SAMPLE_MAX_ITEMS}.",
+        )
+    now = time.time()
+    start = max(_epoch(window["StartTime"]), now - WAF_SAMPLE_WINDOW_SECONDS)
+    end = min(_epoch(window["EndTime"]), now)
+    if end <= start:
+        raise _waf_error(
+            "WAFInvalidParameterException",
+            "TimeWindow must end after it starts, within the previous three hours.",
+        )
+    with _waf_lock:
+        kept = list(_samples_of(backend).get((web_acl_arn, metric_name), ()))
+    population = sorted(
+        (s for s in kept if start <= s["Timestamp"] <= end), key=lambda s: s["Timestamp"]
+    )[:WAF_SAMPLE_POPULATION]
+    if len(population) == WAF_SAMPLE_POPULATION:
+        end = population[-1]["Timestamp"]  # the window of the first 5,000
+    if len(population) > max_items:
+        # A spread over the whole window, like WAF's random pick (deterministic here).
+        step = len(population) / max_items
+        sample = [population[int(i * step)] for i in range(max_items)]
+    else:
+        sample = population
+    return {
+        "SampledRequests": sample,
+        "PopulationSize": len(population),
+        "TimeWindow": {"StartTime": start, "EndTime": end},
+    }
+
+
 def apply_waf_fixes() -> Callable[[], None]:
     """Patch moto's WAFV2 in this process; returns a function that undoes the patch."""
     from moto.moto_api._internal import mock_random
-    from moto.wafv2.models import FakeIPSet, WAFV2Backend
+    from moto.wafv2.models import GLOBAL_REGION, FakeIPSet, WAFV2Backend
+    from moto.wafv2.responses import WAFV2Response
 
     if _waf_originals:
         return lambda: None
-    originals: dict[tuple[type, str], Callable[..., Any]] = {
+    originals: dict[tuple[type, str], Callable[..., Any] | None] = {
         (FakeIPSet, "__init__"): FakeIPSet.__init__,
         (FakeIPSet, "update"): FakeIPSet.update,
         (WAFV2Backend, "create_ip_set"): WAFV2Backend.create_ip_set,
@@ -519,10 +629,15 @@ def apply_waf_fixes() -> Callable[[], None]:
         (WAFV2Backend, "create_web_acl"): WAFV2Backend.create_web_acl,
         (WAFV2Backend, "update_web_acl"): WAFV2Backend.update_web_acl,
         (WAFV2Backend, "delete_web_acl"): WAFV2Backend.delete_web_acl,
+        (WAFV2Response, "get_sampled_requests"): getattr(
+            WAFV2Response, "get_sampled_requests", None
+        ),
     }
 
     def original(cls: type, name: str) -> Callable[..., Any]:
-        return originals[(cls, name)]
+        function = originals[(cls, name)]
+        assert function is not None, (cls, name)
+        return function
 
     def bound(
         cls: type, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -571,6 +686,19 @@ def apply_waf_fixes() -> Callable[[], None]:
         with _waf_lock:
             return original(WAFV2Backend, "delete_web_acl")(*args, **kwargs)
 
+    def get_sampled_requests(self: Any) -> tuple[int, dict[str, str], str]:
+        body = json.loads(self.body)
+        if body.get("Scope") == "CLOUDFRONT":
+            self.region = GLOBAL_REGION
+        answer = _sampled_requests(
+            self.wafv2_backend,
+            web_acl_arn=body["WebAclArn"],
+            metric_name=body["RuleMetricName"],
+            window=body["TimeWindow"],
+            max_items=body["MaxItems"],
+        )
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
     replacements: dict[tuple[type, str], Callable[..., Any]] = {
         (FakeIPSet, "__init__"): ip_set_init,
         (FakeIPSet, "update"): ip_set_update,
@@ -581,15 +709,18 @@ def apply_waf_fixes() -> Callable[[], None]:
         (WAFV2Backend, "create_web_acl"): create_web_acl,
         (WAFV2Backend, "update_web_acl"): update_web_acl,
         (WAFV2Backend, "delete_web_acl"): delete_web_acl,
+        (WAFV2Response, "get_sampled_requests"): get_sampled_requests,
     }
     for (cls, name), replacement in replacements.items():
-        functools.update_wrapper(replacement, originals[(cls, name)])
+        wrapped = originals[(cls, name)]
+        if wrapped is not None:
+            functools.update_wrapper(replacement, wrapped)
         setattr(cls, name, replacement)
     _waf_originals.update(originals)
 
     def undo() -> None:
         for (cls, name), function in originals.items():
-            setattr(cls, name, function)
+            _restore(cls, name, function)
         _waf_originals.clear()
 
     return undo
@@ -600,9 +731,18 @@ def without_waf_fixes() -> Iterator[None]:
     """moto as released, for a while (the canaries prove it still lacks each fix)."""
     patched = {key: getattr(*key) for key in _waf_originals}
     for (cls, name), function in _waf_originals.items():
-        setattr(cls, name, function)
+        _restore(cls, name, function)
     try:
         yield
     finally:
         for (cls, name), function in patched.items():
             setattr(cls, name, function)
+
+
+def _restore(cls: type, name: str, function: Callable[..., Any] | None) -> None:
+    """Put moto's own attribute back (None: moto had none, so remove ours)."""
+    if function is None:
+        if name in vars(cls):
+            delattr(cls, name)
+    else:
+        setattr(cls, name, function)

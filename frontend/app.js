@@ -11,6 +11,11 @@ const routes = {
     title: "Allowlist",
     view: () => import("./views/networks.js").then((m) => m.networksView),
   },
+  // Recently blocked (issue 17): WAF's sampled requests, by address.
+  "#/blocked": {
+    title: "Blocked",
+    view: () => import("./views/blocked.js").then((m) => m.blockedView),
+  },
   "#/links": {
     title: "Access links",
     view: () => import("./views/links.js").then((m) => m.linksView),

@@ -274,6 +274,42 @@ class FakeWaf:
         )
         return set(response["IPSet"]["Addresses"])
 
+    def create_web_acl(self, edge_name: str, *, sampling: bool = True) -> dict:
+        """The edge's web ACL as provision_infra shapes it (allow the two sets, default
+        Block; metric names without dashes); returns its summary (Name, Id, ARN)."""
+        arns = {s["Name"]: s["ARN"] for s in self.client.list_ip_sets(Scope=WAF_SCOPE)["IPSets"]}
+        metric = f"{edge_name}edge".replace("-", "")
+
+        def visibility(name: str) -> dict:
+            return {
+                "SampledRequestsEnabled": sampling,
+                "CloudWatchMetricsEnabled": True,
+                "MetricName": name,
+            }
+
+        return self.client.create_web_acl(
+            Name=f"{edge_name}-edge",
+            Scope=WAF_SCOPE,
+            DefaultAction={"Block": {}},
+            Rules=[
+                {
+                    "Name": "allow-office-networks",
+                    "Priority": 1,
+                    "Action": {"Allow": {}},
+                    "Statement": {
+                        "OrStatement": {
+                            "Statements": [
+                                {"IPSetReferenceStatement": {"ARN": arns[name]}}
+                                for name in self.names.values()
+                            ]
+                        }
+                    },
+                    "VisibilityConfig": visibility(f"{metric}allowoffice"),
+                }
+            ],
+            VisibilityConfig=visibility(metric),
+        )["Summary"]
+
     def edit(self, version: int, addresses: set[str]) -> None:
         """An out-of-band edit, as in the AWS console."""
         response = self.client.get_ip_set(

@@ -23,6 +23,13 @@ by what provisioning created in the AWS stand-in, read back through the AWS API:
 
 - Every response it serves (static, blocked, or from Django) carries the security headers
   of the CloudFront response headers policy (SECURITY_HEADERS), overriding the origin's.
+- Every judged request is offered to `record_sample` (when given) as WAF samples it: under
+  the metric name of what decided it (a rule's, or the web ACL's own for the default
+  action), when that visibility config has SampledRequestsEnabled, as a
+  SampledHTTPRequest (client IP, country "--" (the local edge knows no geography), URI,
+  method, headers, timestamp, action, weight 1). The local stack feeds these to the moto
+  backend it runs in-process (deploy.moto_fixes.record_sampled_request), so
+  GetSampledRequests answers what this edge really blocked.
 
 The viewer is `REMOTE_ADDR`. Tests may claim another address with the header
 `X-Gatehouse-Local-Viewer`, but only when the edge is built with
@@ -35,18 +42,21 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import logging
 import mimetypes
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from accesscontrol.edge import ORIGIN_HEADER, WAF_SCOPE
 from deploy.checks import covers
 from deploy.headers import SECURITY_HEADERS as POLICY_HEADERS
+
+log = logging.getLogger(__name__)
 
 VIEWER_OVERRIDE = "HTTP_X_GATEHOUSE_LOCAL_VIEWER"
 EDGE_ADDRESS = "127.0.0.1"  # what the ALB appends to X-Forwarded-For: the edge server
@@ -118,6 +128,29 @@ class Verdict:
     status: int = 403
     content_type: str = CONTENT_TYPES["TEXT_PLAIN"]
     body: bytes = b"Forbidden"
+    # What decided, as WAF samples it: the metric name of the rule (or of the web ACL, for
+    # its default action) and whether that visibility config keeps samples.
+    metric_name: str = ""
+    sampled: bool = False
+    web_acl_arn: str = ""
+
+
+SAMPLE_HEADERS_KEPT = 50  # per sampled request, so a hostile request cannot grow the store
+SAMPLE_HEADER_CHARS = 1024
+UNKNOWN_COUNTRY = "--"
+
+
+# Records one SampledHTTPRequest: (web ACL ARN, metric name, the sample in the API's shape).
+SampleRecorder = Callable[[str, str, dict[str, Any]], None]
+
+
+def _decided(verdict: Verdict, acl: dict[str, Any], visibility: dict[str, Any]) -> Verdict:
+    return replace(
+        verdict,
+        metric_name=str(visibility.get("MetricName", "")),
+        sampled=bool(visibility.get("SampledRequestsEnabled")),
+        web_acl_arn=str(acl.get("ARN", "")),
+    )
 
 
 @dataclass
@@ -163,14 +196,16 @@ class WebAclJudge:
                 matched = _matches(statement, request)
             if matched:
                 action = rule.get("Action", {})
+                visibility = rule.get("VisibilityConfig", {})
                 if "Allow" in action:
-                    return Verdict(allowed=True)
+                    return _decided(Verdict(allowed=True), acl, visibility)
                 if "Block" in action:
-                    return _block_verdict(acl, action["Block"])
+                    return _decided(_block_verdict(acl, action["Block"]), acl, visibility)
         default = acl["DefaultAction"]
+        visibility = acl.get("VisibilityConfig", {})
         if "Allow" in default:
-            return Verdict(allowed=True)
-        return _block_verdict(acl, default["Block"])
+            return _decided(Verdict(allowed=True), acl, visibility)
+        return _decided(_block_verdict(acl, default["Block"]), acl, visibility)
 
 
 def _ip_set_arns(node: Any) -> Iterable[str]:
@@ -375,6 +410,8 @@ class LocalEdge:
         static_root: Path,
         origin_certificate: OriginCertificate | None = None,
         trust_viewer_override: bool = False,
+        record_sample: SampleRecorder | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.judge = judge
         self.routes = routes
@@ -382,6 +419,41 @@ class LocalEdge:
         self.static_root = static_root.resolve()
         self.origin_certificate = origin_certificate
         self.trust_viewer_override = trust_viewer_override
+        self.record_sample = record_sample
+        self.wall_clock = wall_clock
+
+    def _sample(self, environ: Environ, viewer: str, path: str, verdict: Verdict) -> None:
+        """Offer the request to the sample store as WAF would keep it."""
+        if self.record_sample is None or not verdict.sampled or not verdict.web_acl_arn:
+            return
+        headers = [
+            {
+                "Name": key[5:].replace("_", "-").title(),
+                "Value": str(value)[:SAMPLE_HEADER_CHARS],
+            }
+            for key, value in environ.items()
+            # The override stands in for the connection's address: not a viewer header.
+            if key.startswith("HTTP_") and key != VIEWER_OVERRIDE
+        ][:SAMPLE_HEADERS_KEPT]
+        sample = {
+            "Request": {
+                "ClientIP": viewer,
+                "Country": UNKNOWN_COUNTRY,
+                "URI": path,
+                "Method": environ.get("REQUEST_METHOD", "GET"),
+                "HTTPVersion": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+                "Headers": headers,
+            },
+            "Weight": 1,
+            "Timestamp": self.wall_clock(),
+            "Action": "ALLOW" if verdict.allowed else "BLOCK",
+        }
+        if not verdict.allowed:
+            sample["ResponseCodeSent"] = verdict.status
+        try:
+            self.record_sample(verdict.web_acl_arn, verdict.metric_name, sample)
+        except Exception:  # a sample is a nicety: the request is answered regardless
+            log.exception("The local edge could not record a sampled request")
 
     def _origin_tls_refused(self, environ: Environ, route: Route) -> str | None:
         """The Host CloudFront would send, if the ALB's certificate does not cover it."""
@@ -404,6 +476,7 @@ class LocalEdge:
             return _respond(start_response, 400, "text/plain", b"Bad viewer address")
         path = environ.get("PATH_INFO", "/")
         verdict = self.judge.judge(viewer, path)
+        self._sample(environ, viewer, path, verdict)
         if not verdict.allowed:
             return _respond(start_response, verdict.status, verdict.content_type, verdict.body)
 

@@ -19,6 +19,7 @@ export function renderHeader(top, ctx, hash) {
       "nav",
       { "aria-label": "Main" },
       ctx.user && link("#/networks", "Allowlist"),
+      ctx.user && link("#/blocked", "Blocked"),
       ctx.user && link("#/links", "Access links"),
       ctx.user && link("#/audit", "Audit log"),
       link("#/diagnostics", "Diagnostics"),

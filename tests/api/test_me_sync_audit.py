@@ -184,6 +184,7 @@ def test_schema_is_openapi_3_json_with_every_operation(client):
         ("GET", "/api/access-links"),
         ("POST", "/api/access-links"),
         ("DELETE", "/api/access-links/{id}"),
+        ("GET", "/api/blocked"),
     }
 
 

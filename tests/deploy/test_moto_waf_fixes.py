@@ -8,16 +8,19 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.wafv2.exceptions import WAFOptimisticLockException
+from moto.wafv2.exceptions import WAFOptimisticLockException, WAFv2ClientError
 from moto.wafv2.models import FakeIPSet, wafv2_backends
 
-from deploy.moto_fixes import without_waf_fixes
+from deploy import moto_fixes
+from deploy.moto_fixes import record_sampled_request, without_waf_fixes
 
 SCOPE = "CLOUDFRONT"
 UUID = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$")  # botocore's LockToken
@@ -209,3 +212,119 @@ def test_custom_response_bodies_respect_wafs_size_quotas(waf):
 def test_canary_moto_accepts_a_5000_byte_response_body(waf):
     with without_waf_fixes():
         create_web_acl(waf, bodies(5000))
+
+
+# -- sampled requests --------------------------------------------------------------------
+
+
+def sample(ip: str, *, ago: float) -> dict:
+    return {
+        "Request": {"ClientIP": ip, "Country": "--", "URI": "/", "Method": "GET", "Headers": []},
+        "Weight": 1,
+        "Timestamp": time.time() - ago,
+        "Action": "BLOCK",
+    }
+
+
+def sampled(waf, arn: str, *, start: datetime, end: datetime, max_items: int = 100) -> dict:
+    return waf.get_sampled_requests(
+        WebAclArn=arn,
+        RuleMetricName="edge",
+        Scope=SCOPE,
+        TimeWindow={"StartTime": start, "EndTime": end},
+        MaxItems=max_items,
+    )
+
+
+def test_sampled_requests_come_from_the_last_three_hours_at_most_max_items(waf):
+    arn = create_web_acl(waf, bodies(10))["ARN"]
+    for ip, ago in (("192.0.2.1", 4 * 3600), ("192.0.2.2", 2 * 3600), ("192.0.2.3", 60)):
+        assert record_sampled_request(
+            web_acl_arn=arn, metric_name="edge", sample=sample(ip, ago=ago)
+        )
+    assert record_sampled_request(
+        web_acl_arn=arn, metric_name="other", sample=sample("192.0.2.4", ago=1)
+    )
+    now = datetime.now(UTC)
+
+    # A start earlier than three hours ago is moved up to three hours ago (the API's doc).
+    answer = sampled(waf, arn, start=now - timedelta(hours=6), end=now)
+    assert [s["Request"]["ClientIP"] for s in answer["SampledRequests"]] == [
+        "192.0.2.2",
+        "192.0.2.3",
+    ]
+    assert answer["PopulationSize"] == 2
+    assert now - answer["TimeWindow"]["StartTime"] <= timedelta(hours=3, seconds=1)
+
+    answer = sampled(waf, arn, start=now - timedelta(hours=1), end=now)
+    assert [s["Request"]["ClientIP"] for s in answer["SampledRequests"]] == ["192.0.2.3"]
+    assert (
+        sampled(waf, arn, start=now - timedelta(hours=3), end=now, max_items=1)["PopulationSize"]
+        == 2
+    )
+    assert (
+        len(
+            sampled(waf, arn, start=now - timedelta(hours=3), end=now, max_items=1)[
+                "SampledRequests"
+            ]
+        )
+        == 1
+    )
+
+
+def test_sampled_requests_refuse_what_waf_refuses(waf):
+    arn = create_web_acl(waf, bodies(10))["ARN"]
+    now = datetime.now(UTC)
+    missing = arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    assert error_code(sampled, waf, missing, start=now - timedelta(hours=1), end=now) == (
+        "WAFNonexistentItemException"
+    )
+    # Outside botocore's model (the conformance guard refuses these before they are sent),
+    # so straight to the fake:
+    backend = wafv2_backends[DEFAULT_ACCOUNT_ID]["global"]
+    window = {"StartTime": now.timestamp() - 60, "EndTime": now.timestamp()}
+    for max_items in (0, 501):
+        with pytest.raises(WAFv2ClientError) as caught:
+            moto_fixes._sampled_requests(
+                backend, web_acl_arn=arn, metric_name="edge", window=window, max_items=max_items
+            )
+        assert caught.value.error_type == "WAFInvalidParameterException"
+    with pytest.raises(WAFv2ClientError) as caught:
+        moto_fixes._sampled_requests(
+            backend,
+            web_acl_arn=arn,
+            metric_name="edge",
+            window={"StartTime": now.timestamp(), "EndTime": now.timestamp() - 60},
+            max_items=10,
+        )
+    assert caught.value.error_type == "WAFInvalidParameterException"
+
+
+def test_sampled_requests_are_kept_bounded_per_web_acl_and_metric(waf, monkeypatch):
+    monkeypatch.setattr(moto_fixes, "WAF_SAMPLES_KEPT", 3)
+    arn = create_web_acl(waf, bodies(10))["ARN"]
+    for i in range(5):
+        record_sampled_request(
+            web_acl_arn=arn, metric_name="edge", sample=sample(f"192.0.2.{i}", ago=10 - i)
+        )
+    now = datetime.now(UTC)
+    answer = sampled(waf, arn, start=now - timedelta(hours=1), end=now)
+    assert [s["Request"]["ClientIP"] for s in answer["SampledRequests"]] == [
+        "192.0.2.2",
+        "192.0.2.3",
+        "192.0.2.4",
+    ]
+    # A web ACL that does not exist keeps nothing.
+    assert not record_sampled_request(
+        web_acl_arn=arn.rsplit("/", 1)[0] + "/x",
+        metric_name="edge",
+        sample=sample("192.0.2.9", ago=1),
+    )
+
+
+def test_canary_moto_has_no_get_sampled_requests(waf):
+    arn = create_web_acl(waf, bodies(10))["ARN"]
+    now = datetime.now(UTC)
+    with without_waf_fixes(), pytest.raises(NotImplementedError, match="get_sampled_requests"):
+        sampled(waf, arn, start=now - timedelta(hours=1), end=now)
+    assert sampled(waf, arn, start=now - timedelta(hours=1), end=now)["SampledRequests"] == []

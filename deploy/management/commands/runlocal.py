@@ -227,7 +227,12 @@ class Command(BaseCommand):
                 "DJANGO_DEBUG=true and GATEHOUSE_ALLOW_PRIVATE_RANGES=true)."
             )
         from deploy.conformance import install as check_aws_requests
-        from deploy.localstack.aws import point_boto3_at, prepare_account, start_moto_server
+        from deploy.localstack.aws import (
+            point_boto3_at,
+            prepare_account,
+            record_sampled_request,
+            start_moto_server,
+        )
         from deploy.localstack.edge import (
             DistributionRoutes,
             LocalEdge,
@@ -309,6 +314,9 @@ class Command(BaseCommand):
                 load_balancer_name=f"{config.name}-alb",
             ),
             trust_viewer_override=settings.GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER,
+            # What the edge judges becomes WAF's sampled requests in the in-process moto
+            # (the console's Blocked screen reads them through GetSampledRequests).
+            record_sample=record_sampled_request,
         )
         try:
             edge_server = serve(edge, options["port"])
