@@ -107,6 +107,10 @@ def header_values(rule: dict[str, Any]) -> list[str] | None:
 
 
 def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
+    return ctx.read_once("load_balancer", _find_load_balancer)
+
+
+def _find_load_balancer(ctx: Context) -> dict[str, Any] | None:
     lbs = read_or_none(
         lambda: ctx.clients.elbv2.describe_load_balancers(Names=[lb_name(ctx.name)]),
         "LoadBalancerNotFound",
@@ -116,6 +120,10 @@ def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
 
 
 def find_target_group(ctx: Context) -> dict[str, Any] | None:
+    return ctx.read_once("target_group", _find_target_group)
+
+
+def _find_target_group(ctx: Context) -> dict[str, Any] | None:
     groups = read_or_none(
         lambda: ctx.clients.elbv2.describe_target_groups(Names=[tg_name(ctx.name)]),
         "TargetGroupNotFound",
@@ -125,16 +133,23 @@ def find_target_group(ctx: Context) -> dict[str, Any] | None:
 
 
 def find_listeners(ctx: Context, lb_arn: str) -> dict[int, dict[str, Any]]:
-    with aws_errors("Reading listeners"):
-        listeners = ctx.clients.elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
-    return {listener["Port"]: listener for listener in listeners}
+    def read(ctx: Context) -> dict[int, dict[str, Any]]:
+        with aws_errors("Reading listeners"):
+            listeners = ctx.clients.elbv2.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
+        return {listener["Port"]: listener for listener in listeners}
+
+    return ctx.read_once(f"listeners {lb_arn}", read)
 
 
 def find_rules(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
     """Every non-default rule of the listener."""
-    with aws_errors("Reading listener rules"):
-        rules = list(pages(ctx.clients.elbv2, "describe_rules", "Rules", ListenerArn=listener_arn))
-    return [r for r in rules if not r.get("IsDefault")]
+
+    def read(ctx: Context) -> list[dict[str, Any]]:
+        with aws_errors("Reading listener rules"):
+            rules = pages(ctx.clients.elbv2, "describe_rules", "Rules", ListenerArn=listener_arn)
+            return [r for r in rules if not r.get("IsDefault")]
+
+    return ctx.read_once(f"rules {listener_arn}", read)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -375,7 +390,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
             elbv2.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 
             def gone() -> tuple[bool, str]:
-                return find_load_balancer(ctx) is None, "deleting"
+                return _find_load_balancer(ctx) is None, "deleting"
 
             wait_until(
                 label="ALB deletion",

@@ -326,6 +326,10 @@ def policy_headers(config: dict[str, Any]) -> dict[str, Any]:
 
 def find_response_headers_policy(ctx: Context) -> dict[str, Any] | None:
     """This edge's custom policy ({"Id", "ResponseHeadersPolicyConfig", ...}), or None."""
+    return ctx.read_once("response_headers_policy", _find_response_headers_policy)
+
+
+def _find_response_headers_policy(ctx: Context) -> dict[str, Any] | None:
     name = response_headers_policy_name(ctx.name)
     with aws_errors("Listing CloudFront response headers policies"):
         for item in pages(

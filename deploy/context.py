@@ -34,6 +34,9 @@ class Context:
     # Reads that stay true until the next write (read_once); the engine empties it after
     # every change it applies.
     reads: dict[str, Any] = field(default_factory=dict)
+    # True while the engine applies one change: a change reads what it just wrote (a lock
+    # token, a deletion it waits for), so nothing is remembered then.
+    applying: bool = False
 
     @property
     def name(self) -> str:
@@ -43,7 +46,10 @@ class Context:
         return tag_list(self.config.name, self.config.tags, **kw)
 
     def read_once(self, key: str, read: Callable[[Context], T]) -> T:
-        """`read(self)`, remembered in `reads` under `key` until the next write."""
+        """`read(self)`, remembered in `reads` under `key` until the next write (while a
+        change applies, read every time)."""
+        if self.applying:
+            return read(self)
         if key not in self.reads:
             self.reads[key] = read(self)
         # One key, one reader: what is stored under `key` is what `read` returned.

@@ -14,7 +14,9 @@ to the app. So a run that failed after creating the sets seeds on the next --app
 
 Every change is applied inside `aws_errors(change.title)`, so an AWS failure names the
 change that failed. Reads remembered while planning (`ctx.read_once`: the distribution
-listing) are forgotten at every entry point and after every write.
+listing, and every lookup by name that ownership, preflight and the stages share) are
+forgotten at every entry point and after every write, and not remembered while a change
+applies.
 """
 
 from __future__ import annotations
@@ -56,10 +58,12 @@ STAGES = [
 def _apply(ctx: Context, change: Change, done: list[Change]) -> None:
     """Print the change, apply it; an AWS failure names the change (its title)."""
     ctx.out("\n".join(render_change(change)))
+    ctx.applying = True
     try:
         with aws_errors(change.title):
             change.apply()
     finally:
+        ctx.applying = False
         ctx.reads.clear()  # what was read before may have changed
     done.append(change)
 
@@ -97,6 +101,7 @@ def apply(ctx: Context, *, seed: Callable[[Context], None] | None = None) -> lis
             _apply(ctx, change, done)
         if stage.name == "waf":
             (seed or seed_allowlist)(ctx)
+            ctx.reads.clear()  # seeding wrote the IP sets
     return done
 
 

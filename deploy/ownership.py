@@ -126,7 +126,7 @@ def _bucket_namesake(ctx: Context) -> list[Namesake]:
 
     def tag() -> None:
         # PutBucketTagging replaces the whole set: keep the owner's other tags.
-        current = s3._bucket_tags(ctx)
+        current = s3._read_bucket_tags(ctx)  # now, not as planned
         merged = {**current, **{t["Key"]: t["Value"] for t in ctx.tags()}}
         ctx.clients.s3.put_bucket_tagging(
             Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in merged.items()]}

@@ -48,6 +48,10 @@ def bucket_domain(ctx: Context) -> str:
 
 
 def _bucket_exists(ctx: Context) -> bool:
+    return ctx.read_once("bucket_exists", _head_bucket)
+
+
+def _head_bucket(ctx: Context) -> bool:
     bucket = ctx.config.frontend_bucket
     try:
         ctx.clients.s3.head_bucket(Bucket=bucket)
@@ -66,6 +70,10 @@ def _bucket_exists(ctx: Context) -> bool:
 
 
 def _bucket_tags(ctx: Context) -> dict[str, str]:
+    return ctx.read_once("bucket_tags", _read_bucket_tags)
+
+
+def _read_bucket_tags(ctx: Context) -> dict[str, str]:
     bucket = ctx.config.frontend_bucket
     response = read_or_none(
         lambda: ctx.clients.s3.get_bucket_tagging(Bucket=bucket),
@@ -89,6 +97,10 @@ def _public_access_block(ctx: Context) -> dict[str, bool]:
 
 
 def find_oac(ctx: Context) -> dict[str, Any] | None:
+    return ctx.read_once("oac", _find_oac)
+
+
+def _find_oac(ctx: Context) -> dict[str, Any] | None:
     name = oac_name(ctx.name)
     client = ctx.clients.cloudfront
     with aws_errors("Listing CloudFront origin access controls"):

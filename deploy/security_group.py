@@ -43,6 +43,10 @@ def prefix_list_id(ctx: Context) -> str:
 
 
 def find_group(ctx: Context) -> dict[str, Any] | None:
+    return ctx.read_once("security_group", _find_group)
+
+
+def _find_group(ctx: Context) -> dict[str, Any] | None:
     with aws_errors("Reading security groups"):
         groups = ctx.clients.ec2.describe_security_groups(
             Filters=[

@@ -56,6 +56,10 @@ def _list_all(ctx: Context, operation: str, key: str) -> Iterator[dict[str, Any]
 
 
 def find_ip_sets(ctx: Context) -> dict[int, dict[str, Any]]:
+    return ctx.read_once("ip_sets", _find_ip_sets)
+
+
+def _find_ip_sets(ctx: Context) -> dict[int, dict[str, Any]]:
     with aws_errors("Listing WAF IP sets"):
         summaries = {s["Name"]: s for s in _list_all(ctx, "list_ip_sets", "IPSets")}
     return {
@@ -67,6 +71,10 @@ def find_ip_sets(ctx: Context) -> dict[int, dict[str, Any]]:
 
 def find_web_acl(ctx: Context) -> dict[str, Any] | None:
     """The full web ACL and its lock token, or None."""
+    return ctx.read_once("web_acl", _find_web_acl)
+
+
+def _find_web_acl(ctx: Context) -> dict[str, Any] | None:
     name = web_acl_name(ctx.name)
     with aws_errors("Listing WAF web ACLs"):
         for summary in _list_all(ctx, "list_web_acls", "WebACLs"):
@@ -225,7 +233,7 @@ def plan(ctx: Context) -> list[Change]:
     if field_changes:
 
         def update_acl() -> None:
-            current = find_web_acl(ctx)
+            current = _find_web_acl(ctx)  # now, not as planned
             if current is None:
                 raise DeployError(
                     f"WAF web ACL {name} was deleted after the plan was made: nothing was "
@@ -283,7 +291,7 @@ def plan_destroy(ctx: Context) -> list[Change]:
         name = acl["Name"]
 
         def delete_acl() -> None:
-            current = find_web_acl(ctx)
+            current = _find_web_acl(ctx)  # now, not as planned
             if current is None:
                 return
             # WAFAssociatedItemException while the distribution's deletion propagates.

@@ -61,7 +61,7 @@ def test_the_old_ip_set_description_is_refused_before_it_reaches_moto(waf):
 
 def waf_context(waf):
     """Just enough of deploy.context.Context for deploy/waf.py's plan."""
-    return SimpleNamespace(
+    ctx = SimpleNamespace(
         name="gatehouse-local",
         state={},
         clients=SimpleNamespace(wafv2=waf),
@@ -70,6 +70,8 @@ def waf_context(waf):
         out=lambda *lines: None,
         poll_interval=0,
     )
+    ctx.read_once = lambda key, read: read(ctx)  # nothing remembered: every read is fresh
+    return ctx
 
 
 def test_the_description_provisioning_sends_now_is_accepted(waf):

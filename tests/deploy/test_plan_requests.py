@@ -1,5 +1,6 @@
-"""What a no-op plan costs in AWS requests: reads only, and the distributions listed once
-(ownership, the origin secret and the distribution's own plan all need them)."""
+"""What a no-op plan costs in AWS requests: reads only, and every lookup by name made once
+(ownership reads everything it later plans: the distributions, the web ACL, the ALB, the
+security group, the bucket, the OAC and the response headers policy)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,20 @@ def test_a_no_op_plan_only_reads_and_lists_distributions_once(edge_config, aws_c
     assert mutating(aws_calls) == {}
     assert aws_calls["ListDistributions"] == 1  # was 6
     assert aws_calls["ListTagsForResource"] == 4  # was 7: 3 WAF resources, 1 distribution
+    # Ownership's reads are the stages' reads (ctx.read_once): one of each, not two.
+    for lookup in (
+        "ListIPSets",
+        "ListWebACLs",
+        "GetWebACL",
+        "HeadBucket",
+        "GetBucketTagging",
+        "ListOriginAccessControls",
+        "ListResponseHeadersPolicies",
+        "DescribeSecurityGroups",
+        "DescribeTargetGroups",
+        "DescribeLoadBalancers",
+        "DescribeListeners",
+        "DescribeRules",
+    ):
+        assert aws_calls[lookup] == 1, lookup
+    assert sum(aws_calls.values()) == 27  # was 39
