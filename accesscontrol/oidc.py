@@ -7,9 +7,10 @@ only module that speaks to the provider.
 - `validated_claims`: the callback leg: the state must be one this session started (once),
   the code is exchanged with the verifier, and the ID token is validated by Authlib:
   signature through the provider's JWKS (re-read when a key id is unknown), `iss` = the
-  discovered issuer (which must be the configured one), `aud` = our client id, `exp`/`iat`
-  (two minutes' leeway), `nonce`, `at_hash`. Every failure becomes `SsoRefused` with a
-  message for the person; provider-supplied text is never shown (it arrives in the URL).
+  discovered issuer (which must be the configured one), `aud` contains our client id (and
+  `azp`, if sent, is us), `exp`/`iat` (two minutes' leeway), `nonce`, `at_hash`. Every
+  failure becomes `SsoRefused` with a message for the person; provider-supplied text is
+  never shown (it arrives in the URL).
 - `end_session_url`: the provider's end_session_endpoint (RP-initiated logout), if any.
 
 Discovery and keys are cached per configuration for an hour, so a provider's key rotation
@@ -134,14 +135,23 @@ def validated_claims(*, config: OidcConfig, request: HttpRequest) -> tuple[dict[
     """The callback: exchange the code; the validated ID token's claims, and the token."""
     app = client_for(config)
     name = config.provider_name
-    _metadata(config, app)
+    metadata = _metadata(config, app)
     if not request.GET.get("error") and not (request.GET.get("code") and request.GET.get("state")):
         raise SsoRefused(
             "callback_invalid",
             f"This page expects a sign-in answer from {name}; start with 'Sign in with {name}'.",
         )
     try:
-        token = app.authorize_access_token(request)
+        token = app.authorize_access_token(
+            request,
+            # Authlib checks `iss` by default, but `aud` only through `azp` (a token for
+            # another client that names us as its authorized party would pass): OIDC Core
+            # 3.1.3.7 says the audience MUST contain our client id. Both, explicitly.
+            claims_options={
+                "iss": {"essential": True, "values": [metadata["issuer"]]},
+                "aud": {"essential": True, "values": [config.client_id]},
+            },
+        )
     except MismatchingStateError as exc:
         raise SsoRefused(
             "state_mismatch",

@@ -1,8 +1,8 @@
 """The development OpenID provider (deploy/localstack/oidc_provider) for tests: started
-once per module as its own process on a free loopback port, and a scripted person who
-signs in there with `requests` (the browser tests use Chromium instead).
+once per test session (on first use) as its own process on a free loopback port, and a
+scripted person who signs in there with `requests` (the browser tests use Chromium).
 
-`dev_provider` is a module-scoped fixture: import it into a test module to use it."""
+`dev_provider` is a session-scoped fixture (tests/conftest.py imports it)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class DevProvider:
         return OidcConfig(**values)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def dev_provider(tmp_path_factory):
     from deploy.localstack import oidc_provider as dev
     from deploy.localstack.oidc_provider.__main__ import READY

@@ -8,15 +8,15 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from tests.api.conftest import EDGE_IP, VIEWER_IP, alb_headers, cover, edge_headers
+from tests.api.conftest import EDGE_IP, PASSWORD, VIEWER_IP, alb_headers, cover, edge_headers
 from tests.conftest import role_group
-from tests.devidp import callback_path, dev_provider, sign_in_at_provider  # noqa: F401
+from tests.devidp import callback_path, sign_in_at_provider
 
 START = "/api/auth/oidc/start"
 
 
 @pytest.fixture
-def sso(settings, dev_provider, db):  # noqa: F811
+def sso(settings, dev_provider, db):
     from accesscontrol.oidc import forget_clients
 
     # The role groups, as migration 0002 made them (flushed by transactional tests).
@@ -54,7 +54,10 @@ def post_csrf(client, path, body=None):
         path,
         body,
         content_type="application/json",
-        headers={"x-csrftoken": client.cookies["csrftoken"].value, "referer": "https://testserver/"},
+        headers={
+            "x-csrftoken": client.cookies["csrftoken"].value,
+            "referer": "https://testserver/",
+        },
     )
 
 
@@ -72,7 +75,7 @@ def test_session_without_single_sign_on_offers_passwords_only(make_client):
     assert body["sign_in"] == {"password": "on", "sso": None}
 
 
-def test_start_sends_code_flow_with_pkce_state_and_nonce(make_client, sso, dev_provider):  # noqa: F811
+def test_start_sends_code_flow_with_pkce_state_and_nonce(make_client, sso, dev_provider):
     location = start(make_client())
     parts = urlsplit(location)
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -105,7 +108,11 @@ def test_editor_group_signs_in_as_editor_and_is_audited(make_client, sso, waf):
     assert identity.issuer == sso.issuer and identity.groups == ["gatehouse-editors"]
     event = AuditEvent.objects.get(action="auth.login")
     assert event.subject == "user:alice@example.com"
-    assert event.after == {"method": "sso:Dev IdP", "role": "editor", "groups": ["gatehouse-editors"]}
+    assert event.after == {
+        "method": "sso:Dev IdP",
+        "role": "editor",
+        "groups": ["gatehouse-editors"],
+    }
     assert event.request_ip == VIEWER_IP
     # An editor may change the allowlist.
     created = client.post(
@@ -241,7 +248,9 @@ def test_provider_error_is_shown_without_echoing_its_text(make_client, sso):
     client.get(f"/api/auth/oidc/callback?{query}")
     error = session(client)["sso_error"]
     assert error["code"] == "provider_error"
-    assert error["message"] == "Dev IdP refused the sign-in: you (or its policy) declined the sign-in."
+    assert error["message"] == (
+        "Dev IdP refused the sign-in: you (or its policy) declined the sign-in."
+    )
 
 
 def test_existing_local_account_with_that_name_is_not_taken_over(make_client, sso):
@@ -267,7 +276,7 @@ def test_deactivated_account_is_refused(make_client, sso):
     assert not body["authenticated"] and body["sso_error"]["code"] == "account_disabled"
 
 
-def test_sign_out_returns_the_providers_end_session_url(make_client, sso, dev_provider):  # noqa: F811
+def test_sign_out_returns_the_providers_end_session_url(make_client, sso, dev_provider):
     client = make_client(csrf=True)
     sign_in(client, "alice")
     id_token = client.session["gatehouse_sso_id_token"]
@@ -290,9 +299,9 @@ def test_password_sign_out_still_answers_204(make_client, sso):
     assert response.status_code == 204
 
 
-def login(client, username, password="correct horse battery staple"):
+def login(client, username):
     session(client)
-    return post_csrf(client, "/api/auth/login", {"username": username, "password": password})
+    return post_csrf(client, "/api/auth/login", {"username": username, "password": PASSWORD})
 
 
 def test_break_glass_passwords_are_for_superusers_only(make_client, sso):

@@ -332,6 +332,8 @@ def test_verify_fails_and_says_why_when_the_edge_drifts(stack):
 
 
 def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
+    # ... nor the development OpenID provider (deploy.localstack.oidc_provider and
+    # django-oauth-toolkit, a dev dependency).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
     env.update(
         DJANGO_SECRET_KEY="k" * 60,
@@ -341,7 +343,7 @@ def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
     probe = (
         "import sys, adminsite.wsgi; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'werkzeug', "
-        "'cryptography') or m.startswith('deploy.localstack')))"
+        "'cryptography', 'oauth2_provider') or m.startswith('deploy.localstack')))"
     )
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
