@@ -4,6 +4,7 @@ sign-in form, and a home page listing the demo users."""
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import include, path
 
@@ -19,6 +20,7 @@ urlpatterns = [
         ),
         name="login",
     ),
+    path("favicon.ico", lambda request: HttpResponse(status=204)),
     path(
         "",
         lambda request: render(
