@@ -32,7 +32,7 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
-class TestProvider:
+class FakeProvider:
     """Serves discovery and JWKS; the token endpoint answers with `next_claims`, signed
     with `signing_key` (by default the published key)."""
 
@@ -86,7 +86,7 @@ class TestProvider:
 
 @pytest.fixture(scope="module")
 def provider():
-    server = TestProvider()
+    server = FakeProvider()
     yield server
     server.stop()
 
