@@ -11,7 +11,9 @@ Invariants:
 - Roles are re-read at every sign-in and come only from the provider's groups through
   GATEHOUSE_OIDC_ROLE_MAP: the `viewer` / `editor` group memberships and `is_superuser`
   are set to exactly what the map gives (a user whose groups map to nothing keeps an
-  account but has no role: the API then shows and changes nothing).
+  account but has no role: the API then shows and changes nothing). An empty map means
+  the provider sends no usable groups (Google's ID tokens have none): then roles are
+  given in Gatehouse (the Django admin) and sign-in leaves them alone; new users have none.
 - Every sign-in is audited (auth.login, with the method and the role before and after);
   every refusal too (auth.sso_refused), one event per subject, address and reason per
   cool-off window with a count, as failed password sign-ins are (accesscontrol.signin).
@@ -41,6 +43,7 @@ REFUSED = "auth.sso_refused"
 UNKNOWN_USER = "unknown user"
 NO_ROLE = "none"
 USERNAME_MAX = 150  # Django's AbstractUser.username
+GOOGLE_ISSUER = "https://accounts.google.com"
 
 
 @dataclass
@@ -114,6 +117,15 @@ def check_email(claims: Mapping[str, Any], *, config: OidcConfig) -> str:
             f"addresses at {', '.join(config.allowed_email_domains)}. Ask an administrator to "
             "add the email scope to Gatehouse's app at the identity provider.",
         )
+    # Google Workspace: `hd` names the account's Workspace domain (a personal Google account
+    # may carry any verified address); when sent, it must be allowed too.
+    hosted = str(claims.get("hd") or "").lower()
+    if (hosted or config.issuer == GOOGLE_ISSUER) and hosted not in config.allowed_email_domains:
+        raise SsoRefused(
+            "hosted_domain_not_allowed",
+            f"{email or 'This account'} is not an account of "
+            f"{', '.join(config.allowed_email_domains)}'s Google Workspace.",
+        )
     if claims.get("email_verified") is False:
         raise SsoRefused(
             "email_unverified",
@@ -160,6 +172,7 @@ def _sign_in(*, config: OidcConfig, claims: Mapping[str, Any], requester: Reques
             "emit only the groups assigned to the Gatehouse application.",
         )
     email = check_email(claims, config=config)
+    managed = bool(config.role_map)  # else roles are given in Gatehouse (module docstring)
     groups = provider_groups(claims, claim=config.groups_claim)
     roles = mapped_roles(groups, config.role_map)
     user_model = get_user_model()
@@ -199,17 +212,19 @@ def _sign_in(*, config: OidcConfig, claims: Mapping[str, Any], requester: Reques
             user.email = email
         user.first_name = str(claims.get("given_name") or "")[:150]
         user.last_name = str(claims.get("family_name") or "")[:150]
-        user.is_superuser = SUPERUSER in roles
-        user.is_staff = user.is_superuser  # the Django admin is for superusers only
+        if managed:
+            user.is_superuser = SUPERUSER in roles
+            user.is_staff = user.is_superuser  # the Django admin is for superusers only
         user.save()
-        role_groups = Group.objects.filter(name__in=(VIEWER, EDITOR))
-        user.groups.remove(*[g for g in role_groups if g.name not in roles])
-        user.groups.add(*[g for g in role_groups if g.name in roles])
+        if managed:
+            role_groups = Group.objects.filter(name__in=(VIEWER, EDITOR))
+            user.groups.remove(*[g for g in role_groups if g.name not in roles])
+            user.groups.add(*[g for g in role_groups if g.name in roles])
         identity.email = email
         identity.groups = groups[:100]
         identity.last_sign_in_at = now
         identity.save()
-        role = role_name(roles)
+        role = role_name(roles) if managed else current_role(user)
         record_audit_event(
             requester=Requester(
                 user=user, ip=requester.ip, user_agent=requester.user_agent, name=requester.name

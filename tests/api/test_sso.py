@@ -175,11 +175,28 @@ def test_roles_are_read_again_at_every_sign_in(make_client, sso, settings):
     latest = AuditEvent.objects.filter(action="auth.login").latest("id")
     assert latest.before == {"role": "editor"} and latest.after["role"] == "viewer"
     assert "editor -> viewer" in latest.reason
-    # ... and when no group maps any more, the role is gone at the next sign-in.
-    settings.GATEHOUSE_OIDC = replace(sso, role_map={})
+    # ... and when none of her groups maps any more, the role is gone at the next sign-in.
+    settings.GATEHOUSE_OIDC = replace(sso, role_map={"gatehouse-viewers": "viewer"})
     client = make_client()
     sign_in(client, "alice")
     assert session(client)["user"]["role"] == "none"
+
+
+def test_without_a_role_map_roles_are_given_in_gatehouse(make_client, sso, settings):
+    """Google's ID tokens carry no groups: the provider only says who it is."""
+    from dataclasses import replace
+
+    from django.contrib.auth import get_user_model
+
+    settings.GATEHOUSE_OIDC = replace(sso, role_map={})
+    client = make_client()
+    sign_in(client, "alice")
+    assert session(client)["user"]["role"] == "none"  # a new account has no role
+    user = get_user_model().objects.get(username="alice@example.com")
+    user.groups.add(role_group("editor"))  # an admin gives one in the Django admin
+    client = make_client()
+    sign_in(client, "alice")
+    assert session(client)["user"]["role"] == "editor"  # and sign-in keeps it
 
 
 def test_email_outside_allowed_domains_is_refused_with_a_message(make_client, sso):

@@ -220,6 +220,15 @@ def test_unreachable_provider_is_a_clear_refusal(make_client, settings, sso):
     assert "could not reach Test IdP" in error["message"]
 
 
+def test_a_hosted_domain_outside_the_allowed_ones_is_refused(make_client, settings, sso, provider):
+    from dataclasses import replace
+
+    settings.GATEHOUSE_OIDC = replace(sso, allowed_email_domains=("example.com",))
+    body = callback_with(make_client(), provider, hd="elsewhere.example")
+    assert body["sso_error"]["code"] == "hosted_domain_not_allowed"
+    assert callback_with(make_client(), provider, hd="example.com")["authenticated"]
+
+
 def test_groups_sent_by_reference_are_refused_with_advice(make_client, sso, provider):
     body = callback_with(
         make_client(),
