@@ -13,6 +13,8 @@ import os
 import signal
 import socketserver
 import sys
+import threading
+import time
 from types import FrameType
 from typing import NoReturn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -32,6 +34,18 @@ class _Handler(WSGIRequestHandler):
 
 def _stop(signum: int, frame: FrameType | None) -> NoReturn:
     raise SystemExit(0)
+
+
+def exit_with_parent() -> None:
+    """Stop when the process that started it is gone (even killed): never an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def ensure_demo_data(*, client_secret: str) -> None:
@@ -68,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
 
+    exit_with_parent()
     os.environ["GATEHOUSE_DEV_OIDC_DIR"] = args.data_dir
     os.environ["DJANGO_SETTINGS_MODULE"] = "deploy.localstack.oidc_provider.settings"
     import django

@@ -24,6 +24,7 @@ Development only: it needs the dev dependencies (moto) and settings in local mod
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
@@ -201,16 +202,15 @@ class DevOpenIdProvider:
     """The development OpenID provider in its own process (its own Django settings), and
     Gatehouse's single sign-on pointed at it for this run (a fresh client secret each run)."""
 
-    def __init__(self, proc: subprocess.Popen[str], issuer: str) -> None:
+    def __init__(self, proc: subprocess.Popen[str], *, port: int, secret: str) -> None:
         self.proc = proc
-        self.issuer = issuer
+        self.port = port
+        self.secret = secret
+        self.issuer = ""
 
     @classmethod
-    def start(cls, *, port: int, data_dir: Path) -> DevOpenIdProvider:
-        from accesscontrol.oidc_config import OidcConfig, parse_domains, parse_role_map
-        from deploy.localstack import oidc_provider as dev
-        from deploy.localstack.oidc_provider.__main__ import READY
-
+    def launch(cls, *, port: int, data_dir: Path) -> DevOpenIdProvider:
+        """Start the process; it migrates and comes up while the edge is provisioned."""
         secret = secrets.token_urlsafe(32)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
         proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
@@ -228,6 +228,15 @@ class DevOpenIdProvider:
             stdout=subprocess.PIPE,
             text=True,
         )
+        return cls(proc, port=port, secret=secret)
+
+    def wait_ready(self) -> None:
+        """Wait for its ready line, then point Gatehouse's single sign-on at it."""
+        from accesscontrol.oidc_config import OidcConfig, parse_domains, parse_role_map
+        from deploy.localstack import oidc_provider as dev
+        from deploy.localstack.oidc_provider.__main__ import READY
+
+        proc, port = self.proc, self.port
         # Its ready line, or "" when it died (or hung: waited for at most a minute).
         ready, _, _ = select.select([proc.stdout], [], [], 60) if proc.stdout else ([], [], [])
         line = proc.stdout.readline() if ready and proc.stdout else ""
@@ -237,17 +246,16 @@ class DevOpenIdProvider:
                 f"The development OpenID provider did not start (port {port}; set "
                 "GATEHOUSE_LOCAL_OIDC_PORT, or GATEHOUSE_LOCAL_OIDC=off to run without it)."
             )
-        issuer = line.split(READY, 1)[1].strip()
+        self.issuer = line.split(READY, 1)[1].strip()
         settings.GATEHOUSE_OIDC = OidcConfig(
-            issuer=issuer,
+            issuer=self.issuer,
             client_id=dev.CLIENT_ID,
-            client_secret=secret,
+            client_secret=self.secret,
             scopes=tuple(dev.SCOPES.split()),
             role_map=parse_role_map(dev.ROLE_MAP),
             allowed_email_domains=parse_domains(dev.ALLOWED_EMAIL_DOMAINS),
             provider_name="Dev IdP",
         )
-        return cls(proc, issuer)
 
     def banner(self) -> list[str]:
         from deploy.localstack.oidc_provider import DEMO_PASSWORD, DEMO_USERS
@@ -262,6 +270,8 @@ class DevOpenIdProvider:
         ]
 
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
@@ -356,6 +366,14 @@ class Command(BaseCommand):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # SIGTERM (systemd, docker, `kill`) stops as cleanly as Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
+        provider = (
+            DevOpenIdProvider.launch(port=options["oidc_port"], data_dir=Path(options["oidc_dir"]))
+            if dev_oidc
+            else None
+        )
+        if provider:
+            # Whatever stops this command (an error while provisioning included) stops it.
+            atexit.register(provider.stop)
         call_command("migrate", interactive=False, verbosity=0)
 
         endpoint = f"http://127.0.0.1:{options['aws_port']}"
@@ -396,11 +414,12 @@ class Command(BaseCommand):
         settings.GATEHOUSE_ORIGIN_SECRETS = [secret]
 
         password_note = self._ensure_admin()
-        provider = (
-            DevOpenIdProvider.start(port=options["oidc_port"], data_dir=Path(options["oidc_dir"]))
-            if dev_oidc
-            else None
-        )
+        if provider:
+            try:
+                provider.wait_ready()
+            except CommandError:
+                moto_server.stop()
+                raise
         # The WSGI app gunicorn serves in production (health check wrapper included).
         from adminsite.wsgi import application
 
