@@ -14,7 +14,9 @@ only module that speaks to the provider.
 - `end_session_url`: the provider's end_session_endpoint (RP-initiated logout), if any.
 
 Discovery and keys are cached per configuration for an hour, so a provider's key rotation
-or endpoint change is picked up without a restart.
+or endpoint change is picked up without a restart. Authlib, joserfc and requests are
+imported on first use: processes that never sign anyone in this way (every command, a
+deployment without single sign-on) do not pay for them at start-up.
 """
 
 from __future__ import annotations
@@ -22,17 +24,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
-from authlib.integrations.django_client import DjangoOAuth2App, OAuth
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseRedirect
-from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
 
 from accesscontrol.oidc_config import CALLBACK_PATH, OidcConfig
 from accesscontrol.sso import SsoRefused
+
+if TYPE_CHECKING:
+    from authlib.integrations.django_client import DjangoOAuth2App
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ _apps: dict[tuple[str, ...], tuple[float, DjangoOAuth2App]] = {}
 
 def client_for(config: OidcConfig) -> DjangoOAuth2App:
     """Authlib's client for this provider; rebuilt (discovery and keys re-read) hourly."""
+    from authlib.integrations.django_client import OAuth
+
     key = (config.issuer, config.client_id, config.client_secret, *config.scopes)
     now = time.monotonic()
     with _lock:
@@ -89,6 +92,8 @@ def forget_clients() -> None:
 
 
 def _metadata(config: OidcConfig, app: DjangoOAuth2App) -> dict[str, Any]:
+    import requests
+
     try:
         metadata: dict[str, Any] = app.load_server_metadata()
     except (requests.RequestException, ValueError) as exc:
@@ -119,6 +124,8 @@ def authorization_redirect(
     *, config: OidcConfig, request: HttpRequest, redirect_uri: str
 ) -> HttpResponseRedirect:
     """Redirect to the provider's authorization endpoint (code flow, PKCE, state, nonce)."""
+    import requests
+
     app = client_for(config)
     _metadata(config, app)
     try:
@@ -133,6 +140,10 @@ def authorization_redirect(
 
 def validated_claims(*, config: OidcConfig, request: HttpRequest) -> tuple[dict[str, Any], str]:
     """The callback: exchange the code; the validated ID token's claims, and the token."""
+    import requests
+    from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+    from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
+
     app = client_for(config)
     name = config.provider_name
     metadata = _metadata(config, app)
