@@ -243,3 +243,31 @@ class ScheduledSyncClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.holder} at {self.claimed_at}"
+
+
+class SingleSignOnIdentity(models.Model):
+    """The identity provider's account (`issuer` + `sub`, stable for the account's life)
+    a Gatehouse user signs in as (accesscontrol.sso).
+
+    Users are matched by this link, never by email or username: an address can be reused
+    or typed into a local account, and a local (break-glass) account must never be taken
+    over, or have its roles rewritten, by whoever the provider says has that address."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, blank=True)
+    # The provider's groups at the last sign-in, as sent (what the role was read from).
+    groups = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_issuer_sub")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

@@ -75,7 +75,10 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend plus GATEHOUSE_PASSWORD_LOGIN (single sign-on block below).
+    "accesscontrol.passwords.PasswordPolicyBackend",
+    # Sessions started by single sign-on (it checks no credentials itself).
+    "accesscontrol.sso.SingleSignOnBackend",
 ]
 
 ROOT_URLCONF = "adminsite.urls"
@@ -229,6 +232,16 @@ GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER = env.bool("GATEHOUSE_LOCAL_TRUST_VIEWER_HEA
 GATEHOUSE_ALLOW_PRIVATE_RANGES = env.bool("GATEHOUSE_ALLOW_PRIVATE_RANGES", default=False)
 GATEHOUSE_MIN_PREFIX_V4 = env.int("GATEHOUSE_MIN_PREFIX_V4", default=16)
 GATEHOUSE_MIN_PREFIX_V6 = env.int("GATEHOUSE_MIN_PREFIX_V6", default=48)
+# --- Single sign-on (OpenID Connect): off while GATEHOUSE_OIDC_ISSUER is unset -------------
+# accesscontrol.oidc_config parses and checks every GATEHOUSE_OIDC_* variable (a bad value
+# is ImproperlyConfigured naming it); accesscontrol.oidc / .sso do the sign-in.
+from accesscontrol.oidc_config import load_oidc_config, password_login_mode  # noqa: E402
+
+GATEHOUSE_OIDC = load_oidc_config(lambda name, default: env.str(name, default=default))
+# "on", "superusers" (break-glass only; the default with single sign-on) or "off".
+GATEHOUSE_PASSWORD_LOGIN = password_login_mode(
+    env.str("GATEHOUSE_PASSWORD_LOGIN", default=""), sso_on=GATEHOUSE_OIDC is not None
+)
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")

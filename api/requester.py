@@ -8,6 +8,7 @@ and then the memo is renewed with the new user and the same address.
 
 from dataclasses import replace
 
+from django.http import HttpRequest
 from rest_framework.request import Request
 
 from accesscontrol.audit import Requester
@@ -17,7 +18,7 @@ USER_AGENT_MAX = 512  # AuditEvent.user_agent's length
 _MEMO = "_gatehouse_requester"
 
 
-def requester_for(request: Request) -> Requester:
+def requester_for(request: Request | HttpRequest) -> Requester:
     django_request = getattr(request, "_request", request)
     user = request.user if request.user.is_authenticated else None
     requester = getattr(django_request, _MEMO, None)

@@ -95,10 +95,39 @@ class UserSerializer(serializers.Serializer[Any]):
         }
 
 
+class SingleSignOnSerializer(serializers.Serializer[Any]):
+    provider_name = serializers.CharField()
+    start_url = serializers.CharField(help_text="Open it in the browser (a redirect).")
+
+
+class SignInOptionsSerializer(serializers.Serializer[Any]):
+    password = serializers.ChoiceField(
+        choices=["on", "superusers", "off"],
+        help_text="GATEHOUSE_PASSWORD_LOGIN: whether the password form is offered "
+        "(superusers: as break-glass only).",
+    )
+    sso = SingleSignOnSerializer(allow_null=True)
+
+
+class SsoErrorSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class SessionSerializer(serializers.Serializer[Any]):
     authenticated = serializers.BooleanField()
     user = UserSerializer(allow_null=True)
     viewer_ip = serializers.CharField()
+    sign_in = SignInOptionsSerializer()
+    sso_error = SsoErrorSerializer(
+        allow_null=True,
+        required=False,
+        help_text="Why the last single sign-on failed; given once (GET /api/auth/session).",
+    )
+
+
+class LogoutSerializer(serializers.Serializer[Any]):
+    end_session_url = serializers.CharField()
 
 
 class LoginSerializer(serializers.Serializer[Any]):

@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import access, auth, blocked, errors, networks, seed, sync
+from api.views import access, auth, blocked, errors, networks, oidc, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -12,6 +12,9 @@ urlpatterns = [
     path("auth/session", auth.SessionView.as_view(), name="auth-session"),
     path("auth/login", auth.LoginView.as_view(), name="auth-login"),
     path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
+    # Single sign-on (OpenID Connect): browser redirects, not JSON (api.views.oidc).
+    path("auth/oidc/start", oidc.start, name="auth-oidc-start"),
+    path("auth/oidc/callback", oidc.callback, name="auth-oidc-callback"),
     path("me", networks.MeView.as_view(), name="me"),
     path("networks", networks.NetworkListView.as_view(), name="networks"),
     path("networks/mine", networks.MyNetworkView.as_view(), name="networks-mine"),

@@ -119,15 +119,22 @@ async function showLogin(message) {
 // Signed in, but no group grants anything yet: say who can fix it, not "not allowed".
 async function refuseNoRole() {
   const name = ctx.user.username;
+  // With single sign-on, roles come from the provider's groups (re-read at each sign-in).
+  const sso = ctx.session?.sign_in?.sso;
+  const where = sso
+    ? `a ${sso.provider_name} group that Gatehouse maps to viewer or editor`
+    : "the viewer or editor group";
   await api("/api/auth/logout", { method: "POST" }).catch(() => null);
   signedIn(await api("/api/auth/session"));
   return showLogin(
-    `You signed in as ${name}, but your account has no role yet. Ask an admin to add you to the viewer or editor group, then sign in again.`,
+    `You signed in as ${name}, but your account has no role yet. Ask an admin to add you to ${where}, then sign in again.`,
   );
 }
 
 async function signOut() {
-  await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  const out = await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  // A single sign-on session: end the provider's session too (it sends the browser back).
+  if (out?.end_session_url) return location.assign(out.end_session_url);
   signedIn(await api("/api/auth/session"));
   announce("Signed out.");
   // Diagnostics stays open to everyone; any other screen shows the sign-in form.

@@ -365,3 +365,8 @@ def role_group(name: str):
             )
         )
     return group
+
+
+# Single sign-on: the development OpenID provider, one process per test session, started on
+# first use (tests/devidp.py).
+from tests.devidp import dev_provider  # noqa: E402, F401

@@ -9,6 +9,7 @@ accesscontrol.signin), auth.lockout, auth.logout.
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
@@ -19,27 +20,41 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accesscontrol import signin
+from accesscontrol import oidc, signin
 from accesscontrol.audit import record_audit_event
 from accesscontrol.clientip import lockout_key
+from accesscontrol.oidc_config import PASSWORD_OFF, PASSWORD_ON
 from api.authentication import enforce_csrf, lockout_response
 from api.requester import requester_for
 from api.serializers import (
     ErrorSerializer,
     LockedOutErrorSerializer,
     LoginSerializer,
+    LogoutSerializer,
     SessionSerializer,
     UserSerializer,
 )
+from api.views.oidc import end_session_url, take_error
+
+SSO_START_URL = "/api/auth/oidc/start"
 
 
 def session_body(request: Request) -> dict[str, Any]:
     user = request.user
     signed_in = user.is_authenticated
+    config = oidc.configured()
     return {
         "authenticated": signed_in,
         "user": UserSerializer(user).data if signed_in else None,
         "viewer_ip": str(requester_for(request).ip),
+        # How the console offers sign-in: single sign-on, and whether the password form
+        # is shown (GATEHOUSE_PASSWORD_LOGIN: on, superusers = break-glass, off).
+        "sign_in": {
+            "password": settings.GATEHOUSE_PASSWORD_LOGIN,
+            "sso": {"provider_name": config.provider_name, "start_url": SSO_START_URL}
+            if config
+            else None,
+        },
     }
 
 
@@ -53,7 +68,8 @@ class SessionView(APIView):
     )
     def get(self, request: Request) -> Response:
         get_token(request)  # sets the csrftoken cookie the console sends back as X-CSRFToken
-        return Response(session_body(request))
+        # A single sign-on refusal, shown once on the sign-in screen (api.views.oidc).
+        return Response({**session_body(request), "sso_error": take_error(request._request)})
 
 
 class LoginView(APIView):
@@ -94,6 +110,11 @@ class LoginView(APIView):
             )
             return lockout_response(django_request, None, credentials)
 
+        if settings.GATEHOUSE_PASSWORD_LOGIN == PASSWORD_OFF:
+            raise exceptions.PermissionDenied(
+                "Password sign-in is turned off: sign in with single sign-on.",
+                code="password_login_off",
+            )
         user = authenticate(django_request, username=username, password=password)
         if user is None:
             signin.record_sign_in_failure(requester=requester, username=username, source=source)
@@ -111,7 +132,11 @@ class LoginView(APIView):
                 )
                 return lockout_response(django_request, None, credentials)
             raise exceptions.AuthenticationFailed(
-                "Wrong username or password.", code="invalid_credentials"
+                "Wrong username or password."
+                if settings.GATEHOUSE_PASSWORD_LOGIN == PASSWORD_ON
+                else "Wrong username or password. (Password sign-in is for superusers only, "
+                "as break-glass: everyone else signs in with single sign-on.)",
+                code="invalid_credentials",
             )
 
         login(django_request, user)
@@ -130,12 +155,18 @@ class LogoutView(APIView):
         summary="Sign out (no-op when not signed in)",
         request=None,
         responses={
+            200: OpenApiResponse(
+                LogoutSerializer,
+                description="Signed out of a single sign-on session: `end_session_url` ends "
+                "the provider's session too (the console follows it).",
+            ),
             204: OpenApiResponse(description="Signed out."),
             403: OpenApiResponse(ErrorSerializer, description="CSRF check failed."),
         },
     )
     def post(self, request: Request) -> Response:
         enforce_csrf(request)
+        end_session = end_session_url(request._request) if request.user.is_authenticated else None
         if request.user.is_authenticated:
             record_audit_event(
                 requester=requester_for(request),
@@ -143,4 +174,6 @@ class LogoutView(APIView):
                 subject=f"user:{request.user.get_username()}",
             )
         logout(request._request)
+        if end_session:
+            return Response({"end_session_url": end_session})
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -15,6 +15,7 @@ const ACTIONS = {
   "auth.logout": "Signed out",
   "auth.login_failed": "Sign-in failed",
   "auth.lockout": "Sign-in locked",
+  "auth.sso_refused": "Single sign-on refused",
   "access.create": "Access link made",
   "access.revoke": "Access link revoked",
   "access.redeem": "Access link used",

@@ -1,4 +1,6 @@
-// Sign in: the server's errors appear inline; a lockout says when to try again.
+// Sign in: the server's errors appear inline; a lockout says when to try again. With single
+// sign-on configured, "Sign in with <provider>" comes first, and the password form is shown
+// as the server says (session.sign_in.password: "on", "superusers" = break-glass, "off").
 import { ApiError, api } from "../api.js";
 import { field, formatDate, fromNow, h } from "../dom.js";
 import { alertBox, clearFieldErrors, setAlert, showFieldErrors, showFormErrors } from "../form.js";
@@ -6,8 +8,24 @@ import { alertBox, clearFieldErrors, setAlert, showFieldErrors, showFormErrors }
 export function loginView(root, { session, message, onSignedIn }) {
   const username = h("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
   const password = h("input", { name: "password", type: "password", autocomplete: "current-password", required: true });
-  const submit = h("button", { type: "submit", class: "primary wide" }, "Sign in");
+  const sso = session?.sign_in?.sso;
+  const passwordMode = sso ? session.sign_in.password : "on";
+  const submit = h("button", { type: "submit", class: sso ? "wide" : "primary wide" }, "Sign in");
   const alert = alertBox();
+  const passwordFields = [field("Username", username), field("Password", password), submit];
+  const ssoLink = sso
+    ? h("a", { class: "button primary wide sso", href: sso.start_url }, `Sign in with ${sso.provider_name}`)
+    : null;
+  let passwordPart = passwordFields;
+  if (sso && passwordMode === "on") {
+    passwordPart = [h("p", { class: "or muted small" }, "or with a password"), ...passwordFields];
+  } else if (sso && passwordMode === "superusers") {
+    passwordPart = [
+      h("details", { class: "break-glass" }, h("summary", {}, "Administrator sign-in (break-glass)"), ...passwordFields),
+    ];
+  } else if (sso) {
+    passwordPart = [];
+  }
   const form = h(
     "form",
     { class: "card login", novalidate: true, "aria-labelledby": "login-title" },
@@ -15,12 +33,13 @@ export function loginView(root, { session, message, onSignedIn }) {
     h("h1", { id: "login-title", tabindex: "-1" }, "Sign in"),
     message ? h("p", { class: "notice", role: "status" }, message) : null,
     alert,
-    field("Username", username),
-    field("Password", password),
-    submit,
+    ssoLink,
+    ...passwordPart,
     session?.viewer_ip ? h("p", { class: "muted small" }, "Signing in from ", h("code", {}, session.viewer_ip)) : null,
     h("p", { class: "muted small" }, h("a", { href: "#/diagnostics" }, "Edge diagnostics")),
   );
+  // A refused single sign-on (the callback sent the browser back here) says why, once.
+  if (session?.sso_error) setAlert(alert, session.sso_error.message);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearFieldErrors(form);
@@ -48,7 +67,8 @@ export function loginView(root, { session, message, onSignedIn }) {
     }
   });
   root.append(h("div", { class: "center" }, form));
-  username.focus();
+  if (username.isConnected && username.offsetParent !== null) username.focus();
+  else ssoLink?.focus();
 }
 
 function lockoutMessage(seconds) {

@@ -49,6 +49,20 @@ def test_missing_secret_key_in_production_names_the_variable():
     assert "DJANGO_SECRET_KEY" in result.stderr
 
 
+def test_bad_sso_role_map_stops_start_up_naming_the_variable():
+    env = {
+        **PRODUCTION_ENV,
+        "GATEHOUSE_OIDC_ISSUER": "https://idp.example.com",
+        "GATEHOUSE_OIDC_CLIENT_ID": "gatehouse",
+        "GATEHOUSE_OIDC_CLIENT_SECRET": "s3cret",
+        "GATEHOUSE_OIDC_ROLE_MAP": "gatehouse-editors=admin",
+    }
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "GATEHOUSE_OIDC_ROLE_MAP: 'gatehouse-editors=admin' maps to 'admin'" in result.stderr
+
+
 def test_debug_mode_runs_without_secret_key():
     result = manage("check", env={"DJANGO_DEBUG": "true"})
     assert result.returncode == 0, result.stderr
@@ -91,3 +105,9 @@ def env_default_database_url() -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
+
+
+def test_settings_never_install_the_development_openid_provider(settings):
+    # It runs in its own process with its own settings (deploy/localstack/oidc_provider).
+    assert not any("oauth2_provider" in app for app in settings.INSTALLED_APPS)
+    assert not any("localstack" in app for app in settings.INSTALLED_APPS)

@@ -31,7 +31,13 @@ def test_session_when_anonymous_sets_csrf_cookie_and_reports_viewer_ip():
     client = Client(**alb_headers())
     response = client.get("/api/auth/session")
     assert response.status_code == 200
-    assert response.json() == {"authenticated": False, "user": None, "viewer_ip": VIEWER_IP}
+    assert response.json() == {
+        "authenticated": False,
+        "user": None,
+        "viewer_ip": VIEWER_IP,
+        "sign_in": {"password": "on", "sso": None},
+        "sso_error": None,
+    }
     assert response.cookies["csrftoken"].value
     assert not response.cookies["csrftoken"]["httponly"]
 

@@ -67,6 +67,8 @@ def start_runlocal(tmp: Path, env: dict, ports: dict, log_name: str, *extra: str
             f"--port={ports['edge']}",
             f"--aws-port={ports['aws']}",
             f"--origin-port={ports['origin']}",
+            f"--oidc-port={ports.get('oidc') or free_port()}",
+            f"--oidc-dir={tmp / 'dev-oidc'}",
             f"--env-file={tmp / 'local.env'}",
             *extra,
         ],
@@ -96,7 +98,7 @@ def stop_runlocal(proc, log) -> int:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("localstack")
-    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port()}
+    ports = {"edge": free_port(), "aws": free_port(), "origin": free_port(), "oidc": free_port()}
     env = local_env(tmp, ports["aws"])
     # The scheduled sync runs every 2 s here (every minute by default).
     proc, log = start_runlocal(tmp, env, ports, "runlocal.log", "--sync-interval=2")
@@ -331,7 +333,35 @@ def test_verify_fails_and_says_why_when_the_edge_drifts(stack):
     assert "1 of 6 checks failed: security group admits only CloudFront" in result.stderr
 
 
+def test_single_sign_on_with_the_development_provider_through_the_edge(stack):
+    """The banner's demo user signs in with the development OpenID provider that runlocal
+    started, through the local edge (the callback is /api/*: origin secret, allowlist)."""
+    import requests
+
+    from tests.devidp import sign_in_at_provider
+
+    banner = stack["log"].read_text()
+    assert "single sign-on:  'Sign in with Dev IdP'" in banner
+    assert "alice    alice@example.com    gatehouse-editors  -> editor" in banner
+    edge = f"http://127.0.0.1:{stack['ports']['edge']}"
+    http = requests.Session()
+    offered = http.get(f"{edge}/api/auth/session", timeout=30).json()["sign_in"]
+    assert offered == {
+        "password": "on",
+        "sso": {"provider_name": "Dev IdP", "start_url": "/api/auth/oidc/start"},
+    }
+    start = http.get(f"{edge}/api/auth/oidc/start", allow_redirects=False, timeout=30)
+    assert start.headers["Location"].startswith(f"http://127.0.0.1:{stack['ports']['oidc']}/o/")
+    callback = sign_in_at_provider(start.headers["Location"], "bob")
+    assert callback.startswith(f"{edge}/api/auth/oidc/callback?")
+    assert http.get(callback, allow_redirects=False, timeout=30).headers["Location"] == "/"
+    user = http.get(f"{edge}/api/auth/session", timeout=30).json()["user"]
+    assert user["username"] == "bob@example.com" and user["role"] == "viewer"
+
+
 def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
+    # ... nor the development OpenID provider (deploy.localstack.oidc_provider and
+    # django-oauth-toolkit, a dev dependency).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GATEHOUSE_"))}
     env.update(
         DJANGO_SECRET_KEY="k" * 60,
@@ -341,7 +371,7 @@ def test_production_wsgi_app_never_imports_the_local_stack_or_moto():
     probe = (
         "import sys, adminsite.wsgi; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('moto', 'werkzeug', "
-        "'cryptography') or m.startswith('deploy.localstack')))"
+        "'cryptography', 'oauth2_provider') or m.startswith('deploy.localstack')))"
     )
     result = subprocess.run(  # noqa: S603
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -478,6 +508,7 @@ def test_a_taken_port_is_named_before_anything_is_provisioned(tmp_path):
                 f"--port={ports['edge']}",
                 f"--aws-port={ports['aws']}",
                 f"--origin-port={ports['origin']}",
+                f"--oidc-port={free_port()}",
                 f"--env-file={tmp_path / 'local.env'}",
             ],
             cwd=ROOT,

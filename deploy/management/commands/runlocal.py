@@ -6,8 +6,11 @@
 3. provision the edge into it with deploy/edge.local.toml through the same code as
    `provision_infra --apply` (which also seeds 127.0.0.1/32 and ::1/128 via accesscontrol);
 4. create the user `admin` if missing;
-5. serve the local edge (CloudFront + WAF stand-in) and, behind it, Django;
-6. write var/local.env (the settings and AWS endpoint for commands run against this
+5. start the development OpenID provider (deploy.localstack.oidc_provider, its own process
+   on loopback) and point single sign-on at it, unless GATEHOUSE_OIDC_ISSUER names a real
+   provider or --no-oidc is given;
+6. serve the local edge (CloudFront + WAF stand-in) and, behind it, Django;
+7. write var/local.env (the settings and AWS endpoint for commands run against this
    stack: `make manage ARGS=...`) and run `sync_waf` at start and every minute, as
    production schedules it, so temporary entries expire here too.
 
@@ -21,13 +24,17 @@ Development only: it needs the dev dependencies (moto) and settings in local mod
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import os
 import secrets
+import select
 import signal
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 from argparse import ArgumentParser
@@ -85,6 +92,7 @@ PORT_SETTINGS = {
     "edge": ("--port", "GATEHOUSE_LOCAL_PORT"),
     "origin": ("--origin-port", "GATEHOUSE_LOCAL_ORIGIN_PORT"),
     "AWS stand-in": ("--aws-port", "GATEHOUSE_LOCAL_AWS_PORT"),
+    "OpenID provider": ("--oidc-port", "GATEHOUSE_LOCAL_OIDC_PORT"),
 }
 
 
@@ -190,6 +198,94 @@ def write_env_file(path: Path, *, endpoint: str, edge_name: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+class DevOpenIdProvider:
+    """The development OpenID provider in its own process (its own Django settings), and
+    Gatehouse's single sign-on pointed at it for this run (a fresh client secret each run)."""
+
+    def __init__(self, proc: subprocess.Popen[str], *, port: int, secret: str) -> None:
+        self.proc = proc
+        self.port = port
+        self.secret = secret
+        self.issuer = ""
+
+    @classmethod
+    def launch(cls, *, port: int, data_dir: Path) -> DevOpenIdProvider:
+        """Start the process; it migrates and comes up while the edge is provisioned."""
+        secret = secrets.token_urlsafe(32)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+        proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "deploy.localstack.oidc_provider",
+                f"--data-dir={data_dir}",
+                f"--port={port}",
+                "--client-secret",
+                secret,
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        return cls(proc, port=port, secret=secret)
+
+    def wait_ready(self) -> None:
+        """Wait for its ready line, then point Gatehouse's single sign-on at it."""
+        from accesscontrol.oidc_config import OidcConfig, parse_domains, parse_role_map
+        from deploy.localstack import oidc_provider as dev
+        from deploy.localstack.oidc_provider.__main__ import READY
+
+        proc, port = self.proc, self.port
+        # Its ready line, or "" when it died (or hung: waited for at most a minute).
+        ready, _, _ = select.select([proc.stdout], [], [], 60) if proc.stdout else ([], [], [])
+        line = proc.stdout.readline() if ready and proc.stdout else ""
+        if READY not in line:
+            proc.kill()
+            raise CommandError(
+                f"The development OpenID provider did not start (port {port}; set "
+                "GATEHOUSE_LOCAL_OIDC_PORT, or GATEHOUSE_LOCAL_OIDC=off to run without it)."
+            )
+        self.issuer = line.split(READY, 1)[1].strip()
+        settings.GATEHOUSE_OIDC = OidcConfig(
+            issuer=self.issuer,
+            client_id=dev.CLIENT_ID,
+            client_secret=self.secret,
+            scopes=tuple(dev.SCOPES.split()),
+            role_map=parse_role_map(dev.ROLE_MAP),
+            allowed_email_domains=parse_domains(dev.ALLOWED_EMAIL_DOMAINS),
+            provider_name="Dev IdP",
+        )
+
+    def banner(self) -> list[str]:
+        from deploy.localstack.oidc_provider import DEMO_PASSWORD, DEMO_USERS
+
+        return [
+            f"  single sign-on:  'Sign in with Dev IdP' (development OpenID provider at "
+            f"{self.issuer}; demo password '{DEMO_PASSWORD}'):",
+            *(
+                f"    {u.username:<8} {u.email:<20} {', '.join(u.groups):<18} -> {u.what}"
+                for u in DEMO_USERS
+            ),
+        ]
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def sso_banner() -> list[str]:
+    config = settings.GATEHOUSE_OIDC
+    if config is None:
+        return ["  single sign-on:  off (GATEHOUSE_LOCAL_OIDC=off)"]
+    return [f"  single sign-on:  {config.provider_name} ({config.issuer})"]
+
+
 class Command(BaseCommand):
     help = "Start the local stack: AWS stand-in, provisioned edge, local CloudFront+WAF, Django."
 
@@ -212,6 +308,23 @@ class Command(BaseCommand):
             "--env-file",
             default=str(Path(settings.VAR_DIR) / "local.env"),
             help="Where to write the settings commands need to reach this stack.",
+        )
+        parser.add_argument(
+            "--oidc-port",
+            type=int,
+            default=int(os.environ.get("GATEHOUSE_LOCAL_OIDC_PORT", "8002")),
+            help="The development OpenID provider's port (single sign-on's demo users).",
+        )
+        parser.add_argument(
+            "--oidc-dir",
+            default=str(Path(settings.VAR_DIR) / "dev-oidc"),
+            help="The development OpenID provider's SQLite file and signing key.",
+        )
+        parser.add_argument(
+            "--no-oidc",
+            action="store_true",
+            default=os.environ.get("GATEHOUSE_LOCAL_OIDC", "").lower() in ("0", "off", "false"),
+            help="Do not start the development OpenID provider (GATEHOUSE_LOCAL_OIDC=off).",
         )
         parser.add_argument(
             "--sync-interval",
@@ -241,13 +354,16 @@ class Command(BaseCommand):
         )
 
         started = time.monotonic()
-        check_ports(
-            {
-                "edge": options["port"],
-                "origin": options["origin_port"],
-                "AWS stand-in": options["aws_port"],
-            }
-        )
+        # A real provider configured in the environment wins over the development one.
+        dev_oidc = not options["no_oidc"] and settings.GATEHOUSE_OIDC is None
+        ports = {
+            "edge": options["port"],
+            "origin": options["origin_port"],
+            "AWS stand-in": options["aws_port"],
+        }
+        if dev_oidc:
+            ports["OpenID provider"] = options["oidc_port"]
+        check_ports(ports)
         # Every AWS request this process makes (provisioning, the local edge, the Django
         # app it serves) is checked against botocore's models before moto sees it.
         check_aws_requests()
@@ -255,6 +371,14 @@ class Command(BaseCommand):
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # SIGTERM (systemd, docker, `kill`) stops as cleanly as Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
+        provider = (
+            DevOpenIdProvider.launch(port=options["oidc_port"], data_dir=Path(options["oidc_dir"]))
+            if dev_oidc
+            else None
+        )
+        if provider:
+            # Whatever stops this command (an error while provisioning included) stops it.
+            atexit.register(provider.stop)
         call_command("migrate", interactive=False, verbosity=0)
 
         endpoint = f"http://127.0.0.1:{options['aws_port']}"
@@ -295,6 +419,12 @@ class Command(BaseCommand):
         settings.GATEHOUSE_ORIGIN_SECRETS = [secret]
 
         password_note = self._ensure_admin()
+        if provider:
+            try:
+                provider.wait_ready()
+            except CommandError:
+                moto_server.stop()
+                raise
         # The WSGI app gunicorn serves in production (health check wrapper included).
         from adminsite.wsgi import application
 
@@ -323,6 +453,8 @@ class Command(BaseCommand):
             origin_server = serve(application, options["origin_port"])
         except OSError as exc:
             moto_server.stop()
+            if provider:
+                provider.stop()
             raise CommandError(
                 f"Cannot listen on 127.0.0.1:{options['port']}/{options['origin_port']} "
                 f"({exc}); set GATEHOUSE_LOCAL_PORT / GATEHOUSE_LOCAL_ORIGIN_PORT."
@@ -342,6 +474,7 @@ class Command(BaseCommand):
                     f"  console:         {url}/",
                     f"  sign in:         admin / {password_note}",
                     f"  Django admin:    {url}/api/admin/ (users and roles; same sign-in)",
+                    *(provider.banner() if provider else sso_banner()),
                     f"  AWS stand-in:    {endpoint} (moto; dummy credentials 'local')",
                     f"  origin (ALB):    http://127.0.0.1:{origin_server.server_port}/ "
                     "(refuses requests without the origin secret)",
@@ -376,6 +509,8 @@ class Command(BaseCommand):
             edge_server.shutdown()
             origin_server.shutdown()
             moto_server.stop()
+            if provider:
+                provider.stop()
             self.stdout.write("Stopped.")
             self.stdout.flush()
 
