@@ -229,6 +229,16 @@ GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER = env.bool("GATEHOUSE_LOCAL_TRUST_VIEWER_HEA
 GATEHOUSE_ALLOW_PRIVATE_RANGES = env.bool("GATEHOUSE_ALLOW_PRIVATE_RANGES", default=False)
 GATEHOUSE_MIN_PREFIX_V4 = env.int("GATEHOUSE_MIN_PREFIX_V4", default=16)
 GATEHOUSE_MIN_PREFIX_V6 = env.int("GATEHOUSE_MIN_PREFIX_V6", default=48)
+# -- Notifications (accesscontrol.notifications) --------------------------------------------
+# Apprise URLs, comma separated (e.g. json://hooks.example.com/gatehouse, slack://...,
+# mailto://...). Empty: notifications are off and cost nothing. The scheduled sync_waf
+# delivers them; a change request never does.
+GATEHOUSE_NOTIFY_URLS = [
+    u.strip() for u in env.list("GATEHOUSE_NOTIFY_URLS", default=[]) if u.strip()
+]
+# A WAF sync failing for this long (and its recovery afterwards) is notified.
+GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES = env.int("GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES", default=15)
+# -- end notifications ---------------------------------------------------------------------
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
