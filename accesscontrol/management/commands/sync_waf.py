@@ -67,9 +67,9 @@ class Command(BaseCommand):
         if every is None:
             try:
                 report = sync_waf_ip_sets(requester=requester, dry_run=dry_run)
+                self._print(report, verbosity=verbosity)
             finally:
                 self._notify(dry_run=dry_run, verbosity=verbosity)
-            self._print(report, verbosity=verbosity)
             fail_unless_in_sync(report)
             return
         from accesscontrol.schedule import SyncLoop, claim_interval, default_holder
@@ -80,13 +80,13 @@ class Command(BaseCommand):
         def sync_once() -> None:
             try:
                 report = sync_waf_ip_sets(requester=requester, dry_run=dry_run, gateway=gateway)
+                quiet = not any(
+                    s.error or s.wrote or s.to_add or s.to_remove or s.adopted or s.refused
+                    for s in report.sets
+                )
+                self._print(report, verbosity=verbosity if not quiet else verbosity - 1)
             finally:
                 self._notify(dry_run=dry_run, verbosity=verbosity)
-            quiet = not any(
-                s.error or s.wrote or s.to_add or s.to_remove or s.adopted or s.refused
-                for s in report.sets
-            )
-            self._print(report, verbosity=verbosity if not quiet else verbosity - 1)
             fail_unless_in_sync(report)  # raises: the loop logs it and goes on
 
         loop = SyncLoop(
