@@ -15,12 +15,13 @@ No change request sends or even queues a message: the scheduled `sync_waf` calls
      expiry was already that close at the network's last change, whose message said it);
    - a sync failing for longer than `GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES`, then its
      recovery (once per failure);
-2. sends what is due, per target: each row is claimed (a committed conditional UPDATE)
-   before it is sent and marked sent after; a failed send is retried by later drains with
-   exponential backoff, `MAX_ATTEMPTS` times in all. At most once: a process that dies
-   between claiming and marking loses those messages (they are marked failed later,
-   never resent). Several drains at once (several targets' schedules, SIGUSR1) are safe:
-   each sends only the rows its own claim token won.
+2. sends what is due, per target and in order (more than `DIGEST_OVER` at once go out as
+   one digest): each row is claimed (a committed conditional UPDATE) before it is sent
+   and marked sent after; a failed send stops that target's sending for this drain and
+   is retried by later drains with exponential backoff, `MAX_ATTEMPTS` times in all.
+   At most once: a process that dies between claiming and marking loses those messages
+   (they are marked failed later, never resent). Several drains at once (several
+   targets' schedules, SIGUSR1) are safe: each sends only the rows its claim token won.
 
 Invariant: (key, target) is unique, so an event is queued once per target, and only rows
 moved from `pending` to `sending` by this drain's token are sent.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -66,6 +68,7 @@ STALE_CLAIM = timedelta(minutes=10)
 # More due messages than this for one target in one drain go out as one digest.
 DIGEST_OVER = 10
 DIGEST_LIMIT = 500
+DIGEST_LINES = 50
 KEEP_FINISHED = timedelta(days=30)
 
 NOTIFIED_ACTIONS = (
@@ -428,8 +431,15 @@ def apprise_send(url: str, title: str, body: str) -> tuple[bool, str]:
 
 
 def _digest(rows: list[Notification]) -> tuple[str, str]:
+    """One message for many (an import of hundreds of networks): the first
+    `DIGEST_LINES` in full, then how many more of each kind."""
     title = _title(f"{len(rows)} notifications")
-    return title, "\n".join(f"- {r.title.split(': ', 1)[-1]}: {r.body}" for r in rows)
+    lines = [f"- {r.title.split(': ', 1)[-1]}: {r.body}" for r in rows[:DIGEST_LINES]]
+    rest = Counter(r.title.split(": ", 1)[-1] for r in rows[DIGEST_LINES:])
+    if rest:
+        more = ", ".join(f"{count} {what}" for what, count in sorted(rest.items()))
+        lines.append(f"... and {sum(rest.values())} more ({more}): see the audit log.")
+    return title, "\n".join(lines)
 
 
 def _finish(rows: list[Notification], *, delivered: bool, error: str, now: datetime) -> DrainReport:
@@ -457,30 +467,45 @@ def _finish(rows: list[Notification], *, delivered: bool, error: str, now: datet
     return DrainReport(retrying=len(retry), gave_up=len(done))
 
 
-def _send_due(target: str, url: str, now: datetime, send: Sender) -> DrainReport:
-    due = list(
-        Notification.objects.filter(target=target, state=State.PENDING, next_attempt_at__lte=now)
-        .order_by("id")
-        .values_list("id", flat=True)[:DIGEST_LIMIT]
-    )
-    if not due:
-        return DrainReport()
+def _claim(ids: list[int], now: datetime) -> list[Notification]:
+    """Move `ids` from pending to sending under a new token; the rows this drain won.
+
+    The UPDATE commits before anything is sent (autocommit): this is the at-most-once
+    point. A concurrent drain's UPDATE finds these rows no longer pending."""
     token = uuid.uuid4().hex
-    # The claim commits before anything is sent (autocommit): this is the at-most-once
-    # point. A concurrent drain's UPDATE finds these rows no longer pending.
-    Notification.objects.filter(pk__in=due, state=State.PENDING).update(
+    Notification.objects.filter(pk__in=ids, state=State.PENDING).update(
         state=State.SENDING, claimed_by=token, claimed_at=now, attempts=F("attempts") + 1
     )
-    rows = list(Notification.objects.filter(claimed_by=token, state=State.SENDING).order_by("id"))
-    reports: list[DrainReport] = []
-    if len(rows) > DIGEST_OVER:
+    return list(Notification.objects.filter(claimed_by=token, state=State.SENDING).order_by("id"))
+
+
+def _send_due(target: str, url: str, now: datetime, send: Sender) -> DrainReport:
+    """Send the target's pending messages in order, up to the first one not due yet (a
+    retry waiting for its backoff holds the later ones back: order is kept, and a broken
+    receiver is tried once per drain, not once per message)."""
+    pending = Notification.objects.filter(target=target, state=State.PENDING).order_by("id")
+    due: list[int] = []
+    for pk, next_attempt_at in pending.values_list("id", "next_attempt_at")[:DIGEST_LIMIT]:
+        if next_attempt_at > now:
+            break
+        due.append(pk)
+    if len(due) > DIGEST_OVER:
+        rows = _claim(due, now)
+        if not rows:
+            return DrainReport()
         title, body = _digest(rows)
         delivered, error = _safe_send(send, url, title, body)
-        reports.append(_finish(rows, delivered=delivered, error=error, now=now))
-    else:
-        for row in rows:
-            delivered, error = _safe_send(send, url, row.title, row.body)
-            reports.append(_finish([row], delivered=delivered, error=error, now=now))
+        return _finish(rows, delivered=delivered, error=error, now=now)
+    reports: list[DrainReport] = []
+    for pk in due:
+        claimed = _claim([pk], now)
+        if not claimed:
+            continue  # another drain has it
+        [row] = claimed
+        delivered, error = _safe_send(send, url, row.title, row.body)
+        reports.append(_finish([row], delivered=delivered, error=error, now=now))
+        if not delivered:
+            break  # this receiver is tried again next drain
     return DrainReport(
         sent=sum(r.sent for r in reports),
         retrying=sum(r.retrying for r in reports),

@@ -4,17 +4,20 @@ most once, digests, the sync-failing threshold and recovery, and nothing at all 
 GATEHOUSE_NOTIFY_URLS is unset. Time is passed in (`now=`): no sleeps."""
 
 import io
+import threading
 from datetime import timedelta
 from functools import partialmethod
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections
 from django.utils import timezone
 from moto.core.exceptions import JsonRESTError
 from moto.wafv2.models import WAFV2Backend
 
 from accesscontrol import access_links
 from accesscontrol import notifications as notify
+from accesscontrol.audit import audit_event
 from accesscontrol.models import AllowedNetwork, AuditEvent, Notification, NotificationCursor
 from accesscontrol.schedule import SyncLoop
 from accesscontrol.services import Requester, allow_network, revoke_network, update_network
@@ -381,6 +384,45 @@ def test_many_events_in_one_drain_go_out_as_one_digest(hook, as_editor, gateway)
     assert lines[0].startswith("- network added: erin added 81.2.100.0/24 (branch 0)")
 
 
+def test_a_digest_lists_the_first_50_and_counts_the_rest(hook):
+    NotificationCursor.objects.create(name="audit", last_id=0)
+    AuditEvent.objects.bulk_create(
+        audit_event(
+            requester=Requester(name="cli:importer@host"),
+            action="network.allow",
+            subject=f"81.3.{n}.0/24",
+            after={"cidr": f"81.3.{n}.0/24", "label": f"branch {n}"},
+        )
+        for n in range(120)
+    )
+
+    report = drain()
+
+    assert report.sent == 120 and hook.attempts == 1
+    lines = bodies(hook)[0].splitlines()
+    assert len(lines) == 51
+    assert lines[49].startswith("- network added: cli:importer@host added 81.3.49.0/24 (branch 49)")
+    assert lines[50] == "... and 70 more (70 network added): see the audit log."
+
+
+def test_a_failure_holds_back_the_later_messages_and_order_is_kept(hook, as_editor, gateway):
+    NotificationCursor.objects.create(name="audit", last_id=0)
+    for n in range(3):
+        add(as_editor, gateway, cidr=f"81.2.{100 + n}.0/24", label=f"branch {n}")
+    hook.statuses[:] = [500]
+    now = timezone.now()
+
+    first = drain(now)
+    assert (first.sent, first.retrying, hook.attempts) == (0, 1, 1)  # not three attempts
+
+    assert drain(now + timedelta(minutes=1)).sent == 3
+    assert [b.split(" (")[0] for b in bodies(hook)] == [
+        "erin added 81.2.100.0/24",
+        "erin added 81.2.101.0/24",
+        "erin added 81.2.102.0/24",
+    ]
+
+
 def test_a_late_committed_audit_event_below_the_cursor_is_still_sent(hook, as_editor, gateway):
     add(as_editor, gateway)
     event = AuditEvent.objects.get(action="network.allow")
@@ -487,3 +529,41 @@ def test_requester_is_named_for_cli_changes(hook, gateway):
     add(Requester(name="cli:alice@host"), gateway)
     drain()
     assert bodies(hook)[0].startswith("cli:alice@host added 81.2.69.0/24 (Berlin office)")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="needs PostgreSQL: SQLite serialises every writer on one database lock, so "
+    "drains in threads queue behind each other instead of racing",
+)
+def test_concurrent_drains_on_postgresql_send_each_message_once(hook):
+    NotificationCursor.objects.create(name="audit", last_id=0)
+    AuditEvent.objects.bulk_create(
+        audit_event(
+            requester=Requester(name="cli:ops@host"),
+            action="network.allow",
+            subject=f"81.3.{n}.0/24",
+            after={"cidr": f"81.3.{n}.0/24", "label": f"branch {n}"},
+        )
+        for n in range(8)
+    )
+    barrier = threading.Barrier(4)
+    reports = []
+
+    def drain_in_thread() -> None:
+        try:
+            barrier.wait()
+            reports.append(notify.drain_notifications())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=drain_in_thread) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sum(r.sent for r in reports) == 8
+    assert sorted(bodies(hook)) == sorted(set(bodies(hook))) and len(hook.received) == 8
+    assert Notification.objects.filter(state="sent").count() == 8
