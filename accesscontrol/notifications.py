@@ -423,11 +423,28 @@ def apprise_send(url: str, title: str, body: str) -> tuple[bool, str]:
     if not sender.add(url):
         return False, "not a valid Apprise URL"
     # Apprise reports why a send failed only in its log: keep the last line for the row.
-    capture = apprise.LogCapture(level=logging.WARNING)  # type: ignore[no-untyped-call]
+    capture = apprise.LogCapture(  # type: ignore[no-untyped-call]
+        level=logging.WARNING, fmt="%(message)s"
+    )
     with capture as captured:
         delivered = bool(sender.notify(title=title, body=body, body_format="text"))
         problems = [line for line in captured.getvalue().splitlines() if line.strip()]
     return delivered, (problems[-1] if problems else "not delivered")[:500]
+
+
+def send_test_messages(*, send: Sender | None = None) -> list[tuple[int, bool, str]]:
+    """Send one test message to each configured URL now, outside the outbox (an operator
+    checking the configuration): (position in GATEHOUSE_NOTIFY_URLS, delivered, why not)."""
+    send = send or apprise_send
+    title = _title("test message")
+    body = (
+        f"A test message from Gatehouse ({settings.GATEHOUSE_EDGE_NAME}) at "
+        f"{_when(timezone.now())}: notifications reach this destination."
+    )
+    return [
+        (position, *_safe_send(send, url, title, body))
+        for position, url in enumerate(settings.GATEHOUSE_NOTIFY_URLS, start=1)
+    ]
 
 
 def _digest(rows: list[Notification]) -> tuple[str, str]:

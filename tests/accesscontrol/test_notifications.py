@@ -567,3 +567,33 @@ def test_concurrent_drains_on_postgresql_send_each_message_once(hook):
     assert sum(r.sent for r in reports) == 8
     assert sorted(bodies(hook)) == sorted(set(bodies(hook))) and len(hook.received) == 8
     assert Notification.objects.filter(state="sent").count() == 8
+
+
+def test_send_test_notification_reports_each_destination(settings, hook, smtp_server):
+    from django.core.management.base import CommandError
+
+    smtp_server.messages.clear()
+    hook.statuses[:] = [500]
+    settings.GATEHOUSE_NOTIFY_URLS = [hook.url("/first"), smtp_server.url()]
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 of 2 destination"):
+        call_command("send_test_notification", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("GATEHOUSE_NOTIFY_URLS entry 1: NOT delivered: ")
+    assert "500" in lines[0] and "127.0.0.1" not in lines[0]
+    assert lines[1] == "GATEHOUSE_NOTIFY_URLS entry 2: delivered"
+    assert smtp_server.messages[0]["Subject"] == "Gatehouse (gatehouse): test message"
+
+    call_command("send_test_notification", stdout=out)  # the webhook answers 200 now
+    assert hook.received[0]["title"] == "Gatehouse (gatehouse): test message"
+    assert not Notification.objects.exists()  # not through the outbox
+
+
+def test_send_test_notification_says_when_notifications_are_off(settings):
+    from django.core.management.base import CommandError
+
+    settings.GATEHOUSE_NOTIFY_URLS = []
+    with pytest.raises(CommandError, match="GATEHOUSE_NOTIFY_URLS is empty"):
+        call_command("send_test_notification")
