@@ -11,6 +11,7 @@ No change request sends or even queues a message: the scheduled `sync_waf` calls
      events are inserted in the change's own transaction, so a message exists only for a
      change that committed; events committed late (a transaction that was open while the
      cursor moved past its id) are caught by rescanning the last `LATE_COMMIT_WINDOW`;
+     events older than `MAX_EVENT_AGE` when first seen are skipped (old news);
    - temporary access expiring within 24 hours (once per network and expiry; not when the
      expiry was already that close at the network's last change, whose message said it);
    - a sync failing for longer than `GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES`, then its
@@ -58,6 +59,7 @@ CURSOR_NAME = "audit"
 # Audit events this old are rescanned for ones committed after the cursor passed their id
 # (a sync holds its transaction open across WAF calls and retries).
 LATE_COMMIT_WINDOW = timedelta(minutes=10)
+MAX_EVENT_AGE = timedelta(days=1)
 # Audit events turned into messages per drain (a 10,000-line import takes a few drains).
 HARVEST_BATCH = 2000
 EXPIRY_WARNING = timedelta(hours=24)
@@ -275,6 +277,15 @@ def _harvest_audit(targets: list[str], now: datetime) -> int:
     if created:
         log.info("Notifications on: from audit event %d (and the last few minutes)", cursor.last_id)
     notified = AuditEvent.objects.filter(action__in=NOTIFIED_ACTIONS)
+    # Old news is not sent (notifications were off, or no scheduled sync ran, for a day):
+    # the cursor skips it; the audit log has it.
+    skipped = notified.filter(id__gt=cursor.last_id, created_at__lt=now - MAX_EVENT_AGE)
+    if skip_to := skipped.aggregate(m=Max("id"))["m"]:
+        log.warning("Notifications: audit events up to %d are over a day old: not sent", skip_to)
+        NotificationCursor.objects.filter(name=CURSOR_NAME, last_id__lt=skip_to).update(
+            last_id=skip_to
+        )
+        cursor.last_id = max(cursor.last_id, skip_to)
     new = list(notified.filter(id__gt=cursor.last_id).order_by("id")[:HARVEST_BATCH])
     late = list(
         notified.filter(id__lte=cursor.last_id, created_at__gte=now - LATE_COMMIT_WINDOW)

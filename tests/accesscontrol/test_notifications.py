@@ -435,6 +435,24 @@ def test_a_late_committed_audit_event_below_the_cursor_is_still_sent(hook, as_ed
     assert titles(hook) == ["Gatehouse (gatehouse): network added"]
 
 
+def test_audit_events_over_a_day_old_are_skipped_not_sent(hook, as_editor, gateway):
+    """Notifications were off for a while, or no scheduled sync ran: old news stays in the
+    audit log."""
+    add(as_editor, gateway)
+    NotificationCursor.objects.create(name="audit", last_id=0)
+    old = AuditEvent.objects.get(action="network.allow")
+    # Made two days ago (a queryset update: the model itself refuses to change an event).
+    AuditEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    drain()
+
+    assert hook.attempts == 0
+    assert NotificationCursor.objects.get().last_id >= old.pk
+    add(as_editor, gateway, cidr=HOME_V4, label="home")  # news again
+    drain()
+    assert [b.split(" (")[0] for b in bodies(hook)] == ["erin added 81.2.70.1/32"]
+
+
 def test_email_through_a_local_smtp_server(settings, smtp_server, as_editor, gateway):
     settings.GATEHOUSE_NOTIFY_URLS = [smtp_server.url(to="ops@example.com")]
     NotificationCursor.objects.create(name="audit", last_id=0)
