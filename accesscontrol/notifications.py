@@ -552,7 +552,7 @@ def _safe_send(send: Sender, url: str, title: str, body: str) -> tuple[bool, str
 def _housekeeping(targets: set[str], now: datetime) -> int:
     """Give up on rows nobody can send (claimed by a drain that died, or for a URL no
     longer configured); forget finished rows after `KEEP_FINISHED` (a failure's row stays
-    until its recovery is queued)."""
+    until its recovery is queued, else the recovery would be told again)."""
     stale = Notification.objects.filter(state=State.SENDING, claimed_at__lt=now - STALE_CLAIM)
     lost = stale.update(
         state=State.FAILED,
@@ -563,9 +563,15 @@ def _housekeeping(targets: set[str], now: datetime) -> int:
         log.warning("%d notification(s) were claimed by a drain that stopped: not resent", lost)
     orphaned = Notification.objects.filter(state=State.PENDING).exclude(target__in=targets)
     gone = orphaned.update(state=State.FAILED, last_error="Target no longer configured.")
-    Notification.objects.filter(
+    finished = Notification.objects.filter(
         state__in=(State.SENT, State.FAILED), created_at__lt=now - KEEP_FINISHED
-    ).exclude(kind=Kind.SYNC_FAILING).delete()
+    )
+    # A failure's row is what says its recovery is still to be told: it goes once the
+    # recovery is queued (always before the newer recovery row itself is forgotten).
+    recoveries = Notification.objects.filter(kind=Kind.SYNC_RECOVERED).values_list("key", flat=True)
+    told = [key.replace("sync.recovered:", "sync.failing:", 1) for key in recoveries]
+    finished.filter(kind=Kind.SYNC_FAILING, key__in=told).delete()
+    finished.exclude(kind=Kind.SYNC_FAILING).delete()
     return lost + gone
 
 

@@ -18,7 +18,13 @@ from moto.wafv2.models import WAFV2Backend
 from accesscontrol import access_links
 from accesscontrol import notifications as notify
 from accesscontrol.audit import audit_event
-from accesscontrol.models import AllowedNetwork, AuditEvent, Notification, NotificationCursor
+from accesscontrol.models import (
+    AllowedNetwork,
+    AuditEvent,
+    IpSetSyncState,
+    Notification,
+    NotificationCursor,
+)
 from accesscontrol.schedule import SyncLoop
 from accesscontrol.services import Requester, allow_network, revoke_network, update_network
 from accesscontrol.sync import sync_waf_ip_sets
@@ -271,6 +277,36 @@ def test_sync_failing_past_the_threshold_is_sent_once_then_its_recovery(
     drain(later + timedelta(minutes=1))
     assert titles(hook)[1:] == ["Gatehouse (gatehouse): WAF sync recovered for gatehouse-office-v4"]
     assert bodies(hook)[1].startswith("The WAF sync of gatehouse-office-v4 works again")
+
+
+def test_old_rows_are_forgotten_without_telling_a_recovery_twice(hook):
+    target = notify.target_id(hook.url())
+    long_ago = timezone.now() - timedelta(days=40)
+    IpSetSyncState.objects.filter(ip_version=4).update(status="in_sync", last_error="")
+    for key, kind in (
+        ("sync.failing:gatehouse-office-v4:7", "sync.failing"),
+        ("sync.recovered:gatehouse-office-v4:7", "sync.recovered"),
+        ("sync.failing:gatehouse-office-v6:9", "sync.failing"),  # recovery not told yet
+        ("audit:1", "network.added"),
+    ):
+        Notification.objects.create(
+            key=key,
+            kind=kind,
+            target=target,
+            subject=key.split(":")[1],
+            title="t",
+            body="b",
+            state="sent",
+            created_at=long_ago,
+        )
+
+    drain()
+    drain()
+
+    assert sorted(Notification.objects.values_list("key", flat=True)) == [
+        "sync.failing:gatehouse-office-v6:9"
+    ]
+    assert hook.received == []  # the v4 recovery is not told again
 
 
 def test_a_short_sync_failure_sends_nothing(hook, as_editor, gateway, waf, monkeypatch):
