@@ -190,7 +190,9 @@ def message_for_event(event: AuditEvent) -> Message | None:
         body = f"{who} added {_network(after, event.subject)}{until}, at {at}{_from(event)}."
     elif action == "network.update":
         kind, title = Kind.CHANGED, "network changed"
-        changes = "; ".join(_changes(before, after)) or "no visible change"
+        changes = "; ".join(_changes(before, after))
+        if not changes:
+            return None  # saved with the same values: nothing to tell
         body = f"{who} changed {_network(after, event.subject)}: {changes}; at {at}{_from(event)}."
     elif action == "network.revoke":
         kind, title = Kind.REMOVED, "network removed"

@@ -121,6 +121,9 @@ def test_network_changed_lists_the_changes(hook, as_editor, gateway):
         changes={"label": "Berlin HQ", "note": "moved"},
         gateway=gateway,
     )
+    update_network(  # the same values again: audited, but nothing to tell
+        requester=as_editor, network=network, changes={"label": "Berlin HQ"}, gateway=gateway
+    )
     drain()
 
     assert titles(hook) == ["Gatehouse (gatehouse): network changed"]
