@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
 
-.PHONY: run manage test test-fast lint lock format bench-sync bench-api bench-frontend soak soak-short clean
+.PHONY: run manage test test-fast lint lock format bench-sync bench-notify bench-api bench-frontend soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
 # Versions come from constraints.txt (the lock). PYTHONWARNINGS silences setuptools' box
@@ -91,6 +91,10 @@ format: $(STAMP) $(NODE_STAMP)
 # WAF sync cost at 100 / 1,000 / 10,000 networks: wall time, WAF calls, DB queries (moto).
 bench-sync: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_sync.py
+
+# Notification drain cost per scheduled run: off, idle, and 1 / 10 / 500 new events.
+bench-notify: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_notify.py
 
 # gunicorn + wrk: /api/health vs the seed's Flask app, and the signed-in network list.
 bench-api: $(STAMP)

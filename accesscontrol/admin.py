@@ -3,7 +3,7 @@ with a link to the console: every change to the allowlist goes through the conso
 API or the commands, which carry the guards (self-lockout confirmation, the empty-allowlist
 and per-IP-version invariants, the 10,000 limit), the audit trail and the WAF sync. The
 admin's own delete, bulk delete and change forms would otherwise be a door around them.
-Audit events and sync state are read-only too."""
+Audit events, sync state and the notification outbox are read-only too."""
 
 from typing import Any
 
@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
+from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState, Notification
 
 CONSOLE_URL = "/#/networks"  # the console: CloudFront's default behaviour, same host
 
@@ -96,3 +96,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(IpSetSyncState)
 class IpSetSyncStateAdmin(ReadOnlyAdmin):
     list_display = ["name", "ip_version", "status", "last_synced_at", "last_error"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    """The notification outbox (accesscontrol.notifications): what was sent, what waits
+    for a retry and why, what was given up. Targets are URL hashes: URLs may hold
+    credentials and live only in GATEHOUSE_NOTIFY_URLS."""
+
+    list_display = ["created_at", "kind", "subject", "target", "state", "attempts", "last_error"]
+    list_filter = ["state", "kind"]
+    search_fields = ["subject", "body"]

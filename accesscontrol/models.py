@@ -271,3 +271,56 @@ class SingleSignOnIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+class Notification(models.Model):
+    """One message for one notification target (accesscontrol.notifications): the outbox.
+
+    Rows are made by the scheduled sync's drain (from audit events after a cursor, and from
+    the sync states and expiries it checks), never by a change request. `key` names the
+    event; (key, target) is unique, so an event is queued once per target however many
+    drains see it. A row is claimed (state `sending`, committed) before it is sent: a crash
+    mid-send loses that message instead of sending it twice (at most once)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+
+    key = models.CharField(max_length=200)
+    # sha256 prefix of the Apprise URL: the URL itself may hold credentials and stays in
+    # the environment.
+    target = models.CharField(max_length=16)
+    kind = models.CharField(max_length=32, db_index=True)
+    subject = models.CharField(max_length=255)
+    # The audit event this message reports, if any (the drain's late-commit check).
+    event_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    title = models.CharField(max_length=255)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "target"], name="notification_once_per_target")
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="notification_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject} -> {self.target}: {self.state}"
+
+
+class NotificationCursor(models.Model):
+    """The last audit event id the notification drain has turned into messages."""
+
+    name = models.CharField(max_length=32, unique=True)
+    last_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.last_id}"

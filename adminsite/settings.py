@@ -242,6 +242,16 @@ GATEHOUSE_OIDC = load_oidc_config(lambda name, default: env.str(name, default=de
 GATEHOUSE_PASSWORD_LOGIN = password_login_mode(
     env.str("GATEHOUSE_PASSWORD_LOGIN", default=""), sso_on=GATEHOUSE_OIDC is not None
 )
+# -- Notifications (accesscontrol.notifications) --------------------------------------------
+# Apprise URLs, comma separated (e.g. json://hooks.example.com/gatehouse, slack://...,
+# mailto://...). Empty: notifications are off and cost nothing. The scheduled sync_waf
+# delivers them; a change request never does.
+GATEHOUSE_NOTIFY_URLS = [
+    u.strip() for u in env.list("GATEHOUSE_NOTIFY_URLS", default=[]) if u.strip()
+]
+# A WAF sync failing for this long (and its recovery afterwards) is notified.
+GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES = env.int("GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES", default=15)
+# -- end notifications ---------------------------------------------------------------------
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")

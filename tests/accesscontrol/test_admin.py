@@ -95,3 +95,23 @@ def test_adopted_networks_needing_review_can_be_filtered(admin_client, waf):
     )
     response = admin_client.get(NETWORKS + "?needs_review__exact=1")
     assert response.status_code == 200 and OFFICE_V4.encode() in response.content
+
+
+def test_the_notification_outbox_is_read_only_in_the_admin(admin_client):
+    from accesscontrol.models import Notification
+
+    row = Notification.objects.create(
+        key="audit:1",
+        target="0123456789abcdef",
+        kind="network.added",
+        subject=OFFICE_V4,
+        title="Gatehouse (gatehouse): network added",
+        body="erin added 81.2.69.0/24",
+        state="failed",
+        last_error="HTTP Error 500",
+    )
+    page = admin_client.get("/api/admin/accesscontrol/notification/?state=failed")
+    assert page.status_code == 200 and b"HTTP Error 500" in page.content
+    url = f"/api/admin/accesscontrol/notification/{row.pk}/delete/"
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert Notification.objects.filter(pk=row.pk).exists()

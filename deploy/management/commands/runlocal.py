@@ -148,7 +148,9 @@ class ScheduledSync:
             self.write(f"scheduled sync_waf failed: {type(exc).__name__}: {exc}")
         else:
             lines = out.getvalue().splitlines()
-            if any(", wrote" in line for line in lines):
+            # What changed WAF, and what the notification drain delivered (when
+            # GATEHOUSE_NOTIFY_URLS is set, sync_waf delivers after each sync).
+            if any(", wrote" in line or line.startswith("Notifications:") for line in lines):
                 self.write("\n".join(f"scheduled sync_waf: {line}" for line in lines))
         finally:
             connections.close_all()  # this thread's connections only
@@ -481,6 +483,13 @@ class Command(BaseCommand):
                     f"  edge:            {config.name} (WAF IP sets {config.name}-office-v4/-v6)",
                     f"  sync_waf:        at start and every {options['sync_interval']:g}s "
                     "(expires temporary entries)",
+                    "  notifications:   "
+                    + (
+                        f"{len(settings.GATEHOUSE_NOTIFY_URLS)} URL(s) from "
+                        "GATEHOUSE_NOTIFY_URLS, delivered by the scheduled sync_waf"
+                        if settings.GATEHOUSE_NOTIFY_URLS
+                        else "off (set GATEHOUSE_NOTIFY_URLS before make run)"
+                    ),
                     f"  commands:        from {BASE_DIR} in another terminal "
                     f"(settings in {env_file}):",
                     "    make manage ARGS='sync_waf --dry-run'",
