@@ -229,6 +229,9 @@ GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER = env.bool("GATEHOUSE_LOCAL_TRUST_VIEWER_HEA
 GATEHOUSE_ALLOW_PRIVATE_RANGES = env.bool("GATEHOUSE_ALLOW_PRIVATE_RANGES", default=False)
 GATEHOUSE_MIN_PREFIX_V4 = env.int("GATEHOUSE_MIN_PREFIX_V4", default=16)
 GATEHOUSE_MIN_PREFIX_V6 = env.int("GATEHOUSE_MIN_PREFIX_V6", default=48)
+# Group commit of WAF writes (accesscontrol.sync): how long a change waits for a sync
+# round that covers it before answering "pending" (the scheduled sync then applies it).
+GATEHOUSE_SYNC_WAIT_SECONDS = env.float("GATEHOUSE_SYNC_WAIT_SECONDS", default=5.0)
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
