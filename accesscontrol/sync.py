@@ -14,9 +14,12 @@ any lock, then takes the set's row lock, reads desired and its generation G (eve
 up to G has committed and is in desired), writes once, and records `applied_generation =
 G`. After its commit a change waits, bounded by GATEHOUSE_SYNC_WAIT_SECONDS, until
 `applied_generation` covers its generation: it runs the round itself when it wins the
-set's syncer lease (one conditional UPDATE), else it polls. A waiter covered by someone
-else's round answers "applied" without calling WAF; one that times out answers "pending".
-Waiting holds no transaction and no lock, only the round does (as every sync does).
+set's syncer lease (one conditional UPDATE), else it waits for the round to end. A waiter
+covered by someone else's round answers "applied" without calling WAF; one that times out
+answers "pending". Waiting holds no transaction and no lock, only the round does (as every
+sync does). On PostgreSQL a waiter sleeps in LISTEN and a round's end wakes it (NOTIFY),
+with a short fallback poll; on SQLite (one machine, the local stack) it polls the row.
+The lease is a row, not a PostgreSQL advisory lock, so both databases share one design.
 
 Nothing is lost whoever dies: the change and its generation commit before any WAF call;
 a round that dies before its commit records nothing, so applied stays behind desired and
@@ -32,6 +35,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -134,10 +139,12 @@ def _in_callers_transaction() -> bool:
 # on the row lock, and the second finds WAF right), so it only bounds how long a holder
 # that died (a killed worker) keeps waiters from taking over.
 SYNCER_LEASE = timedelta(seconds=10)
-# How often a waiter looks whether a round covered its change (one indexed row read).
-POLL_SECONDS = 0.01
-# Replaced by tests with a simulated clock, so no test really waits.
-_sleep = time.sleep
+# SQLite: how often a waiter looks whether a round covered its change (one row read).
+POLL_SECONDS = 0.02
+# PostgreSQL: waiters sleep in LISTEN and a round's end wakes them (NOTIFY); they look
+# anyway this often, for a lease that expired (its holder died) or a missed wake-up.
+NOTIFY_FALLBACK_SECONDS = 0.1
+NOTIFY_CHANNEL = "gatehouse_waf_sync"
 _clock = time.monotonic
 
 
@@ -211,6 +218,47 @@ def _release_syncer(version: int, holder: str) -> None:
     IpSetSyncState.objects.filter(ip_version=version, syncer=holder).update(
         syncer="", syncer_until=None
     )
+    _announce(version)
+
+
+def _announce(version: int) -> None:
+    """Wake the waiters (PostgreSQL; delivered when the caller's transaction commits)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(version)])
+
+
+@contextmanager
+def _listening() -> Iterator[None]:
+    """On PostgreSQL, LISTEN on this request's connection while it waits (outside any
+    transaction, so the LISTEN takes effect at once), and UNLISTEN after: connections are
+    reused by later requests."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+        for _ in connection.connection.notifies(timeout=0):  # drop what is left over
+            pass
+
+
+def _wait_for_news(seconds: float) -> None:
+    """Sleep until a round may have moved on (PostgreSQL: a NOTIFY), at most `seconds`.
+    Tests replace it with a simulated clock, so none really waits."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        wait = min(seconds, NOTIFY_FALLBACK_SECONDS)
+        for _ in connection.connection.notifies(timeout=wait, stop_after=1):
+            pass
+    else:
+        time.sleep(min(seconds, POLL_SECONDS))
 
 
 def _await_generation(
@@ -222,6 +270,15 @@ def _await_generation(
     every change committed before the round took the row lock) and releases the lease:
     a waiter whose change arrived during that round takes over within a poll, so no
     request keeps syncing for others while its own client waits."""
+    with _listening():
+        return _wait_or_sync(
+            version=version, generation=generation, requester=requester, gateway=gateway
+        )
+
+
+def _wait_or_sync(
+    *, version: int, generation: int, requester: Requester, gateway: WafIpSetGateway | None
+) -> SyncOutcome:
     deadline = _clock() + settings.GATEHOUSE_SYNC_WAIT_SECONDS
     holder = _syncer_name()
     while True:
@@ -248,14 +305,15 @@ def _await_generation(
                     reason=f"Saved; WAF not updated yet: {result.error} The next sync retries.",
                 )
             return SyncOutcome(status=ChangeSyncStatus.APPLIED)
-        if _clock() >= deadline:
+        remaining = deadline - _clock()
+        if remaining <= 0:
             return SyncOutcome(
                 status=ChangeSyncStatus.PENDING,
                 reason="Saved; another request is updating WAF and did not confirm this "
                 f"change within {settings.GATEHOUSE_SYNC_WAIT_SECONDS:g} s. The next sync "
                 "applies it.",
             )
-        _sleep(POLL_SECONDS)
+        _wait_for_news(remaining)
 
 
 def sync_waf_ip_sets(
@@ -280,6 +338,9 @@ def _sync(
         _sync_set(version, requester=requester, gateway=gateway, dry_run=dry_run)
         for version in versions
     ]
+    if not dry_run:
+        for version in versions:
+            _announce(version)  # changes waiting for this set may be covered now
     return SyncReport(sets=results, dry_run=dry_run)
 
 
