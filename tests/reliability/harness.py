@@ -1,5 +1,5 @@
 """The reliability suite's harness: the real processes (PostgreSQL, moto's server with a
-fault window from moto_faults.py, gunicorn with 4 sync workers in production mode: origin
+fault window from moto_faults.py, gunicorn with 4 workers in production mode: origin
 secret, HTTPS via X-Forwarded-Proto, viewer from CloudFront-Viewer-Address), an HTTP
 client that talks to gunicorn as the ALB would, and the helpers the scenarios share
 (bursts of changes, the audit trail's expected events, latency figures).
