@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
 
-.PHONY: run manage test test-fast lint lock format bench-sync bench-notify bench-api bench-frontend soak soak-short clean
+.PHONY: run manage test test-fast lint lock format bench-sync bench-notify bench-api bench-frontend bench-burst soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
 # Versions come from constraints.txt (the lock). PYTHONWARNINGS silences setuptools' box
@@ -103,6 +103,12 @@ bench-api: $(STAMP)
 # Bytes and requests the admin console costs a browser up to its first render (Chromium).
 bench-frontend: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_frontend.py
+
+# 50 additions from 8 and 16 clients through gunicorn (4 workers) on PostgreSQL, WAF with
+# real latency (150 ms writes, 50 ms reads): WAF writes, all in WAF, p50/p99 (group commit).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse_bench
+bench-burst: $(STAMP)
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python tests/benchmarks/bench_burst.py
 
 # Reliability suite (tests/reliability): gunicorn (4 workers) on PostgreSQL, moto's server
 # with injected faults, over HTTP; prints a table of figures. Needs PostgreSQL on 127.0.0.1.

@@ -8,7 +8,11 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-worker_class = "sync"
+# Threads per worker (gthread when more than one). A change waits, idle, for the WAF sync
+# round that covers it (group commit, accesscontrol.sync): with one thread, a worker that
+# waits serves no one else, not even the ALB's health check or a label edit.
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 # The ALB keeps idle connections for 60 s; stay open a little longer so it closes first.

@@ -4,7 +4,7 @@ Invariants: `AllowedNetwork.cidr` is always the normalised network string produc
 `accesscontrol.validation` (so equality is string equality, also for WAF addresses);
 `AuditEvent` rows are only ever inserted; one `IpSetSyncState` row per IP version (made by
 migration 0005), whose row lock serialises every sync of that version across processes
-and app instances.
+and app instances; its generations say which changes WAF holds (group commit).
 """
 
 from datetime import datetime
@@ -144,6 +144,15 @@ class IpSetSyncState(models.Model):
     # What the last sync found changed outside Gatehouse: {"added_outside", "removed_outside"}.
     drift = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Group commit (accesscontrol.sync): every change to the set's addresses moves
+    # desired_generation on in its own transaction; a sync records the generation it read
+    # (under this row's lock) once WAF holds it. A change is in WAF when applied >= its own.
+    desired_generation = models.BigIntegerField(default=0)
+    applied_generation = models.BigIntegerField(default=0)
+    # Which request runs the set's sync rounds for everyone waiting (a lease, not a lock:
+    # nothing is held while it is taken, and a holder that dies lets it expire).
+    syncer = models.CharField(max_length=200, blank=True)
+    syncer_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["ip_version"]

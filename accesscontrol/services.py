@@ -1,10 +1,12 @@
 """Changes to the allowlist and the guards they pass; the WAF sync is in `sync.py`, who
 asked and the audit trail in `audit.py` (both re-exported here under their old names).
 
-Each change is one transaction holding the row change and its audit event. The WAF sync
-runs after that transaction commits (or, inside a caller's own transaction, when that one
-commits), so a WAF failure never loses a change: the sync state says pending and the
-next sync converges.
+Each change is one transaction holding the row change, its audit event and the bump of
+its IP set's desired generation. The WAF sync runs after that transaction commits (or,
+inside a caller's own transaction, when that one commits), grouped with the changes
+committed alongside (see `sync.py`), so a WAF failure never loses a change: the sync state
+says pending and the next sync converges. A change that leaves WAF as it is (a label, a
+note, the review mark) never waits for WAF.
 
 The allowlist's invariants hold on every path (API, commands, adoption; the Django admin
 only reads networks), each checked on the state after the change while holding the
@@ -42,6 +44,8 @@ from accesscontrol.sync import (
     SyncReport,
     forget_applied_state,
     lock_sync_states,
+    mark_desired,
+    outcome_without_change,
     sync_after_change,
     sync_waf_ip_sets,
 )
@@ -262,8 +266,9 @@ def allow_network(
                 "Already covered by " + ", ".join(n.cidr for n in covered_by) if covered_by else ""
             ),
         )
+        generation = mark_desired(network.ip_version)
     outcome = sync_after_change(
-        versions=(network.ip_version,), requester=requester, gateway=gateway
+        version=network.ip_version, generation=generation, requester=requester, gateway=gateway
     )
     return NetworkChange(network=network, sync=outcome, covered_by=covered_by)
 
@@ -344,7 +349,14 @@ def update_network(
             after=network_snapshot(locked),
         )
         covered_by = selectors.networks_containing(locked.cidr)
-    outcome = sync_after_change(versions=(locked.ip_version,), requester=requester, gateway=gateway)
+        # Only the expiry moves the network in or out of WAF: the rest never waits for it.
+        generation = mark_desired(locked.ip_version) if expiry_change else None
+    if generation is None:
+        outcome = outcome_without_change(locked.ip_version)
+    else:
+        outcome = sync_after_change(
+            version=locked.ip_version, generation=generation, requester=requester, gateway=gateway
+        )
     return NetworkChange(network=locked, sync=outcome, covered_by=covered_by)
 
 
@@ -392,7 +404,10 @@ def revoke_network(
         record_audit_event(
             requester=requester, action="network.revoke", subject=before["cidr"], before=before
         )
-    return sync_after_change(versions=(version,), requester=requester, gateway=gateway)
+        generation = mark_desired(version)
+    return sync_after_change(
+        version=version, generation=generation, requester=requester, gateway=gateway
+    )
 
 
 class Admission(StrEnum):
@@ -445,8 +460,11 @@ def ensure_network_allowed(
             gateway=gateway,
         )
         return EnsuredNetwork(admission=Admission.REACTIVATED, change=change)
+    # Someone may have emptied the set in WAF: a new generation makes a round read it.
+    with transaction.atomic():
+        generation = mark_desired(network.ip_version)
     outcome = sync_after_change(
-        versions=(network.ip_version,), requester=requester, gateway=gateway
+        version=network.ip_version, generation=generation, requester=requester, gateway=gateway
     )
     return EnsuredNetwork(
         admission=Admission.ALREADY_ALLOWED,

@@ -8,23 +8,44 @@ review, the rest are refused (audited, reported as drift, and removed from WAF);
 desired is written with the set's lock token. A dry run computes the same plan and writes
 nothing, to WAF or to the database.
 
-Syncs of one IP version are serialised by a row lock on its IpSetSyncState, so a waiter
-that finds WAF already matching skips its write: bursts coalesce. A change syncs after its
-transaction commits, so a WAF failure never loses it: the sync state says pending and the
-next sync converges.
+Group commit. A change to a set's addresses moves the set's `desired_generation` on in the
+change's own transaction (under the allowlist lock). A sync round reads WAF first, without
+any lock, then takes the set's row lock, reads desired and its generation G (every change
+up to G has committed and is in desired), writes once, and records `applied_generation =
+G`. After its commit a change waits, bounded by GATEHOUSE_SYNC_WAIT_SECONDS, until
+`applied_generation` covers its generation: it runs the round itself when it wins the
+set's syncer lease (one conditional UPDATE), else it waits for the round to end. A waiter
+covered by someone else's round answers "applied" without calling WAF; one that times out
+answers "pending". Waiting holds no transaction and no lock, only the round does (as every
+sync does). On PostgreSQL a waiter sleeps in LISTEN and a round's end wakes it (NOTIFY),
+with a short fallback poll; on SQLite (one machine, the local stack) it polls the row.
+The lease is a row, not a PostgreSQL advisory lock, so both databases share one design.
+
+Nothing is lost whoever dies: the change and its generation commit before any WAF call;
+a round that dies before its commit records nothing, so applied stays behind desired and
+the next round (a waiter once the dead holder's lease expires, the next change, or the
+scheduled sync, which needs no lease) re-reads WAF and writes what is missing.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accesscontrol import selectors
@@ -114,28 +135,185 @@ def _in_callers_transaction() -> bool:
     )
 
 
+# A round longer than this lets another request start one too: harmless (rounds serialise
+# on the row lock, and the second finds WAF right), so it only bounds how long a holder
+# that died (a killed worker) keeps waiters from taking over.
+SYNCER_LEASE = timedelta(seconds=10)
+# SQLite: how often a waiter looks whether a round covered its change (one row read).
+POLL_SECONDS = 0.02
+# PostgreSQL: waiters sleep in LISTEN and a round's end wakes them (NOTIFY); they look
+# anyway this often, for a lease that expired (its holder died) or a missed wake-up.
+NOTIFY_FALLBACK_SECONDS = 0.1
+NOTIFY_CHANNEL = "gatehouse_waf_sync"
+_clock = time.monotonic
+
+
+def mark_desired(version: int) -> int:
+    """Inside a change's transaction: the set's desired state moves on. Returns the
+    generation a sync must cover for WAF to hold the change (it commits with the change)."""
+    rows = IpSetSyncState.objects.filter(ip_version=version)
+    if not rows.update(desired_generation=F("desired_generation") + 1):
+        lock_sync_states((version,))  # the row was missing (a test's flush): made here
+        rows.update(desired_generation=F("desired_generation") + 1)
+    return rows.values_list("desired_generation", flat=True).get()
+
+
 def sync_after_change(
-    *, versions: tuple[int, ...], requester: Requester, gateway: WafIpSetGateway | None
+    *,
+    version: int,
+    generation: int,
+    requester: Requester,
+    gateway: WafIpSetGateway | None,
 ) -> SyncOutcome:
-    """Sync what the change touched; its audit events name who made the change."""
+    """Wait (bounded) until WAF holds the change that made `generation` of the set
+    `version`, running the set's sync round when no one else is; its audit events name
+    who made the change."""
     if _in_callers_transaction():
         transaction.on_commit(
-            lambda: _sync(versions=versions, requester=requester, gateway=gateway)
+            lambda: _await_generation(
+                version=version, generation=generation, requester=requester, gateway=gateway
+            )
         )
         return SyncOutcome(
             status=ChangeSyncStatus.PENDING,
             reason="WAF is updated when the surrounding transaction commits.",
         )
-    report = _sync(versions=versions, requester=requester, gateway=gateway)
-    problems = [s for s in report.sets if s.status != SyncStatus.IN_SYNC]
-    if problems:
-        return SyncOutcome(
-            status=ChangeSyncStatus.PENDING,
-            reason="Saved; WAF not updated yet: "
-            + " ".join(s.error for s in problems)
-            + " The next sync retries.",
+    return _await_generation(
+        version=version, generation=generation, requester=requester, gateway=gateway
+    )
+
+
+def outcome_without_change(version: int) -> SyncOutcome:
+    """For a change that leaves the set's addresses as they are (a label, a note): what
+    WAF holds now, read without waiting for anyone's sync."""
+    row = (
+        IpSetSyncState.objects.filter(ip_version=version)
+        .values_list("status", "applied_generation", "desired_generation", "last_error")
+        .first()
+    )
+    if row is None or (row[0] == SyncStatus.IN_SYNC and row[1] >= row[2]):
+        return SyncOutcome(status=ChangeSyncStatus.APPLIED)
+    return SyncOutcome(
+        status=ChangeSyncStatus.PENDING,
+        reason="Saved; this change does not alter WAF, but earlier changes are not in WAF "
+        "yet" + (f": {row[3]}" if row[3] else "") + ". The next sync applies them.",
+    )
+
+
+def _syncer_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def _claim_syncer(version: int, holder: str) -> bool:
+    """One conditional UPDATE: the lease is ours when it was free or had expired."""
+    now = timezone.now()
+    free = Q(syncer_until__isnull=True) | Q(syncer_until__lte=now)
+    claimed = IpSetSyncState.objects.filter(free, ip_version=version).update(
+        syncer=holder, syncer_until=now + SYNCER_LEASE
+    )
+    return bool(claimed)
+
+
+def _release_syncer(version: int, holder: str) -> None:
+    IpSetSyncState.objects.filter(ip_version=version, syncer=holder).update(
+        syncer="", syncer_until=None
+    )
+    _announce(version)
+
+
+def _announce(version: int) -> None:
+    """Wake the waiters (PostgreSQL; delivered when the caller's transaction commits)."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(version)])
+
+
+@contextmanager
+def _listening() -> Iterator[None]:
+    """On PostgreSQL, LISTEN on this request's connection while it waits (outside any
+    transaction, so the LISTEN takes effect at once), and UNLISTEN after: connections are
+    reused by later requests."""
+    connection = transaction.get_connection()
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UNLISTEN {NOTIFY_CHANNEL}")
+        for _ in connection.connection.notifies(timeout=0):  # drop what is left over
+            pass
+
+
+def _wait_for_news(seconds: float) -> None:
+    """Sleep until a round may have moved on (PostgreSQL: a NOTIFY), at most `seconds`.
+    Tests replace it with a simulated clock, so none really waits."""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        wait = min(seconds, NOTIFY_FALLBACK_SECONDS)
+        for _ in connection.connection.notifies(timeout=wait, stop_after=1):
+            pass
+    else:
+        time.sleep(min(seconds, POLL_SECONDS))
+
+
+def _await_generation(
+    *, version: int, generation: int, requester: Requester, gateway: WafIpSetGateway | None
+) -> SyncOutcome:
+    """Poll until a round covers `generation`; run the round when the lease is free.
+
+    The holder runs one round (its own change is committed, so the round covers it and
+    every change committed before the round took the row lock) and releases the lease:
+    a waiter whose change arrived during that round takes over within a poll, so no
+    request keeps syncing for others while its own client waits."""
+    with _listening():
+        return _wait_or_sync(
+            version=version, generation=generation, requester=requester, gateway=gateway
         )
-    return SyncOutcome(status=ChangeSyncStatus.APPLIED)
+
+
+def _wait_or_sync(
+    *, version: int, generation: int, requester: Requester, gateway: WafIpSetGateway | None
+) -> SyncOutcome:
+    deadline = _clock() + settings.GATEHOUSE_SYNC_WAIT_SECONDS
+    holder = _syncer_name()
+    while True:
+        row = (
+            IpSetSyncState.objects.filter(ip_version=version)
+            .values_list("applied_generation", "syncer_until")
+            .first()
+        )
+        if row is not None and row[0] >= generation:
+            return SyncOutcome(status=ChangeSyncStatus.APPLIED)
+        lease_free = row is not None and (row[1] is None or row[1] <= timezone.now())
+        if lease_free and _claim_syncer(version, holder):
+            try:
+                result = _sync_set(
+                    version,
+                    requester=requester,
+                    gateway=gateway or WafIpSetGateway.from_settings(),
+                )
+            finally:
+                _release_syncer(version, holder)
+            if result.status != SyncStatus.IN_SYNC:
+                return SyncOutcome(
+                    status=ChangeSyncStatus.PENDING,
+                    reason=f"Saved; WAF not updated yet: {result.error} The next sync retries.",
+                )
+            return SyncOutcome(status=ChangeSyncStatus.APPLIED)
+        remaining = deadline - _clock()
+        if remaining <= 0:
+            return SyncOutcome(
+                status=ChangeSyncStatus.PENDING,
+                reason="Saved; another request is updating WAF and did not confirm this "
+                f"change within {settings.GATEHOUSE_SYNC_WAIT_SECONDS:g} s. The next sync "
+                "applies it.",
+            )
+        _wait_for_news(remaining)
 
 
 def sync_waf_ip_sets(
@@ -160,6 +338,9 @@ def _sync(
         _sync_set(version, requester=requester, gateway=gateway, dry_run=dry_run)
         for version in versions
     ]
+    if not dry_run:
+        for version in versions:
+            _announce(version)  # changes waiting for this set may be covered now
     return SyncReport(sets=results, dry_run=dry_run)
 
 
@@ -359,13 +540,32 @@ def _sync_set(
     """Sync one set, or with `dry_run` only plan it: the same merge, no write to WAF or to
     the database (nothing adopted, refused, recorded or locked)."""
     name = gateway.names[version]
+    first: IpSetSnapshot | None = None
+    first_error: WafSyncError | None = None
+    if not dry_run:
+        # Read WAF before taking the set's lock, so changes keep committing meanwhile; the
+        # desired state read under the lock then includes them (group commit). The write
+        # carries this read's lock token: if WAF changed since, it re-reads.
+        unlocked = (
+            IpSetSyncState.objects.filter(ip_version=version)
+            .values_list("name", "ip_set_id", "last_applied")
+            .first()
+        )
+        if unlocked is not None and unlocked[0] == name:
+            gateway.remember_id(version, unlocked[1])
+        try:
+            first = gateway.read(version, known=set(unlocked[2]) if unlocked else frozenset())
+        except WafSyncError as exc:
+            first_error = exc  # recorded below, under the lock, like any failure
     with transaction.atomic():
-        # The lock serialises syncs of this set across processes; waiters then see WAF
-        # current. A dry run only reads.
+        # The lock serialises syncs of this set across processes and orders them with the
+        # changes (which take it too). A dry run only reads.
         state = selectors.sync_state(version) if dry_run else lock_sync_states((version,))[version]
         if state.name != name:  # the edge was renamed: what we applied was another set
             state.name, state.ip_set_id, state.last_applied = name, "", []
         gateway.remember_id(version, state.ip_set_id)
+        # Every change up to this generation has committed (they bump it under the lock).
+        generation = state.desired_generation
         now = timezone.now()
         merge = _Merge(desired=_active_cidrs(version, now), last_applied=set(state.last_applied))
 
@@ -389,10 +589,14 @@ def _sync_set(
             return merge.finish(snapshot.addresses)
 
         try:
+            if first_error is not None:
+                raise first_error
             if dry_run:
                 plan(gateway.read(version, known=merge.desired | merge.last_applied))
             else:
-                result = gateway.apply(version, plan, known=merge.desired | merge.last_applied)
+                result = gateway.apply(
+                    version, plan, known=merge.desired | merge.last_applied, first=first
+                )
         except WafSyncError as exc:
             status = _failure_status(exc)
             if not dry_run:
@@ -422,6 +626,9 @@ def _sync_set(
         if merge.removed_outside:
             log.warning("%s: %s removed outside Gatehouse; restored", name, merge.removed_outside)
         fields = ["name", "ip_set_id", "last_synced_at", "status", "last_error", "drift"]
+        if generation > state.applied_generation:
+            state.applied_generation = generation  # WAF now holds every change up to it
+            fields.append("applied_generation")
         if state.last_applied != merge.ordered:  # skip rewriting 10,000 unchanged entries
             state.last_applied = merge.ordered
             fields.append("last_applied")

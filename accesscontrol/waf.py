@@ -269,9 +269,12 @@ class WafIpSetGateway:
         plan: Callable[[IpSetSnapshot], Iterable[str] | None],
         *,
         known: frozenset[str] | set[str] = frozenset(),
+        first: IpSetSnapshot | None = None,
     ) -> ApplyResult:
         """Read, ask `plan` for the addresses wanted given what is there, write if they
-        differ. On a lock conflict re-read and re-plan, up to max_attempts times.
+        differ. On a lock conflict re-read and re-plan, up to max_attempts times. `first`:
+        a snapshot the caller read already, used instead of the first read (its lock token
+        makes a write based on it fail if the set changed since).
 
         `plan` runs once per attempt and may write to the database (the sync adopts and
         audits addresses found in WAF there): call this inside the transaction that holds
@@ -279,7 +282,10 @@ class WafIpSetGateway:
         re-plan after a conflict does not record it again. Those writes stay even when no
         WAF write follows (the addresses were in WAF when read)."""
         for attempt in range(1, self.max_attempts + 1):
-            snapshot = self.read(ip_version, known=known)
+            if attempt == 1 and first is not None:
+                snapshot = first
+            else:
+                snapshot = self.read(ip_version, known=known)
             wanted = plan(snapshot)
             if wanted is None or frozenset(wanted) == snapshot.addresses:
                 return ApplyResult(snapshot=snapshot, wrote=False)

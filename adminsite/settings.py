@@ -252,6 +252,9 @@ GATEHOUSE_NOTIFY_URLS = [
 # A WAF sync failing for this long (and its recovery afterwards) is notified.
 GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES = env.int("GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES", default=15)
 # -- end notifications ---------------------------------------------------------------------
+# Group commit of WAF writes (accesscontrol.sync): how long a change waits for a sync
+# round that covers it before answering "pending" (the scheduled sync then applies it).
+GATEHOUSE_SYNC_WAIT_SECONDS = env.float("GATEHOUSE_SYNC_WAIT_SECONDS", default=5.0)
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")

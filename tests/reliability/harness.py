@@ -1,5 +1,5 @@
 """The reliability suite's harness: the real processes (PostgreSQL, moto's server with a
-fault window from moto_faults.py, gunicorn with 4 sync workers in production mode: origin
+fault window from moto_faults.py, gunicorn with 4 workers in production mode: origin
 secret, HTTPS via X-Forwarded-Proto, viewer from CloudFront-Viewer-Address), an HTTP
 client that talks to gunicorn as the ALB would, and the helpers the scenarios share
 (bursts of changes, the audit trail's expected events, latency figures).
@@ -458,9 +458,16 @@ def revoke(session: ApiSession, cidr: str, network_id: int) -> Outcome:
     return attempt(session, "revoke", cidr, "DELETE", f"/api/networks/{network_id}")
 
 
-def burst(sessions: list[ApiSession], cidrs: list[str], label: str) -> list[Outcome]:
-    """Each cidr added by its own session, THREADS at a time."""
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+# WAF's real latency, injected into the stand-in (moto_faults.py) while a load burst runs:
+# group commit only shows when a round takes as long as it does in AWS.
+WAF_LATENCY = {"delay": 0.150, "read_delay": 0.050}
+
+
+def burst(
+    sessions: list[ApiSession], cidrs: list[str], label: str, *, threads: int = THREADS
+) -> list[Outcome]:
+    """Each cidr added by its own session, `threads` at a time."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         futures = [
             pool.submit(allow, sessions[i % len(sessions)], cidr, label)
             for i, cidr in enumerate(cidrs)

@@ -20,9 +20,11 @@ Control endpoint (JSON):
     GET  /state   -> {"calls": {"update_ip_set:<name>": n, ...}, "writes": {...},
                       "injected": {"<code>": n}, "conflicts": {"<name>": n},
                       "faults": {...}}
-    POST /faults  {"update_ip_set": [codes], "get_ip_set": [codes], "delay": seconds}
+    POST /faults  {"update_ip_set": [codes], "get_ip_set": [codes], "delay": seconds,
+                   "read_delay": seconds}
                   opens a window (an empty body closes it); "delay" slows every
-                  update_ip_set (a slow WAF: requests stay in flight longer)
+                  update_ip_set and "read_delay" every get_ip_set (WAF's real latency:
+                  requests stay in flight longer)
 """
 
 from __future__ import annotations
@@ -82,7 +84,8 @@ class Faults:
     def before(self, operation: str, name: str) -> None:
         with self.lock:
             self.calls[f"{operation}:{name}"] += 1
-            delay = float(self.config.get("delay", 0) or 0) if operation == "update_ip_set" else 0
+            key = "delay" if operation == "update_ip_set" else "read_delay"
+            delay = float(self.config.get(key, 0) or 0)
             cycle = self.cycles.get(operation)
             code = next(cycle) if cycle else None
             if code:
