@@ -280,6 +280,8 @@ class SingleSignOnIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} at {self.issuer}"
+
+
 class Notification(models.Model):
     """One message for one notification target (accesscontrol.notifications): the outbox.
 
