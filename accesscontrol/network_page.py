@@ -61,6 +61,7 @@ def _names() -> _Names:
         "range_start",
         "range_end",
     ]
+
     def column(meta: Any, name: str) -> str:
         field: Any = meta.get_field(name)
         return str(q(field.column))
@@ -145,7 +146,7 @@ def _where(
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def network_page(
+def page_statement(
     *,
     offset: int,
     limit: int,
@@ -154,8 +155,8 @@ def network_page(
     needs_review: bool | None = None,
     ordering: str | None = None,
     contains: Network | None = None,
-) -> tuple[list[Row], int]:
-    """(rows in selectors.NETWORK_ROW order, total matching) for one page."""
+) -> tuple[str, list[Any]]:
+    """(SQL, parameters) of one page plus the total, as `network_page` runs it."""
     names = _names()
     c = names.cols
     where, params = _where(
@@ -174,8 +175,32 @@ def network_page(
         f"ON {names.user_id} = {c['created_by']}{where} "
         f"ORDER BY {order} LIMIT %s OFFSET %s"
     )
+    return sql, [*params, *params, limit, offset]
+
+
+def network_page(
+    *,
+    offset: int,
+    limit: int,
+    status: str | None = None,
+    search: str | None = None,
+    needs_review: bool | None = None,
+    ordering: str | None = None,
+    contains: Network | None = None,
+) -> tuple[list[Row], int]:
+    """(rows in selectors.NETWORK_ROW order, total matching) for one page; the total
+    comes with the rows, so a page past the end says 0."""
+    sql, params = page_statement(
+        offset=offset,
+        limit=limit,
+        status=status,
+        search=search,
+        needs_review=needs_review,
+        ordering=ordering,
+        contains=contains,
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *params, limit, offset])
+        cursor.execute(sql, params)
         fetched = cursor.fetchall()
     count = fetched[0][-1] if fetched else 0
     if fetched and fetched[0][8].tzinfo is None:

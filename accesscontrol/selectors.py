@@ -55,6 +55,8 @@ def search_network(term: str) -> Network | None:
         network = ipaddress.ip_network(term.strip(), strict=False)
     except ValueError:
         return None
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.scope_id:
+        return None  # a zone id is local to one host: WAF never sees one
     if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
         mapped = network.network_address.ipv4_mapped
         if mapped is not None:

@@ -77,8 +77,9 @@ class NetworkQueryField(serializers.CharField):
     """An address or network in a query (`?contains=147.46.3.9`): the parsed network, host
     bits allowed (a search, not a write)."""
 
-    def to_internal_value(self, data: Any) -> Any:
-        text = super().to_internal_value(data)
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # The string's own checks (blank, length) first, then the parse.
+        text = super().run_validation(data)
         network = search_network(text)
         if network is None:
             raise serializers.ValidationError(
