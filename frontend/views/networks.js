@@ -48,8 +48,7 @@ export async function networksView(root, ctx) {
   const heading = h("h1", { tabindex: "-1" }, "Allowlist");
   const list = h("div", { class: "table-wrap", "aria-live": "polite", "aria-busy": "true" });
   const search = h("input", { type: "search", name: "search", value: state.search, placeholder: "Address, CIDR, label or note", autocomplete: "off" });
-  // "Which networks let 147.46.3.9 in?": answered from the bounds index (?contains=).
-  const contains = h("input", { type: "search", name: "contains", value: state.contains, placeholder: "e.g. 147.46.3.9", autocomplete: "off" });
+  const contains = h("input", { type: "search", name: "contains", value: state.contains, placeholder: "147.46.3.9", autocomplete: "off" });
   const containsField = field("Contains address", contains);
   const containsError = containsField.querySelector(".field-error");
   const status = h(
@@ -59,26 +58,20 @@ export async function networksView(root, ctx) {
       h("option", { value, selected: state.status === value }, text),
     ),
   );
-  let timer;
-  search.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      state.search = search.value.trim();
-      state.page = 1;
-      writeUrl();
-      load();
-    }, 250);
-  });
-  let containsTimer;
-  contains.addEventListener("input", () => {
-    clearTimeout(containsTimer);
-    containsTimer = setTimeout(() => {
-      state.contains = contains.value.trim();
-      state.page = 1;
-      writeUrl();
-      load();
-    }, 250);
-  });
+  const onType = (input, key) => {
+    let timer;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        state[key] = input.value.trim();
+        state.page = 1;
+        writeUrl();
+        load();
+      }, 250);
+    });
+  };
+  onType(search, "search");
+  onType(contains, "contains");
   status.addEventListener("change", () => {
     state.status = status.value;
     state.page = 1;
@@ -161,14 +154,10 @@ export async function networksView(root, ctx) {
       list.replaceChildren(table(page, ctx, sortBy), pager(page));
     } catch (error) {
       const invalid = error.fields?.contains?.[0];
-      if (invalid) {
-        containsError.textContent = invalid;
-        containsError.hidden = false;
-        contains.setAttribute("aria-invalid", "true");
-        list.replaceChildren();
-      } else {
-        list.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
-      }
+      containsError.textContent = invalid;
+      containsError.hidden = !invalid;
+      if (invalid) contains.setAttribute("aria-invalid", "true");
+      list.replaceChildren(invalid ? "" : h("p", { class: "alert", role: "alert" }, error.message));
     }
     list.setAttribute("aria-busy", "false");
   }
