@@ -63,7 +63,9 @@ def test_contains_address_box_lists_the_networks_that_let_it_in(
     expect(page.locator('tr[data-cidr="2a00:1450:4009::/48"]')).to_be_visible()
 
     page.get_by_label("Contains address").fill("not an address")
-    expect(page.locator(".field-error")).to_contain_text("Give an address or network")
+    expect(page.locator('[data-name="contains"] .field-error')).to_contain_text(
+        "Give an address or network"
+    )
     expect(page.get_by_label("Contains address")).to_have_attribute("aria-invalid", "true")
 
     page.reload()  # the search lives in the URL
