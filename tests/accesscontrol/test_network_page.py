@@ -143,7 +143,7 @@ ORDERINGS = [None, "label", "-label", "expires_at", "-expires_at", "created_at",
     "filters", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "none"
 )
 def test_the_sql_page_is_the_orm_list(allowlist, filters):
-    for ordering, (offset, limit) in product(ORDERINGS, [(0, 50), (0, 3), (3, 3), (9, 5)]):
+    for ordering, (offset, limit) in product(ORDERINGS, [(0, 50), (2, 3)]):
         rows, count = _orm_page(offset, limit, ordering=ordering, **filters)
         # The total rides on the page's rows: a page past the end has none (the API's
         # paginator answers 404 for it).
