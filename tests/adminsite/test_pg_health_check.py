@@ -24,7 +24,12 @@ def _new_request(wrapper, monkeypatch):
     """What Django does at a request's start and first query; returns the pings made."""
     pings = []
     real = wrapper.is_usable
-    monkeypatch.setattr(wrapper, "is_usable", lambda: pings.append(1) or real())
+
+    def counted():
+        pings.append(1)
+        return real()
+
+    monkeypatch.setattr(wrapper, "is_usable", counted)
     wrapper.health_check_done = False  # as close_if_unusable_or_obsolete leaves it
     wrapper.close_if_health_check_failed()
     return pings
