@@ -2,11 +2,18 @@
 
 Invariants: `AllowedNetwork.cidr` is always the normalised network string produced by
 `accesscontrol.validation` (so equality is string equality, also for WAF addresses);
+`AllowedNetwork.range_start`/`range_end` are the first and last address of `cidr` as
+16-byte big-endian integers (`network_bounds`), kept by `save()` and by the queryset's
+`bulk_create` (so every write path, present or future, gets them): "which networks contain
+this address" is an index lookup (`containing_q`); `cidr` is never changed after insert
+(a QuerySet.update of `cidr` would bypass them: nothing does one);
 `AuditEvent` rows are only ever inserted; one `IpSetSyncState` row per IP version (made by
 migration 0005), whose row lock serialises every sync of that version across processes
 and app instances; its generations say which changes WAF holds (group commit).
 """
 
+import ipaddress
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NoReturn, Self
 
@@ -14,8 +21,59 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+BOUND_BYTES = 16  # 128 bits: an IPv6 address; IPv4 values are zero-extended
+
+
+def address_key(value: int) -> bytes:
+    """An address (as an integer) in the stored bound form: fixed-width big-endian bytes,
+    so byte order is numeric order (SQLite BLOB and PostgreSQL bytea compare bytewise)."""
+    return value.to_bytes(BOUND_BYTES, "big")
+
+
+def network_bounds(cidr: str) -> tuple[bytes, bytes]:
+    """(first, last) address of a network in the stored bound form."""
+    network = ipaddress.ip_network(cidr)
+    return (
+        address_key(int(network.network_address)),
+        address_key(int(network.broadcast_address)),
+    )
+
+
+def containing_q(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network, *, prefix: str = ""
+) -> models.Q:
+    """Rows whose network contains `network` (equal or wider): index probes on
+    (ip_version, range_start), one per possible prefix length (a containing /p starts at
+    the address masked to /p), then `range_end` drops the narrower ones sharing a start."""
+    return models.Q(
+        **{
+            f"{prefix}ip_version": network.version,
+            f"{prefix}range_start__in": [address_key(s) for s in containing_starts(network)],
+            f"{prefix}range_end__gte": address_key(int(network.broadcast_address)),
+        }
+    )
+
+
+def containing_starts(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> list[int]:
+    """The first address of every network that could contain `network`: its own first
+    address masked to each prefix length from its own down to /0 (at most 129, fewer when
+    they coincide)."""
+    bits = network.max_prefixlen
+    first = int(network.network_address)
+    ones = (1 << bits) - 1
+    return sorted({first & (ones ^ ((1 << (bits - p)) - 1)) for p in range(network.prefixlen + 1)})
+
 
 class AllowedNetworkQuerySet(models.QuerySet["AllowedNetwork"]):
+    def bulk_create(
+        self, objs: Iterable["AllowedNetwork"], *args: Any, **kwargs: Any
+    ) -> list["AllowedNetwork"]:
+        """Every bulk insert gets the bounds too (bulk_create never calls save())."""
+        objs = list(objs)
+        for obj in objs:
+            obj.fill_bounds()
+        return super().bulk_create(objs, *args, **kwargs)
+
     def active(self, *, at: datetime | None = None) -> Self:
         now = at or timezone.now()
         return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
@@ -64,6 +122,10 @@ class AllowedNetwork(models.Model):
     # When sync recorded this entry's expiry in the audit trail (so it is recorded once);
     # cleared again when the expiry is moved into the future.
     expiry_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Derived from cidr (see the module docstring): first and last address, 16-byte
+    # big-endian, for indexed containment searches and covers_you without parsing.
+    range_start = models.BinaryField(max_length=BOUND_BYTES, editable=False)
+    range_end = models.BinaryField(max_length=BOUND_BYTES, editable=False)
 
     objects = AllowedNetworkQuerySet.as_manager()
 
@@ -73,11 +135,24 @@ class AllowedNetwork(models.Model):
             models.Index(fields=["ip_version", "expires_at"], name="network_version_expiry"),
             # The console's list pages newest first: read a page, don't sort the table.
             models.Index(fields=["-created_at", "-id"], name="network_newest_first"),
+            # "Which networks contain this address?": containing_q probes this index.
+            models.Index(fields=["ip_version", "range_start"], name="network_range_start"),
         ]
         permissions = [("run_sync", "Can run a WAF sync")]
 
     def __str__(self) -> str:
         return f"{self.cidr} ({self.label})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Derived data, not business logic: whoever saves a network gets its bounds.
+        self.fill_bounds()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "cidr" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "range_start", "range_end"}
+        super().save(*args, **kwargs)
+
+    def fill_bounds(self) -> None:
+        self.range_start, self.range_end = network_bounds(self.cidr)
 
     @property
     def is_active(self) -> bool:

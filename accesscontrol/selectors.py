@@ -12,7 +12,7 @@ from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
 
 from accesscontrol.edge import IP_VERSIONS, ip_set_name
-from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState
+from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState, containing_q
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -30,14 +30,56 @@ ORDERINGS: dict[str, list[str | OrderBy]] = {
 }
 
 
+# What a list row needs, as plain values (`network_list(...).values_list(*NETWORK_ROW)`): a
+# page is read as tuples, without building model instances.
+NETWORK_ROW = (
+    "id",
+    "cidr",
+    "ip_version",
+    "label",
+    "note",
+    "expires_at",
+    "source",
+    "created_by__username",
+    "created_at",
+    "updated_at",
+    "needs_review",
+    "range_start",
+    "range_end",
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def search_network(term: str) -> Network | None:
+    """The network (an address is its /32 or /128) a search term names, as WAF would judge
+    it (an IPv4-mapped IPv6 address is its IPv4 address); None when the term is not one."""
+    try:
+        network = ipaddress.ip_network(term.strip(), strict=False)
+    except ValueError:
+        return None
+    if isinstance(network, ipaddress.IPv6Network) and network.network_address.scope_id:
+        return None  # a zone id is local to one host: WAF never sees one
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
+
+
 def network_list(
     *,
     status: str | None = None,
     search: str | None = None,
     needs_review: bool | None = None,
     ordering: str | None = None,
+    contains: Network | None = None,
 ) -> QuerySet[AllowedNetwork]:
+    """The allowlist filtered and sorted. `contains`: only networks that contain this
+    address or network (equal or wider), found through the bounds index."""
     networks = AllowedNetwork.objects.select_related("created_by")
+    if contains is not None:
+        networks = networks.filter(containing_q(contains))
     if needs_review is not None:
         networks = networks.filter(needs_review=needs_review)
     if status == AllowedNetwork.Status.ACTIVE:
@@ -49,12 +91,9 @@ def network_list(
         matches = Q(cidr__icontains=term) | Q(label__icontains=term) | Q(note__icontains=term)
         # An address (or network) also finds the entries that contain it: "which entry
         # lets this address in?"
-        try:
-            searched = ipaddress.ip_network(term, strict=False)
-        except ValueError:
-            searched = None
+        searched = search_network(term)
         if searched is not None:
-            matches |= Q(cidr__in=[str(searched), *_supernets(searched)])
+            matches |= containing_q(searched)
         networks = networks.filter(matches)
     return networks.order_by(*ORDERINGS.get(ordering or "-created_at", ORDERINGS["-created_at"]))
 

@@ -67,7 +67,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's messages, for the Django admin only (issue 18: the API never shows any).
+    "api.middleware.AdminMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
@@ -105,6 +106,10 @@ DATABASES = {
 # Several app instances share one database: keep connections briefly, check them first.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL: Django's backend, but the health check of a reused connection looks at its
+# socket instead of a `SELECT 1` round trip per request (adminsite/postgresql/base.py).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "adminsite.postgresql"
 # SQLite (the local stack's database): a transaction takes the write lock when it begins
 # (BEGIN IMMEDIATE) and a writer waits up to 20 s for another. With SQLite's default
 # deferred transactions, a read-then-write transaction (update_network) that meets another

@@ -12,6 +12,8 @@
   no active network covers is refused here too, as WAF would, so a leaked secret alone
   opens nothing. Exempt: the health check, sign-out and GATEHOUSE_ALLOWLIST_EXEMPT_PATHS.
   Cost: one indexed query (the allowlist's unique cidr index, 32 or 128 candidates).
+- AdminMessageMiddleware is Django's MessageMiddleware for the Django admin only
+  (/api/admin/): nothing else under /api/ shows messages, so the rest skip its storage.
 - RequestSizeMiddleware answers a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE
   with 413 before anything reads it (the API's exception handler catches the undeclared,
   chunked case).
@@ -21,6 +23,7 @@ import hmac
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accesscontrol.clientip import viewer_address, viewer_is_allowed
@@ -116,3 +119,20 @@ class RequestSizeMiddleware:
 def request_too_large() -> JsonResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return _error(413, "request_too_large", f"The request body is larger than {limit:,} bytes.")
+
+
+ADMIN_PREFIX = "/api/admin/"
+
+
+class AdminMessageMiddleware(MessageMiddleware):
+    """Messages where something shows them: the Django admin. A subclass, so the admin's
+    system check (admin.E409, "MessageMiddleware must be in MIDDLEWARE") still holds."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if request.path_info.startswith(ADMIN_PREFIX):
+            super().process_request(request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if hasattr(request, "_messages"):
+            return super().process_response(request, response)
+        return response

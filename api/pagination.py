@@ -4,12 +4,13 @@
 "results"}) that reads the page and the total in one query (the count as an uncorrelated
 scalar subquery, which the database evaluates once; `COUNT(*) OVER ()` would make it
 materialise every row before the LIMIT), so a list request costs one query for its data.
+`paginate_rows` pages any fetch(offset, limit) -> (rows, total) with the same rules.
 
 `AuditCursorPagination` walks the append-only audit trail newest first; a cursor stays
 valid while new events arrive.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.db.models import IntegerField, Model, QuerySet, Subquery
@@ -37,14 +38,8 @@ class CountedPagePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
-    def paginate_queryset(
-        self,
-        queryset: QuerySet[_Model, _Row] | Sequence[_Row],
-        request: Request,
-        view: APIView | None = None,
-    ) -> list[_Row]:
-        if not isinstance(queryset, QuerySet):
-            raise TypeError("CountedPagePagination pages a QuerySet")
+    def _window(self, request: Request) -> tuple[int, int]:
+        """(offset, limit) of the requested page; 400 for a page number below 1."""
         self.request = request
         # get_page_size falls back to the class's page_size, so it is never None here.
         self.page_size = self.get_page_size(request) or self.page_size
@@ -58,14 +53,36 @@ class CountedPagePagination(PageNumberPagination):
         offset = (self.page_number - 1) * self.page_size
         if offset + self.page_size > MAX_ROW:  # no list is that long; the SQL would overflow
             raise NotFound("That page is past the end of the list.")
+        return offset, self.page_size
+
+    def paginate_queryset(
+        self,
+        queryset: QuerySet[_Model, _Row] | Sequence[_Row],
+        request: Request,
+        view: APIView | None = None,
+    ) -> list[_Row]:
+        if not isinstance(queryset, QuerySet):
+            raise TypeError("CountedPagePagination pages a QuerySet")
+        offset, limit = self._window(request)
         rows = list(
             queryset.annotate(**{TOTAL: _CountOf(queryset.order_by().values("pk"))})[
-                offset : offset + self.page_size
+                offset : offset + limit
             ]
         )
         if not rows and offset:
             raise NotFound("That page is past the end of the list.")
         self.count = getattr(rows[0], TOTAL) if rows else 0
+        return rows
+
+    def paginate_rows(
+        self, fetch: Callable[[int, int], tuple[list[_Row], int]], request: Request
+    ) -> list[_Row]:
+        """The page from `fetch(offset, limit) -> (rows, total)`: one query of its own
+        (accesscontrol.network_page), with this class's page rules and links."""
+        offset, limit = self._window(request)
+        rows, self.count = fetch(offset, limit)
+        if not rows and offset:
+            raise NotFound("That page is past the end of the list.")
         return rows
 
     def _url(self) -> str:

@@ -56,13 +56,29 @@ const ctx = {
 };
 
 function drawHeader() {
-  renderHeader(top, ctx, routeOf(location.hash));
+  renderHeader(top, ctx, currentRoute());
 }
 
 function signedIn(session) {
   ctx.session = session;
   ctx.user = session.authenticated ? session.user : null;
   ctx.canEdit = ["editor", "superuser"].includes(ctx.user?.role);
+  hint(Boolean(ctx.user));
+}
+
+// Fetch the screen's module early: with the session if signed in last time, else on typing.
+const HINT = "gatehouse.signedIn";
+const preloadScreen = () => routes[currentRoute()]?.view().catch(() => null);
+
+// hint(): signed in last time? hint(bool): remember.
+function hint(yes) {
+  try {
+    if (yes === undefined) return localStorage.getItem(HINT) === "1";
+    if (yes) localStorage.setItem(HINT, "1");
+    else localStorage.removeItem(HINT);
+  } catch {
+    return false; // no storage, no hint
+  }
 }
 
 // A screen's filters and page live after a "?" in the hash: #/networks?search=10.0.0.1
@@ -70,9 +86,14 @@ export function routeOf(hash) {
   return hash.split("?")[0];
 }
 
+// No hash ("/") is the allowlist, URL left as is: a rewrite would fetch the icon again.
+function currentRoute() {
+  return routeOf(location.hash) || "#/networks";
+}
+
 async function show({ keepFocus = false } = {}) {
-  const hash = routeOf(location.hash);
-  if (hash && !hash.startsWith("#/")) return; // an in-page anchor such as the skip link
+  const hash = currentRoute();
+  if (!hash.startsWith("#/")) return; // an in-page anchor such as the skip link
   const route = routes[hash];
   if (!keepFocus) clearStatus(); // messages belong to the screen they were said on
   if (!route) {
@@ -100,14 +121,16 @@ async function showLogin(message) {
   top.replaceChildren();
   const screen = document.createElement("div");
   main.replaceChildren(screen);
+  screen.addEventListener("input", preloadScreen, { once: true });
   loginView(screen, {
     session: ctx.session,
     message,
     async onSignedIn(session) {
       signedIn(session);
       if (ctx.user?.role === "none") return refuseNoRole();
+      preloadScreen();
       await ctx.refresh();
-      if (!routes[routeOf(location.hash)] || location.hash === "#/diagnostics") {
+      if (!routes[currentRoute()] || location.hash === "#/diagnostics") {
         history.replaceState(null, "", "#/networks");
       }
       await show();
@@ -150,6 +173,7 @@ whenSignedOut(() => {
 window.addEventListener("hashchange", () => show());
 
 async function boot() {
+  if (hint()) preloadScreen();
   try {
     signedIn(await api("/api/auth/session"));
     if (ctx.user?.role === "none") return refuseNoRole();

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accesscontrol import selectors, services
 from accesscontrol.models import AllowedNetwork
+from accesscontrol.network_page import network_page
 from accesscontrol.validation import LABEL_MAX
 from api import permissions as perms
 from api.pagination import CountedPagePagination
@@ -29,6 +30,7 @@ from api.serializers import (
     NetworkSerializer,
     NetworkUpdateSerializer,
     UserSerializer,
+    network_rows,
 )
 
 UNAUTHENTICATED = OpenApiResponse(ErrorSerializer, description="not_authenticated")
@@ -96,17 +98,23 @@ class NetworkListView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query = NetworkListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        networks = selectors.network_list(
-            status=query.validated_data.get("status"),
-            search=query.validated_data.get("search") or None,
-            needs_review=query.validated_data.get("needs_review"),
-            ordering=query.validated_data.get("ordering") or None,
-        )
+        filters = NetworkListQuerySerializer.parse(request.query_params)
         paginator = CountedPagePagination()
-        page = paginator.paginate_queryset(networks, request, view=self)
-        data = NetworkSerializer(page, many=True, context={"request": request}).data
+        # One hand-written query for page and total, rows as tuples: the ORM's building,
+        # compiling and converting cost ten times the query (accesscontrol.network_page).
+        rows = paginator.paginate_rows(
+            lambda offset, limit: network_page(
+                offset=offset,
+                limit=limit,
+                status=filters.get("status"),
+                search=filters.get("search") or None,
+                needs_review=filters.get("needs_review"),
+                ordering=filters.get("ordering") or None,
+                contains=filters.get("contains"),
+            ),
+            request,
+        )
+        data = network_rows(rows, viewer=requester_for(request).ip)
         return paginator.get_paginated_response(data)
 
     # drf-spectacular reads this to wrap the 200 list in the paginated envelope.

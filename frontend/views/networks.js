@@ -7,12 +7,13 @@ import { announce, badge, date, field, h } from "../dom.js";
 const PAGE_SIZE = 50;
 // The screen's filters, sort and page live in the URL (#/networks?search=…&page=2), so a
 // reload, the back button or a shared link shows the same list.
-const state = { search: "", status: "", ordering: "", page: 1 };
+const state = { search: "", contains: "", status: "", ordering: "", page: 1 };
 const SORTABLE = { Label: "label", Expires: "expires_at", Created: "created_at" };
 
 function readUrl() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   state.search = params.get("search") || "";
+  state.contains = params.get("contains") || "";
   state.status = ["active", "expired"].includes(params.get("status")) ? params.get("status") : "";
   state.ordering = Object.values(SORTABLE).some((f) => [f, `-${f}`].includes(params.get("ordering"))) ? params.get("ordering") : "";
   state.page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
@@ -21,6 +22,7 @@ function readUrl() {
 function writeUrl() {
   const params = new URLSearchParams();
   if (state.search) params.set("search", state.search);
+  if (state.contains) params.set("contains", state.contains);
   if (state.status) params.set("status", state.status);
   if (state.ordering) params.set("ordering", state.ordering);
   if (state.page > 1) params.set("page", String(state.page));
@@ -46,6 +48,9 @@ export async function networksView(root, ctx) {
   const heading = h("h1", { tabindex: "-1" }, "Allowlist");
   const list = h("div", { class: "table-wrap", "aria-live": "polite", "aria-busy": "true" });
   const search = h("input", { type: "search", name: "search", value: state.search, placeholder: "Address, CIDR, label or note", autocomplete: "off" });
+  const contains = h("input", { type: "search", name: "contains", value: state.contains, placeholder: "147.46.3.9", autocomplete: "off" });
+  const containsField = field("Contains address", contains);
+  const containsError = containsField.querySelector(".field-error");
   const status = h(
     "select",
     { name: "status" },
@@ -53,16 +58,20 @@ export async function networksView(root, ctx) {
       h("option", { value, selected: state.status === value }, text),
     ),
   );
-  let timer;
-  search.addEventListener("input", () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      state.search = search.value.trim();
-      state.page = 1;
-      writeUrl();
-      load();
-    }, 250);
-  });
+  const onType = (input, key) => {
+    let timer;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        state[key] = input.value.trim();
+        state.page = 1;
+        writeUrl();
+        load();
+      }, 250);
+    });
+  };
+  onType(search, "search");
+  onType(contains, "contains");
   status.addEventListener("change", () => {
     state.status = status.value;
     state.page = 1;
@@ -123,6 +132,7 @@ export async function networksView(root, ctx) {
       "div",
       { class: "toolbar", role: "search" },
       field("Search", search),
+      containsField,
       field("Status", status),
     ),
     list,
@@ -134,14 +144,20 @@ export async function networksView(root, ctx) {
     notice.hidden = !me || me.allowed;
     notice.textContent = me ? `Your address ${me.viewer_ip} is not on the allowlist: once WAF is in sync, the edge blocks it.` : "";
     list.setAttribute("aria-busy", "true");
+    containsError.hidden = true;
+    contains.removeAttribute("aria-invalid");
     try {
       const review = state.status === "review";
       const page = await api("/api/networks", {
-        query: { search: state.search, status: review ? "" : state.status, needs_review: review ? "true" : "", ordering: state.ordering, page: state.page, page_size: PAGE_SIZE },
+        query: { search: state.search, contains: state.contains, status: review ? "" : state.status, needs_review: review ? "true" : "", ordering: state.ordering, page: state.page, page_size: PAGE_SIZE },
       });
       list.replaceChildren(table(page, ctx, sortBy), pager(page));
     } catch (error) {
-      list.replaceChildren(h("p", { class: "alert", role: "alert" }, error.message));
+      const invalid = error.fields?.contains?.[0];
+      containsError.textContent = invalid;
+      containsError.hidden = !invalid;
+      if (invalid) contains.setAttribute("aria-invalid", "true");
+      list.replaceChildren(invalid ? "" : h("p", { class: "alert", role: "alert" }, error.message));
     }
     list.setAttribute("aria-busy", "false");
   }
@@ -186,7 +202,7 @@ function allowMineButton(ctx) {
 
 function table(page, ctx, sortBy) {
   if (!page.results.length) {
-    return h("p", { class: "empty" }, state.search || state.status ? "No networks match the filter." : "The allowlist is empty.");
+    return h("p", { class: "empty" }, state.search || state.contains || state.status ? "No networks match the filter." : "The allowlist is empty.");
   }
   const headings = ["Network", "Label", "Status", "Expires", "Created"];
   if (ctx.canEdit) headings.push("Actions");
