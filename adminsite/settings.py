@@ -151,7 +151,12 @@ CSRF_COOKIE_HTTPONLY = False
 
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.SessionAuthentication"],
+    # A bearer token (api.tokens_auth), when the request carries one, decides alone: the
+    # session cookie next to it is not consulted (no union of both principals).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.tokens_auth.BearerTokenAuthentication",
+        "api.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
@@ -171,6 +176,7 @@ SPECTACULAR_SETTINGS = {
         "NetworkStatusEnum": ["active", "expired"],
         "SyncStatusEnum": ["in_sync", "pending", "failed"],
         "AccessLinkStatusEnum": ["active", "used", "expired", "revoked"],
+        "ApiTokenStatusEnum": ["active", "expired", "revoked"],
     },
 }
 
@@ -229,6 +235,13 @@ GATEHOUSE_LOCAL_TRUST_VIEWER_HEADER = env.bool("GATEHOUSE_LOCAL_TRUST_VIEWER_HEA
 GATEHOUSE_ALLOW_PRIVATE_RANGES = env.bool("GATEHOUSE_ALLOW_PRIVATE_RANGES", default=False)
 GATEHOUSE_MIN_PREFIX_V4 = env.int("GATEHOUSE_MIN_PREFIX_V4", default=16)
 GATEHOUSE_MIN_PREFIX_V6 = env.int("GATEHOUSE_MIN_PREFIX_V6", default=48)
+# --- Bulk import and API tokens (issue 17) ---
+# The largest POST /api/networks/import body (every other request keeps Django's 2.5 MB
+# DATA_UPLOAD_MAX_MEMORY_SIZE): 10,000 lines with labels and short notes fit in 5 MiB.
+GATEHOUSE_IMPORT_MAX_BYTES = env.int("GATEHOUSE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+# API tokens: the longest lifetime a new token may be given.
+GATEHOUSE_TOKEN_MAX_DAYS = env.int("GATEHOUSE_TOKEN_MAX_DAYS", default=365)
+# --- end bulk/tokens ---
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")

@@ -27,7 +27,8 @@ VIEW_SYNC = "view_ipsetsyncstate"
 RUN_SYNC = "run_sync"
 VIEW_AUDIT = "view_auditevent"
 
-_CACHE_ATTR = "_gatehouse_codenames"
+# Where a user's codenames are kept for the request (api.tokens_auth presets it).
+CACHE_ATTR = "_gatehouse_codenames"
 
 AnyUser = User | AnonymousUser
 
@@ -45,7 +46,7 @@ def granted_codenames(user: AnyUser) -> frozenset[str]:
     """The accesscontrol permission codenames the user holds directly or through groups."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
-    cached = getattr(user, _CACHE_ATTR, None)
+    cached = getattr(user, CACHE_ATTR, None)
     if cached is None:
         cached = frozenset(
             Permission.objects.filter(content_type__app_label=APP_LABEL)
@@ -53,7 +54,7 @@ def granted_codenames(user: AnyUser) -> frozenset[str]:
             .values_list("codename", flat=True)
             .distinct()
         )
-        setattr(user, _CACHE_ATTR, cached)
+        setattr(user, CACHE_ATTR, cached)
     return cached
 
 

@@ -89,3 +89,33 @@ export async function probe(path) {
     return { status: 0, ok: false, body: String(exc.message || exc) };
   }
 }
+
+// A file download through the same wrapper's rules (same origin, session cookie, the
+// server's error shape): fetch the body, then save it from a Blob with a temporary link,
+// so no inline script and no navigation away from the console.
+export async function download(path, { query, filename } = {}) {
+  let response;
+  try {
+    response = await fetch(url(path, query), { credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, { code: "network", message: "Could not reach the server. Check your connection and try again." });
+  }
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    const error = new ApiError(response.status, data?.error || edgeError(response.status));
+    if (error.code === "not_authenticated") onSignedOut();
+    throw error;
+  }
+  const blob = await response.blob();
+  const href = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = href;
+  link.download = filename;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The click has started the download; the object URL is only needed until then.
+  setTimeout(() => URL.revokeObjectURL(href), 1000);
+  return blob;
+}
