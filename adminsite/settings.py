@@ -177,6 +177,7 @@ SPECTACULAR_SETTINGS = {
         "SyncStatusEnum": ["in_sync", "pending", "failed"],
         "AccessLinkStatusEnum": ["active", "used", "expired", "revoked"],
         "ApiTokenStatusEnum": ["active", "expired", "revoked"],
+        "ApiTokenRoleEnum": ["viewer", "editor", "superuser"],
     },
 }
 

@@ -1,5 +1,6 @@
 """Request and response shapes of the bulk import and export (accesscontrol.bulk)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -63,8 +64,30 @@ class ImportResultSerializer(serializers.Serializer[Any]):
     sync = serializers.DictField(allow_null=True)
 
 
+class QueryBooleanField(serializers.BooleanField):
+    """`?include_expired=` (empty) is no boolean: a 400, not DRF's silent false."""
+
+    def get_value(self, dictionary: Mapping[Any, Any]) -> Any:
+        return dictionary.get(self.field_name, serializers.empty)
+
+
 class ExportQuerySerializer(serializers.Serializer[Any]):
     format = QueryChoiceField(
         choices=[f.value for f in ExportFormat], required=False, default=ExportFormat.CSV.value
     )
-    include_expired = serializers.BooleanField(required=False, default=False)
+    include_expired = QueryBooleanField(required=False, default=False)
+
+
+class ExportRecordSerializer(serializers.Serializer[Any]):
+    """One network of the JSON export."""
+
+    cidr = serializers.CharField()
+    ip_version = serializers.IntegerField()
+    label = serializers.CharField()
+    note = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.CharField()
+    needs_review = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=["active", "expired"])
+    created_at = serializers.DateTimeField()
+    created_by = serializers.CharField(allow_null=True)

@@ -22,6 +22,7 @@ from accesscontrol.services import expiry_after_hours
 from api import permissions as perms
 from api.bulk_serializers import (
     ExportQuerySerializer,
+    ExportRecordSerializer,
     ImportRequestSerializer,
     ImportResultSerializer,
 )
@@ -114,23 +115,25 @@ class NetworkExportView(APIView):
     permission_classes = [perms.RolePermission]
     required_permissions = {"GET": perms.VIEW_NETWORKS}
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # ?format= names the file's format here, not one of DRF's renderers (DRF reads the
+        # same parameter, URL_FORMAT_OVERRIDE, and would answer ?format=csv with a 404).
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(
         operation_id="networks_export",
         summary="The allowlist as CSV (importable again) or JSON, oldest first",
         parameters=[ExportQuerySerializer],
         responses={
             (200, "text/csv"): OpenApiResponse(str, description="cidr,label,note,expires_at"),
-            (200, "application/json"): OpenApiResponse(description="An array of networks."),
+            (200, "application/json"): OpenApiResponse(
+                ExportRecordSerializer(many=True), description="An array of networks."
+            ),
             400: INVALID,
             401: UNAUTHENTICATED,
             403: FORBIDDEN,
         },
     )
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # ?format= names the file's format here, not one of DRF's renderers (DRF reads the
-        # same parameter, URL_FORMAT_OVERRIDE, and would answer ?format=csv with a 404).
-        return super().perform_content_negotiation(request, force=True)
-
     def get(self, request: Request) -> StreamingHttpResponse:
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -184,6 +184,11 @@ def test_schema_is_openapi_3_json_with_every_operation(client):
         ("GET", "/api/access-links"),
         ("POST", "/api/access-links"),
         ("DELETE", "/api/access-links/{id}"),
+        ("POST", "/api/networks/import"),
+        ("GET", "/api/networks/export"),
+        ("GET", "/api/tokens"),
+        ("POST", "/api/tokens"),
+        ("DELETE", "/api/tokens/{id}"),
     }
 
 
