@@ -290,14 +290,10 @@ def _check_against_database(lines: list[ImportLine]) -> None:
     existing: dict[str, str] = {}
     for start in range(0, len(cidrs), _IN_CHUNK):
         chunk = cidrs[start : start + _IN_CHUNK]
-        existing.update(
-            AllowedNetwork.objects.filter(cidr__in=chunk).values_list("cidr", "label")
-        )
+        existing.update(AllowedNetwork.objects.filter(cidr__in=chunk).values_list("cidr", "label"))
     for line in lines:
         if line.ip_version is not None and line.cidr in existing:
-            line.refuse(
-                "cidr", f"{line.cidr} is already on the allowlist ({existing[line.cidr]})."
-            )
+            line.refuse("cidr", f"{line.cidr} is already on the allowlist ({existing[line.cidr]}).")
     room = {
         version: MAX_ACTIVE_PER_VERSION
         - AllowedNetwork.objects.active().filter(ip_version=version).count()
@@ -335,9 +331,7 @@ def import_networks(
     if not lines:
         raise _error("text", "There is no network in it (only blank or comment lines).", "required")
     for line in lines:
-        _check_line(
-            line, is_superuser=requester.is_superuser, default_expiry=default_expires_at
-        )
+        _check_line(line, is_superuser=requester.is_superuser, default_expiry=default_expires_at)
     report = ImportReport(lines=lines, dry_run=dry_run, valid_only=valid_only)
     if dry_run:
         _check_against_database(lines)
@@ -353,10 +347,11 @@ def import_networks(
         if not to_create:
             return report
         user = requester.authenticated_user
+        # Valid lines parsed, so each has its version.
         networks = [
             AllowedNetwork(
                 cidr=line.cidr,
-                ip_version=line.ip_version,
+                ip_version=line.ip_version or 0,
                 label=line.label,
                 note=line.note,
                 expires_at=line.expires_at,

@@ -24,7 +24,7 @@ class ImportRequestSerializer(serializers.Serializer[Any]):
     format = serializers.ChoiceField(
         choices=[f.value for f in ImportFormat], default=ImportFormat.AUTO.value
     )
-    label = StrictCharField(
+    label = StrictCharField(  # type: ignore[assignment]
         required=False,
         allow_blank=True,
         help_text="The label of every line: required for one CIDR per line; in a CSV, "
@@ -45,11 +45,11 @@ class ImportRequestSerializer(serializers.Serializer[Any]):
 class ImportLineSerializer(serializers.Serializer[Any]):
     line = serializers.IntegerField()
     cidr = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     note = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
     status = serializers.ChoiceField(choices=["valid", "created", "refused"])
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
     id = serializers.IntegerField(allow_null=True)
 
 
@@ -83,10 +83,10 @@ class ExportRecordSerializer(serializers.Serializer[Any]):
 
     cidr = serializers.CharField()
     ip_version = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     note = serializers.CharField()
     expires_at = serializers.DateTimeField(allow_null=True)
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]
     needs_review = serializers.BooleanField()
     status = serializers.ChoiceField(choices=["active", "expired"])
     created_at = serializers.DateTimeField()

@@ -98,7 +98,10 @@ export async function download(path, { query, filename } = {}) {
   try {
     response = await fetch(url(path, query), { credentials: "same-origin" });
   } catch {
-    throw new ApiError(0, { code: "network", message: "Could not reach the server. Check your connection and try again." });
+    throw new ApiError(0, {
+      code: "network",
+      message: "Could not reach the server. Check your connection and try again.",
+    });
   }
   if (!response.ok) {
     const data = await response.json().catch(() => null);

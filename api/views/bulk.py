@@ -92,9 +92,7 @@ class NetworkImportView(APIView):
         body = ImportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         values = body.validated_data
-        default_expiry = (
-            expiry_after_hours(values["ttl_hours"]) if "ttl_hours" in values else None
-        )
+        default_expiry = expiry_after_hours(values["ttl_hours"]) if "ttl_hours" in values else None
         report = bulk.import_networks(
             requester=requester_for(request),
             text=values["text"],
@@ -137,9 +135,7 @@ class NetworkExportView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        networks = bulk.networks_for_export(
-            include_expired=query.validated_data["include_expired"]
-        )
+        networks = bulk.networks_for_export(include_expired=query.validated_data["include_expired"])
         if query.validated_data["format"] == bulk.ExportFormat.JSON:
             response = StreamingHttpResponse(
                 bulk.export_json(networks), content_type="application/json"

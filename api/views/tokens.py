@@ -90,9 +90,7 @@ class ApiTokenListView(APIView):
     def get(self, request: Request) -> Response:
         _session_only(request)
         listed = ApiToken.objects.all()[:LIST_LIMIT]
-        return Response(
-            ApiTokenSerializer(listed, many=True, context={"now": timezone.now()}).data
-        )
+        return Response(ApiTokenSerializer(listed, many=True, context={"now": timezone.now()}).data)
 
     @extend_schema(
         operation_id="tokens_create",

@@ -14,7 +14,7 @@ from moto.wafv2.models import WAFV2Backend
 
 from accesscontrol import bulk
 from accesscontrol.models import AllowedNetwork, AuditEvent
-from accesscontrol.services import Requester, allow_network
+from accesscontrol.services import allow_network
 
 from .conftest import OFFICE_V4, OFFICE_V6
 
@@ -46,7 +46,10 @@ def waf_writes(monkeypatch):
 
 def addresses(count: int, *, start: int = 0) -> list[str]:
     """`count` distinct public /32s (81.2.0.0/16 and up: global unicast)."""
-    return [f"81.{2 + (i // 65_000)}.{(i // 250) % 250}.{i % 250 + 1}/32" for i in range(start, start + count)]
+    return [
+        f"81.{2 + (i // 65_000)}.{(i // 250) % 250}.{i % 250 + 1}/32"
+        for i in range(start, start + count)
+    ]
 
 
 def refusals(report: bulk.ImportReport) -> dict[int, dict[str, list[str]]]:
@@ -250,9 +253,7 @@ def test_export_json_lists_every_field_and_expired_ones_only_when_asked(as_edito
 # -- the import command ----------------------------------------------------------------------
 
 
-def test_import_command_exits_non_zero_and_saves_nothing_when_a_line_is_refused(
-    tmp_path, waf
-):
+def test_import_command_exits_non_zero_and_saves_nothing_when_a_line_is_refused(tmp_path, waf):
     path = tmp_path / "nets.csv"
     path.write_text("cidr,label\n81.2.69.0/24,Office\n81.2.70.1/24,Bad\n")
     with pytest.raises(CommandError) as failed:
@@ -285,15 +286,24 @@ def test_import_command_valid_only_saves_the_valid_ones_but_still_fails(tmp_path
 
 def test_import_command_reads_standard_input_and_dry_run_saves_nothing(waf, monkeypatch):
     out, _ = run(
-        "import_networks", "-", "--label", "Stdin", "--dry-run",
-        stdin="81.2.69.0/24\n81.2.70.0/24\n", monkeypatch=monkeypatch,
+        "import_networks",
+        "-",
+        "--label",
+        "Stdin",
+        "--dry-run",
+        stdin="81.2.69.0/24\n81.2.70.0/24\n",
+        monkeypatch=monkeypatch,
     )
     assert "Dry run: 2 of 2 lines valid; nothing saved." in out
     assert AllowedNetwork.objects.count() == 0
 
     out, _ = run(
-        "import_networks", "-", "--label", "Stdin",
-        stdin="81.2.69.0/24\n81.2.70.0/24\n", monkeypatch=monkeypatch,
+        "import_networks",
+        "-",
+        "--label",
+        "Stdin",
+        stdin="81.2.69.0/24\n81.2.70.0/24\n",
+        monkeypatch=monkeypatch,
     )
     assert "Imported 2 networks." in out and "WAF updated." in out
     assert waf.addresses(4) == {"81.2.69.0/24", "81.2.70.0/24"}

@@ -119,7 +119,8 @@ def test_the_import_accepts_a_larger_body_than_other_requests(editor_client, set
 
     assert post(editor_client, {**big, "dry_run": True}).status_code == 200
     other = editor_client.post(
-        "/api/networks", json.dumps({"cidr": "81.2.69.0/24", "label": "x" * 2_000}),
+        "/api/networks",
+        json.dumps({"cidr": "81.2.69.0/24", "label": "x" * 2_000}),
         content_type="application/json",
     )
     assert other.status_code == 413

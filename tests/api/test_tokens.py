@@ -187,7 +187,8 @@ def test_session_endpoints_refuse_a_token(make_client):
 
     session = client.get("/api/auth/session")
     login = client.post(
-        "/api/auth/login", json.dumps({"username": "x", "password": "y"}),
+        "/api/auth/login",
+        json.dumps({"username": "x", "password": "y"}),
         content_type="application/json",
     )
 
@@ -208,7 +209,8 @@ def test_tokens_cannot_manage_tokens(make_client):
 
     listed = client.get(TOKENS)
     minted = client.post(
-        TOKENS, json.dumps({"name": "x", "role": "viewer", "expires_in_days": 1}),
+        TOKENS,
+        json.dumps({"name": "x", "role": "viewer", "expires_in_days": 1}),
         content_type="application/json",
     )
     revoked = client.delete(f"{TOKENS}/{made['id']}")
