@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
 
-.PHONY: run manage test test-fast lint lock format bench-sync bench-api bench-frontend soak soak-short clean
+.PHONY: run manage test test-fast lint lock format bench-sync bench-api bench-frontend bench-import soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
 # Versions come from constraints.txt (the lock). PYTHONWARNINGS silences setuptools' box
@@ -99,6 +99,10 @@ bench-api: $(STAMP)
 # Bytes and requests the admin console costs a browser up to its first render (Chromium).
 bench-frontend: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_frontend.py
+
+# Bulk import of 1,000 / 10,000 networks: wall time, WAF calls, SQL queries (moto; issue 17).
+bench-import: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_import.py
 
 # Reliability suite (tests/reliability): gunicorn (4 workers) on PostgreSQL, moto's server
 # with injected faults, over HTTP; prints a table of figures. Needs PostgreSQL on 127.0.0.1.

@@ -361,11 +361,13 @@ def import_networks(
             for line in to_create
         ]
         AllowedNetwork.objects.bulk_create(networks, batch_size=1_000)
-        ids = _ids_by_cidr(line.cidr for line in to_create)
+        if any(network.pk is None for network in networks):
+            ids = _ids_by_cidr(line.cidr for line in to_create)
+            for network in networks:
+                network.pk = ids[network.cidr]
         for line, network in zip(to_create, networks, strict=True):
             line.created = True
-            line.network_id = ids[line.cidr]
-            network.pk = ids[line.cidr]
+            line.network_id = network.pk
         AuditEvent.objects.bulk_create(
             [
                 audit_event(
@@ -385,8 +387,8 @@ def import_networks(
 
 
 def _ids_by_cidr(cidrs: Iterable[str]) -> dict[str, int]:
-    """The new rows' ids (bulk_create sets them on PostgreSQL and recent SQLite, not on
-    every backend: one read per chunk is cheap and always right)."""
+    """The new rows' ids, where bulk_create could not return them (PostgreSQL and SQLite
+    3.35+ do; other backends need this read, one per chunk)."""
     wanted = list(cidrs)
     ids: dict[str, int] = {}
     for start in range(0, len(wanted), _IN_CHUNK):
