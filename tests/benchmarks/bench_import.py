@@ -137,10 +137,7 @@ def main() -> int:
             f"N={n:>6} import  {spread(imported)}  queries={imported[-1][2]:>4}  "
             f"WAF: {calls(imported[-1][1])}"
         )
-        print(
-            f"N={n:>6} dry run {spread(dry)}  queries={dry[-1][2]:>4}  "
-            f"WAF: {calls(dry[-1][1])}"
-        )
+        print(f"N={n:>6} dry run {spread(dry)}  queries={dry[-1][2]:>4}  WAF: {calls(dry[-1][1])}")
     goals = {
         "one UpdateIPSet per import": all(
             r[1].get("update_ip_set") == 1 for kinds in results.values() for r in kinds["import"]
