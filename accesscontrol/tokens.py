@@ -105,6 +105,20 @@ def create_api_token(
                 code="invalid",
             )
         ]
+    elif (
+        ApiToken.objects.filter(name=clean_name, revoked_at__isnull=True)
+        .filter(expires_at__gt=timezone.now())
+        .exists()
+    ):
+        # The audit trail names a token's actions token:<name>: two live tokens with one
+        # name would be indistinguishable there.
+        errors["name"] = [
+            ValidationError(
+                f"A token named {clean_name!r} is already active: pick another name, or "
+                "revoke that one first.",
+                code="duplicate",
+            )
+        ]
     if role not in ApiToken.Role.values:
         errors["role"] = [
             ValidationError("The role must be viewer, editor or superuser.", code="invalid")

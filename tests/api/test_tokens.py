@@ -99,6 +99,19 @@ def test_only_the_hash_is_stored_and_the_token_is_shown_once(make_client):
     assert (event.actor_name, event.subject) == ("editor", "token:ci-deploy")
 
 
+def test_two_live_tokens_cannot_share_a_name(make_client):
+    made = make_token(make_client, "editor", "viewer", name="ci")
+    again = make_client("editor").post(
+        TOKENS,
+        json.dumps({"name": "ci", "role": "viewer", "expires_in_days": 1}),
+        content_type="application/json",
+    )
+    assert again.status_code == 400 and "name" in again.json()["error"]["fields"]
+
+    make_client("editor").delete(f"{TOKENS}/{made['id']}")
+    make_token(make_client, "editor", "viewer", name="ci")  # free again once revoked
+
+
 def test_a_viewer_token_reads_but_cannot_change(make_client, waf):
     secret = make_token(make_client, "editor", "viewer")["token"]
     client = bearer(secret)
@@ -201,6 +214,21 @@ def test_the_django_admin_ignores_a_token(make_client):
     secret = make_token(make_client, "superuser", "superuser")["token"]
     response = bearer(secret).get("/api/admin/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_access_link_page_takes_no_token(make_client):
+    """The redeem page is a plain Django view: a token neither opens nor refuses it."""
+    from accesscontrol.access_links import create_access_link
+
+    link = create_access_link(
+        requester=Requester(name="cli:test"), label="Dana", hours=1, valid_hours=1
+    )
+    secret = make_token(make_client, "superuser", "superuser")["token"]
+
+    page = bearer(secret).get(link.path)
+
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert b"Access to Gatehouse" in page.content
 
 
 def test_tokens_cannot_manage_tokens(make_client):
