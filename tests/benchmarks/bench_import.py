@@ -72,7 +72,8 @@ def reset(client, ids: dict[int, str], names: dict[int, str]) -> None:
         client.update_ip_set(
             Name=name, Scope=WAF_SCOPE, Id=ids[version], Addresses=[], LockToken=token
         )
-    IpSetSyncState.objects.update(last_applied=[], status="pending")
+    # A new moto session has new set ids: forget the remembered ones too.
+    IpSetSyncState.objects.update(last_applied=[], status="pending", ip_set_id="")
 
 
 def measure(text: str, *, dry_run: bool) -> tuple[float, dict, int, int]:
