@@ -73,7 +73,10 @@ export async function api(path, { method = "GET", body, query } = {}) {
   return data;
 }
 
-const UNREACHABLE = { code: "network", message: "Could not reach the server. Check your connection and try again." };
+const UNREACHABLE = {
+  code: "network",
+  message: "Could not reach the server. Check your connection and try again.",
+};
 
 function refused(status, data) {
   const error = new ApiError(status, data?.error || edgeError(status));
@@ -102,7 +105,11 @@ export async function download(path, { query, filename } = {}) {
   }
   if (!response.ok) throw refused(response.status, await response.json().catch(() => null));
   const href = URL.createObjectURL(await response.blob());
-  const link = Object.assign(document.createElement("a"), { href, download: filename, hidden: true });
+  const link = Object.assign(document.createElement("a"), {
+    href,
+    download: filename,
+    hidden: true,
+  });
   document.body.append(link);
   link.click();
   link.remove();

@@ -3,6 +3,7 @@
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -57,7 +58,7 @@ def test_import_is_checked_line_by_line_then_confirmed_and_exported_again(
         page.get_by_role("button", name="Download CSV").click()
     download = downloaded.value
     assert download.suggested_filename == "gatehouse-allowlist.csv"
-    lines = open(download.path()).read().splitlines()
+    lines = Path(download.path()).read_text().splitlines()
     assert lines[0] == "cidr,label,note,expires_at"
     assert sorted(lines[1:]) == [
         "2a02:8010:1234::/48,Branches,,",
