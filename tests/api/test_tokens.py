@@ -19,6 +19,15 @@ from tests.conftest import role_group
 pytestmark = pytest.mark.django_db
 
 TOKENS = "/api/tokens"
+
+
+@pytest.fixture(autouse=True)
+def role_groups(db):
+    """A token acts with its role's group: the migration makes both groups, but a
+    transactional test elsewhere in this process may have flushed them."""
+    role_group("viewer")
+    role_group("editor")
+
 NETWORKS = "/api/networks"
 
 
