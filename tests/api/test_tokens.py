@@ -28,6 +28,7 @@ def role_groups(db):
     role_group("viewer")
     role_group("editor")
 
+
 NETWORKS = "/api/networks"
 
 
