@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_VERSION := 26.3
 
-.PHONY: run manage test test-fast lint lock format bench-sync bench-notify bench-api bench-frontend bench-burst soak soak-short clean
+.PHONY: run manage test test-fast lint lock format bench-sync bench-notify bench-api bench-frontend bench-burst bench-import soak soak-short clean
 
 # Re-installs only when pyproject.toml or the lock changes, so a second run starts at once.
 # Versions come from constraints.txt (the lock). PYTHONWARNINGS silences setuptools' box
@@ -109,6 +109,9 @@ bench-frontend: $(STAMP)
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gatehouse_bench
 bench-burst: $(STAMP)
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python tests/benchmarks/bench_burst.py
+# Bulk import of 1,000 / 10,000 networks: wall time, WAF calls, SQL queries (moto; issue 17).
+bench-import: $(STAMP)
+	$(BIN)/python tests/benchmarks/bench_import.py
 
 # Reliability suite (tests/reliability): gunicorn (4 workers) on PostgreSQL, moto's server
 # with injected faults, over HTTP; prints a table of figures. Needs PostgreSQL on 127.0.0.1.

@@ -90,8 +90,7 @@ def is_token_shaped(token: str) -> bool:
 
 
 def _requester_name(requester: Requester) -> str:
-    user = requester.authenticated_user
-    return (user.get_username() if user else requester.name or "system")[:150]
+    return requester.actor_name[:150]
 
 
 def _int_in_range(

@@ -39,15 +39,29 @@ class Requester:
             object.__setattr__(self, "ip", address)
 
     @property
-    def authenticated_user(self) -> Any:
-        """The signed-in user, or None (anonymous, the system, the command line)."""
+    def principal(self) -> Any:
+        """Who acts, when signed in: a user, or an API token's principal (a stand-in
+        marked `is_api_token`, with the token's role; see api/tokens_auth.py)."""
         user = self.user
         return user if user is not None and getattr(user, "is_authenticated", False) else None
 
     @property
+    def authenticated_user(self) -> Any:
+        """The signed-in user row, or None (anonymous, the system, the command line, an API
+        token: a token is no user row, so it is never stored as one)."""
+        principal = self.principal
+        return None if getattr(principal, "is_api_token", False) else principal
+
+    @property
     def is_superuser(self) -> bool:
-        user = self.authenticated_user
-        return bool(user and user.is_superuser)
+        principal = self.principal
+        return bool(principal and principal.is_superuser)
+
+    @property
+    def actor_name(self) -> str:
+        """The audit trail's name: the username, "token:<name>", or `name`."""
+        principal = self.principal
+        return principal.get_username() if principal else self.name or "system"
 
 
 def command_line_requester(command: str) -> Requester:
@@ -73,7 +87,7 @@ def audit_event(
     user = requester.authenticated_user if requester else None
     return AuditEvent(
         actor=user,
-        actor_name=user.get_username() if user else (requester and requester.name) or "system",
+        actor_name=requester.actor_name[:150] if requester else "system",
         action=action,
         subject=subject[:255],
         before=before,

@@ -410,3 +410,58 @@ class NotificationCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.last_id}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for scripts and CI (accesscontrol.tokens).
+
+    Only the sha256 of the token is stored (the token is 256 random bits from `secrets`,
+    shown once). A token acts with exactly `role`, never more than its creator holds now:
+    it stops working when the creator is deactivated, deleted or demoted below it. Usable
+    while not revoked and before `expires_at` (always set: tokens do not live forever).
+    """
+
+    class Role(models.TextChoices):
+        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", "Editor"
+        SUPERUSER = "superuser", "Superuser"
+
+    class Status(models.TextChoices):
+        """Not stored: derived from the row at a moment (see `status_at`)."""
+
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
+        REVOKED = "revoked", "Revoked"
+
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True)
+    # The token's first characters, so a person can tell which token a script holds.
+    prefix = models.CharField(max_length=16)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_by_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by_name = models.CharField(max_length=150, blank=True)
+    # Written at most once a minute per token (accesscontrol.tokens.LAST_USED_RESOLUTION).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"token {self.name} ({self.role})"
+
+    def status_at(self, now: datetime) -> "ApiToken.Status":
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        if self.expires_at <= now:
+            return self.Status.EXPIRED
+        return self.Status.ACTIVE

@@ -59,6 +59,15 @@ _SPECIAL = {
     4: [(ipaddress.ip_network(net), why) for net, why in _SPECIAL_V4],
     6: [(ipaddress.ip_network(net), why) for net, why in _SPECIAL_V6],
 }
+# The same ranges as integer spans: a bulk import checks 10,000 networks against all of
+# them, and comparing two integers is ~10x cheaper than `IPv4Network.overlaps`.
+_SPECIAL_SPANS = {
+    version: [
+        (int(special.network_address), int(special.broadcast_address), special, why)
+        for special, why in specials
+    ]
+    for version, specials in _SPECIAL.items()
+}
 _GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
 _IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
@@ -147,8 +156,9 @@ def check_network_policy(network: Network, *, is_superuser: bool) -> None:
     """Refuse ranges CloudFront never sees (unless allowed) and, for non-superusers,
     prefixes wider than the configured minimum."""
     if not settings.GATEHOUSE_ALLOW_PRIVATE_RANGES:
-        for special, why in _SPECIAL[network.version]:
-            if network.overlaps(special):
+        first, last = int(network.network_address), int(network.broadcast_address)
+        for start, end, special, why in _SPECIAL_SPANS[network.version]:
+            if first <= end and start <= last:  # the two ranges overlap
                 raise _error(
                     "cidr",
                     f"{network} is in or overlaps {special}, {why}. CloudFront only sees "

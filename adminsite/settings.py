@@ -159,7 +159,12 @@ CSRF_COOKIE_HTTPONLY = False
 
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.SessionAuthentication"],
+    # A bearer token (api.tokens_auth), when the request carries one, decides alone: the
+    # session cookie next to it is not consulted (no union of both principals).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.tokens_auth.BearerTokenAuthentication",
+        "api.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
@@ -179,6 +184,8 @@ SPECTACULAR_SETTINGS = {
         "NetworkStatusEnum": ["active", "expired"],
         "SyncStatusEnum": ["in_sync", "pending", "failed"],
         "AccessLinkStatusEnum": ["active", "used", "expired", "revoked"],
+        "ApiTokenStatusEnum": ["active", "expired", "revoked"],
+        "ApiTokenRoleEnum": ["viewer", "editor", "superuser"],
     },
 }
 
@@ -260,6 +267,13 @@ GATEHOUSE_NOTIFY_SYNC_FAILING_MINUTES = env.int("GATEHOUSE_NOTIFY_SYNC_FAILING_M
 # Group commit of WAF writes (accesscontrol.sync): how long a change waits for a sync
 # round that covers it before answering "pending" (the scheduled sync then applies it).
 GATEHOUSE_SYNC_WAIT_SECONDS = env.float("GATEHOUSE_SYNC_WAIT_SECONDS", default=5.0)
+# --- Bulk import and API tokens (issue 17) ---
+# The largest POST /api/networks/import body (every other request keeps Django's 2.5 MB
+# DATA_UPLOAD_MAX_MEMORY_SIZE): 10,000 lines with labels and short notes fit in 5 MiB.
+GATEHOUSE_IMPORT_MAX_BYTES = env.int("GATEHOUSE_IMPORT_MAX_BYTES", default=5 * 1024 * 1024)
+# API tokens: the longest lifetime a new token may be given.
+GATEHOUSE_TOKEN_MAX_DAYS = env.int("GATEHOUSE_TOKEN_MAX_DAYS", default=365)
+# --- end bulk/tokens ---
 # WAF for CloudFront is global: its API lives in us-east-1 whatever AWS_REGION says
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")

@@ -32,7 +32,8 @@ VIEW_SYNC = "view_ipsetsyncstate"
 RUN_SYNC = "run_sync"
 VIEW_AUDIT = "view_auditevent"
 
-_CACHE_ATTR = "_gatehouse_codenames"
+# Where a user's codenames are kept for the request (api.tokens_auth presets it).
+CACHE_ATTR = "_gatehouse_codenames"
 
 AnyUser = User | AnonymousUser
 
@@ -78,12 +79,12 @@ def granted_codenames(user: AnyUser) -> frozenset[str]:
     (one query, memoised on this request's user object only)."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
-    cached = getattr(user, _CACHE_ATTR, None)
+    cached = getattr(user, CACHE_ATTR, None)
     if cached is None:
         with connection.cursor() as cursor:
             cursor.execute(_codenames_sql(), [APP_LABEL, user.pk, user.pk])
             cached = frozenset(row[0] for row in cursor.fetchall())
-        setattr(user, _CACHE_ATTR, cached)
+        setattr(user, CACHE_ATTR, cached)
     return cached
 
 

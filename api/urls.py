@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import access, auth, blocked, errors, networks, oidc, seed, sync
+from api.views import access, auth, blocked, bulk, errors, networks, oidc, seed, sync, tokens
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -27,6 +27,12 @@ urlpatterns = [
     path("access-links/<int:pk>", access.AccessLinkDetailView.as_view(), name="access-link"),
     # Recently blocked (issue 17): WAF's sampled requests, by address.
     path("blocked", blocked.BlockedView.as_view(), name="blocked"),
+    # -- bulk import/export and API tokens (issue 17) --
+    path("networks/import", bulk.NetworkImportView.as_view(), name="networks-import"),
+    path("networks/export", bulk.NetworkExportView.as_view(), name="networks-export"),
+    path("tokens", tokens.ApiTokenListView.as_view(), name="tokens"),
+    path("tokens/<int:pk>", tokens.ApiTokenDetailView.as_view(), name="token-detail"),
+    # -- end bulk/tokens --
     path("schema", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     # Last: anything else under /api/ is a JSON 404 (e.g. /api/networks/-1), not HTML.
     re_path(r"^(?P<unmatched>[\s\S]*)$", errors.not_found, name="api-not-found"),

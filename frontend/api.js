@@ -65,19 +65,23 @@ export async function api(path, { method = "GET", body, query } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(0, {
-      code: "network",
-      message: "Could not reach the server. Check your connection and try again.",
-    });
+    throw new ApiError(0, UNREACHABLE);
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = new ApiError(response.status, data?.error || edgeError(response.status));
-    if (error.code === "not_authenticated") onSignedOut();
-    throw error;
-  }
+  if (!response.ok) throw refused(response.status, data);
   return data;
+}
+
+const UNREACHABLE = {
+  code: "network",
+  message: "Could not reach the server. Check your connection and try again.",
+};
+
+function refused(status, data) {
+  const error = new ApiError(status, data?.error || edgeError(status));
+  if (error.code === "not_authenticated") onSignedOut();
+  return error;
 }
 
 // A raw request for the diagnostics page: what came back, whatever it was.
@@ -88,4 +92,26 @@ export async function probe(path) {
   } catch (exc) {
     return { status: 0, ok: false, body: String(exc.message || exc) };
   }
+}
+
+// A file download under the same rules (same origin, session cookie, the error shape):
+// fetch the body, then save it from a Blob through a temporary link (no inline script).
+export async function download(path, { query, filename } = {}) {
+  let response;
+  try {
+    response = await fetch(url(path, query), { credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, UNREACHABLE);
+  }
+  if (!response.ok) throw refused(response.status, await response.json().catch(() => null));
+  const href = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), {
+    href,
+    download: filename,
+    hidden: true,
+  });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 1000); // the download has started by then
 }

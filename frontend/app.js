@@ -24,6 +24,16 @@ const routes = {
     title: "Audit log",
     view: () => import("./views/audit.js").then((m) => m.auditView),
   },
+  // -- bulk import/export and API tokens (issue 17) --
+  "#/import": {
+    title: "Import and export",
+    view: () => import("./views/import.js").then((m) => m.importView),
+  },
+  "#/tokens": {
+    title: "API tokens",
+    view: () => import("./views/tokens.js").then((m) => m.tokensView),
+  },
+  // -- end bulk/tokens --
   "#/diagnostics": {
     title: "Diagnostics",
     view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView),

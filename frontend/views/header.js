@@ -22,6 +22,7 @@ export function renderHeader(top, ctx, hash) {
       ctx.user && link("#/blocked", "Blocked"),
       ctx.user && link("#/links", "Access links"),
       ctx.user && link("#/audit", "Audit log"),
+      ctx.canEdit && link("#/tokens", "API tokens"), // issue 17: editors and up
       link("#/diagnostics", "Diagnostics"),
       // Users and roles live in the Django admin; only superusers may open it.
       ctx.user?.role === "superuser" ? h("a", { href: "/api/admin/", "data-testid": "django-admin" }, "Users (Django admin)") : null,

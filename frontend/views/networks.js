@@ -122,6 +122,8 @@ export async function networksView(root, ctx) {
     });
     actions.append(allowMineSlot, toggle);
   }
+  // Bulk import (editors) and export (everyone): views/import.js.
+  actions.append(h("a", { href: "#/import", class: "button", "data-testid": "import-link" }, ctx.canEdit ? "Import / export" : "Export"));
 
   root.append(
     h("div", { class: "page-head" }, h("div", {}, heading, h("p", { class: "muted" }, "Networks allowed through the edge. Every change is applied to the AWS WAF IP sets.")), actions),

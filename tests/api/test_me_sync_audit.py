@@ -185,6 +185,11 @@ def test_schema_is_openapi_3_json_with_every_operation(client):
         ("POST", "/api/access-links"),
         ("DELETE", "/api/access-links/{id}"),
         ("GET", "/api/blocked"),
+        ("POST", "/api/networks/import"),
+        ("GET", "/api/networks/export"),
+        ("GET", "/api/tokens"),
+        ("POST", "/api/tokens"),
+        ("DELETE", "/api/tokens/{id}"),
     }
 
 
