@@ -34,7 +34,13 @@ from django.utils.dateparse import parse_datetime
 
 from accesscontrol.audit import Requester, audit_event, network_snapshot
 from accesscontrol.models import AllowedNetwork, AuditEvent
-from accesscontrol.sync import SyncOutcome, lock_sync_states, sync_after_change
+from accesscontrol.sync import (
+    ChangeSyncStatus,
+    SyncOutcome,
+    lock_sync_states,
+    mark_desired,
+    sync_after_change,
+)
 from accesscontrol.validation import (
     MAX_ACTIVE_PER_VERSION,
     check_network_policy,
@@ -381,9 +387,24 @@ def import_networks(
             ],
             batch_size=1_000,
         )
-    versions = tuple(sorted({line.ip_version for line in to_create if line.ip_version}))
-    report.sync = sync_after_change(versions=versions, requester=requester, gateway=gateway)
+        # One generation per changed set (group commit): one sync round covers the import.
+        versions = sorted({line.ip_version for line in to_create if line.ip_version})
+        generations = {version: mark_desired(version) for version in versions}
+    outcomes = [
+        sync_after_change(version=v, generation=g, requester=requester, gateway=gateway)
+        for v, g in generations.items()
+    ]
+    report.sync = _one_outcome(outcomes)
     return report
+
+
+def _one_outcome(outcomes: list[SyncOutcome]) -> SyncOutcome:
+    """Applied when every changed set is; otherwise pending, with each set's reason."""
+    pending = [o for o in outcomes if o.status != ChangeSyncStatus.APPLIED]
+    if not pending:
+        return outcomes[0] if outcomes else SyncOutcome(status=ChangeSyncStatus.APPLIED)
+    reasons = " ".join(dict.fromkeys(o.reason for o in pending if o.reason))
+    return SyncOutcome(status=pending[0].status, reason=reasons)
 
 
 def _ids_by_cidr(cidrs: Iterable[str]) -> dict[str, int]:

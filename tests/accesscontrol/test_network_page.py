@@ -100,7 +100,7 @@ def test_adoption_from_waf_stores_the_bounds():
 
 def test_the_migration_fills_bounds_of_existing_rows(allowlist):
     AllowedNetwork.objects.update(range_start=b"", range_end=b"")
-    migration = importlib.import_module("accesscontrol.migrations.0008_allowednetwork_bounds")
+    migration = importlib.import_module("accesscontrol.migrations.0011_allowednetwork_bounds")
     migration.fill_bounds(apps, connection.schema_editor())
     for cidr, *_ in NETWORKS:
         assert _bounds_of(cidr) == network_bounds(cidr)
