@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import access, auth, errors, networks, seed, sync
+from api.views import access, auth, errors, networks, second_factor, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -12,6 +12,26 @@ urlpatterns = [
     path("auth/session", auth.SessionView.as_view(), name="auth-session"),
     path("auth/login", auth.LoginView.as_view(), name="auth-login"),
     path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
+    # The second factor (TOTP, recovery codes): api.views.second_factor.
+    path("auth/second-factor", second_factor.SecondFactorView.as_view(), name="second-factor"),
+    path(
+        "auth/second-factor/verify",
+        second_factor.VerifyView.as_view(),
+        name="second-factor-verify",
+    ),
+    path(
+        "auth/second-factor/totp", second_factor.TotpEnrolView.as_view(), name="second-factor-totp"
+    ),
+    path(
+        "auth/second-factor/totp/qr.svg",
+        second_factor.TotpQrView.as_view(),
+        name="second-factor-totp-qr",
+    ),
+    path(
+        "auth/second-factor/totp/confirm",
+        second_factor.TotpConfirmView.as_view(),
+        name="second-factor-totp-confirm",
+    ),
     path("me", networks.MeView.as_view(), name="me"),
     path("networks", networks.NetworkListView.as_view(), name="networks"),
     path("networks/mine", networks.MyNetworkView.as_view(), name="networks-mine"),

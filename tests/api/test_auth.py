@@ -6,6 +6,7 @@ from django.test import Client
 
 from accesscontrol.models import AuditEvent
 from tests.api.conftest import PASSWORD, VIEWER_IP, alb_headers, make_user
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,12 @@ def test_session_when_anonymous_sets_csrf_cookie_and_reports_viewer_ip():
     client = Client(**alb_headers())
     response = client.get("/api/auth/session")
     assert response.status_code == 200
-    assert response.json() == {"authenticated": False, "user": None, "viewer_ip": VIEWER_IP}
+    assert response.json() == {
+        "authenticated": False,
+        "user": None,
+        "viewer_ip": VIEWER_IP,
+        "second_factor": None,
+    }
     assert response.cookies["csrftoken"].value
     assert not response.cookies["csrftoken"]["httponly"]
 
@@ -61,7 +67,7 @@ def test_session_reports_each_role(make_client, role, expected):
     if role == "none":
         user = get_user_model().objects.create_user("plain", password=PASSWORD)
         client = make_client()
-        client.force_login(user)
+        sign_in(client, user)
     else:
         client = make_client(role)
     assert client.get("/api/auth/session").json()["user"]["role"] == expected
