@@ -19,6 +19,10 @@ const routes = {
     title: "Audit log",
     view: () => import("./views/audit.js").then((m) => m.auditView),
   },
+  "#/second-factor": {
+    title: "Two-step sign-in",
+    view: () => import("./views/second_factor.js").then((m) => m.secondFactorView),
+  },
   "#/diagnostics": {
     title: "Diagnostics",
     view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView),
@@ -75,6 +79,7 @@ async function show({ keepFocus = false } = {}) {
     return show({ keepFocus });
   }
   if (!ctx.user && !route.open) return showLogin();
+  if (ctx.user && pendingSecondFactor()) return showSecondFactor();
   document.title = `${route.title} · Gatehouse`;
   drawHeader();
   const screen = document.createElement("div");
@@ -98,17 +103,46 @@ async function showLogin(message) {
   loginView(screen, {
     session: ctx.session,
     message,
-    async onSignedIn(session) {
-      signedIn(session);
-      if (ctx.user?.role === "none") return refuseNoRole();
-      await ctx.refresh();
-      if (!routes[routeOf(location.hash)] || location.hash === "#/diagnostics") {
-        history.replaceState(null, "", "#/networks");
-      }
-      await show();
-      announce(`Signed in as ${ctx.user.username}.`, "ok");
-    },
+    onSignedIn: enter,
   });
+}
+
+// Signed in (password, then the second factor if the account has or needs one).
+async function enter(session) {
+  signedIn(session);
+  if (pendingSecondFactor()) return showSecondFactor();
+  if (ctx.user?.role === "none") return refuseNoRole();
+  await ctx.refresh();
+  if (!routes[routeOf(location.hash)] || location.hash === "#/diagnostics") {
+    history.replaceState(null, "", "#/networks");
+  }
+  await show();
+  announce(`Signed in as ${ctx.user.username}.`, "ok");
+}
+
+// The code step or the enrolment the server asks for, and nothing else until it passes.
+function pendingSecondFactor() {
+  return ["code_required", "enrolment_required"].includes(ctx.session?.second_factor?.state);
+}
+
+async function showSecondFactor() {
+  const { codeStepView, enrolView } = await import("./views/second_factor.js");
+  top.hidden = true;
+  top.replaceChildren();
+  const screen = document.createElement("div");
+  main.replaceChildren(screen);
+  const onSignOut = () => signOut();
+  const onLocked = async (message) => {
+    signedIn(await api("/api/auth/session"));
+    showLogin(message);
+  };
+  if (ctx.session.second_factor.state === "code_required") {
+    document.title = "Two-step sign-in · Gatehouse";
+    codeStepView(screen, { onVerified: enter, onSignOut, onLocked });
+  } else {
+    document.title = "Set up two-step sign-in · Gatehouse";
+    enrolView(screen, { required: true, onDone: enter, onSignOut, onLocked });
+  }
 }
 
 // Signed in, but no group grants anything yet: say who can fix it, not "not allowed".
@@ -121,10 +155,10 @@ async function refuseNoRole() {
   );
 }
 
-async function signOut() {
+async function signOut(message) {
   await api("/api/auth/logout", { method: "POST" }).catch(() => null);
   signedIn(await api("/api/auth/session"));
-  announce("Signed out.");
+  announce(message || "Signed out.");
   // Diagnostics stays open to everyone; any other screen shows the sign-in form.
   await show({ keepFocus: true });
 }
@@ -140,6 +174,7 @@ window.addEventListener("hashchange", () => show());
 async function boot() {
   try {
     signedIn(await api("/api/auth/session"));
+    if (pendingSecondFactor()) return showSecondFactor();
     if (ctx.user?.role === "none") return refuseNoRole();
     if (ctx.user) await ctx.refresh();
     await show({ keepFocus: true });
