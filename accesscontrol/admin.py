@@ -13,7 +13,6 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
-
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accesscontrol import second_factor

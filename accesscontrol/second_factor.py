@@ -38,11 +38,11 @@ from accesscontrol.audit import Requester, record_audit_event
 from accesscontrol.models import RecoveryCode
 
 AUTH_METHOD = "gatehouse_auth_method"  # the session key (shared with the single sign-on)
-PASSWORD = "password"
-PASSWORD_TOTP = "password+totp"
-PASSWORD_RECOVERY = "password+recovery"
-PASSKEY = "passkey"
-PASSED_METHODS = frozenset({PASSWORD_TOTP, PASSWORD_RECOVERY, PASSKEY})
+METHOD_PASSWORD = "password"  # noqa: S105 (a sign-in method's name, not a password)
+METHOD_TOTP = "password+totp"
+METHOD_RECOVERY = "password+recovery"
+METHOD_PASSKEY = "passkey"
+PASSED_METHODS = frozenset({METHOD_TOTP, METHOD_RECOVERY, METHOD_PASSKEY})
 SSO_PREFIX = "sso:"
 
 RECOVERY_CODE_COUNT = 10
@@ -77,7 +77,7 @@ def method_passed(method: str | None) -> bool:
 
 
 def session_method(session: Mapping[str, Any]) -> str:
-    return str(session.get(AUTH_METHOD) or PASSWORD)
+    return str(session.get(AUTH_METHOD) or METHOD_PASSWORD)
 
 
 def requirement_covers(user: Any) -> bool:
@@ -156,12 +156,12 @@ def use_code(*, user: Any, code: str) -> str:
     if device is None:
         raise InvalidCode("No second factor is enrolled.")
     if _totp_matches(device, code):
-        return PASSWORD_TOTP
+        return METHOD_TOTP
     used = RecoveryCode.objects.filter(
         user=user, code_hash=_recovery_hash(code), used_at=None
     ).update(used_at=timezone.now())
     if used:
-        return PASSWORD_RECOVERY
+        return METHOD_RECOVERY
     raise InvalidCode("That code is not valid.")
 
 
@@ -173,9 +173,7 @@ def start_enrolment(*, user: Any) -> TOTPDevice:
     checked that the user may enrol (no device yet, or a valid code for re-enrolment)."""
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        device: TOTPDevice = TOTPDevice.objects.create(
-            user=user, name=DEVICE_NAME, confirmed=False
-        )
+        device: TOTPDevice = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
     return device
 
 
@@ -201,9 +199,7 @@ def qr_svg(device: TOTPDevice) -> bytes:
     if device.confirmed:
         raise EnrolmentError("A confirmed device's secret is never shown again.")
     out = io.BytesIO()
-    segno.make(device.config_url, error="m").save(
-        out, kind="svg", scale=5, border=2, xmldecl=False
-    )
+    segno.make(device.config_url, error="m").save(out, kind="svg", scale=5, border=2, xmldecl=False)
     return out.getvalue()
 
 
@@ -231,7 +227,9 @@ def confirm_enrolment(*, user: Any, code: str, requester: Requester) -> list[str
             action="auth.second_factor_enrolled",
             subject=f"user:{user.get_username()}",
             after={"device": "totp", "recovery_codes": len(codes), "replaced": re_enrolled},
-            reason="Re-enrolled an authenticator app." if re_enrolled else "Enrolled an authenticator app.",
+            reason="Re-enrolled an authenticator app."
+            if re_enrolled
+            else "Enrolled an authenticator app.",
         )
     return codes
 

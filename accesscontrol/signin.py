@@ -85,9 +85,10 @@ class GatehouseAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]  # axes s
         # clears them (accesscontrol.second_factor; api.views.second_factor).
         if not getattr(request, SECOND_FACTOR_PASSED, False):
             username = get_client_username(request, credentials)
-            if username and TOTPDevice.objects.filter(
-                user__username=username, confirmed=True
-            ).exists():
+            if (
+                username
+                and TOTPDevice.objects.filter(user__username=username, confirmed=True).exists()
+            ):
                 return 0
         count: int = super().reset_user_attempts(request, credentials)
         return count

@@ -102,7 +102,7 @@ class SecondFactorStatusSerializer(serializers.Serializer[Any]):
     )
     method = serializers.CharField(help_text='How this session signed in, e.g. "password+totp".')
     enrolled = serializers.BooleanField()
-    required = serializers.BooleanField(help_text="GATEHOUSE_REQUIRE_MFA covers this user.")
+    required = serializers.BooleanField(help_text="GATEHOUSE_REQUIRE_MFA covers this user.")  # type: ignore[assignment]
     recovery_codes_left = serializers.IntegerField()
 
 

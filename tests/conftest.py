@@ -246,7 +246,7 @@ def sign_in(client: Any, user: Any, *, second_factor: bool = True) -> Any:
     client.force_login(user)
     if second_factor:
         session = client.session
-        session[mfa.AUTH_METHOD] = mfa.PASSWORD_TOTP
+        session[mfa.AUTH_METHOD] = mfa.METHOD_TOTP
         session.save()
     return client
 

@@ -124,7 +124,7 @@ class LoginView(APIView):
 
         login(django_request, user)
         # The password step only: the code step (if the user has a device) upgrades it.
-        django_request.session[second_factor.AUTH_METHOD] = second_factor.PASSWORD
+        django_request.session[second_factor.AUTH_METHOD] = second_factor.METHOD_PASSWORD
         request.user = user  # DRF's cached user is still the anonymous one
         record_audit_event(
             requester=requester_for(request), action="auth.login", subject=f"user:{username}"

@@ -248,5 +248,5 @@ class TotpConfirmView(APIView):
         request._request.session.pop(PENDING_DEVICE, None)
         # Proving the new device is a second factor passed.
         setattr(request._request, signin.SECOND_FACTOR_PASSED, True)
-        _passed(request, second_factor.PASSWORD_TOTP)
+        _passed(request, second_factor.METHOD_TOTP)
         return Response({"recovery_codes": codes, "session": session_body(request)})

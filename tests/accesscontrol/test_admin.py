@@ -6,7 +6,6 @@ from django.contrib.auth.models import Permission
 
 from accesscontrol.models import AllowedNetwork, AuditEvent
 from accesscontrol.services import Requester, allow_network
-
 from tests.conftest import sign_in
 
 from .conftest import OFFICE_V4

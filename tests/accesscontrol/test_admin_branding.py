@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from accesscontrol.models import AllowedNetwork
-
 from tests.conftest import sign_in
 
 from .conftest import OFFICE_V4

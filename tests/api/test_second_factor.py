@@ -40,9 +40,7 @@ def code_for(device: TOTPDevice, steps_ahead: int = 0) -> str:
 
 def enrolled(user) -> tuple[TOTPDevice, list[str]]:
     device = second_factor.start_enrolment(user=user)
-    codes = second_factor.confirm_enrolment(
-        user=user, code=code_for(device), requester=Requester()
-    )
+    codes = second_factor.confirm_enrolment(user=user, code=code_for(device), requester=Requester())
     device.refresh_from_db()
     return device, codes
 
@@ -277,7 +275,7 @@ def test_enrolment_shows_the_secret_until_confirmed_then_never(make_client, waf)
     assert client.get(body["qr_svg_url"]).status_code == 404
     status = client.get("/api/auth/second-factor").json()
     text = str(status) + str(client.get("/api/auth/session").json())
-    assert body["secret"] not in text and "recovery_codes\"" not in text
+    assert body["secret"] not in text and 'recovery_codes"' not in text
     again = client.post("/api/auth/second-factor/totp", {}, content_type="application/json")
     assert again.status_code == 400
     assert again.json()["error"]["code"] == "invalid_code"
