@@ -126,23 +126,10 @@ function pendingSecondFactor() {
 }
 
 async function showSecondFactor() {
-  const { codeStepView, enrolView } = await import("./views/second_factor.js");
+  const { gate } = await import("./views/second_factor.js");
   top.hidden = true;
   top.replaceChildren();
-  const screen = document.createElement("div");
-  main.replaceChildren(screen);
-  const onSignOut = () => signOut();
-  const onLocked = async (message) => {
-    signedIn(await api("/api/auth/session"));
-    showLogin(message);
-  };
-  if (ctx.session.second_factor.state === "code_required") {
-    document.title = "Two-step sign-in · Gatehouse";
-    codeStepView(screen, { onVerified: enter, onSignOut, onLocked });
-  } else {
-    document.title = "Set up two-step sign-in · Gatehouse";
-    enrolView(screen, { required: true, onDone: enter, onSignOut, onLocked });
-  }
+  gate(main, ctx.session, { enter, signOut, showLogin, signedIn });
 }
 
 // Signed in, but no group grants anything yet: say who can fix it, not "not allowed".

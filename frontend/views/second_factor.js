@@ -6,7 +6,23 @@ import { ApiError, api } from "../api.js";
 import { field, formatDate, fromNow, h } from "../dom.js";
 import { alertBox, clearFieldErrors, setAlert, showFormErrors } from "../form.js";
 
-export const BLOCKING = ["code_required", "enrolment_required"];
+// The screen a session at the code or enrolment step sees (app.js hides everything else).
+export function gate(main, session, { enter, signOut, showLogin, signedIn }) {
+  const screen = document.createElement("div");
+  main.replaceChildren(screen);
+  const onSignOut = () => signOut();
+  const onLocked = async (message) => {
+    signedIn(await api("/api/auth/session"));
+    showLogin(message);
+  };
+  if (session.second_factor.state === "code_required") {
+    document.title = "Two-step sign-in · Gatehouse";
+    codeStepView(screen, { onVerified: enter, onSignOut, onLocked });
+  } else {
+    document.title = "Set up two-step sign-in · Gatehouse";
+    enrolView(screen, { required: true, onDone: enter, onSignOut, onLocked });
+  }
+}
 
 function card(title, ...children) {
   return h(
@@ -119,7 +135,7 @@ export function enrolView(root, { replacing = false, required = false, onDone, o
     slot.replaceChildren(
       h("p", { class: "notice", role: "status" }, "Two-step sign-in is on."),
       h("p", {}, "Recovery codes: each works once, in place of a code, if you lose the app. Save them somewhere safe: they are not shown again."),
-      h("ul", { class: "recovery-codes", "data-testid": "recovery-codes" }, done.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))),
+      h("ul", { class: "codes", "data-testid": "recovery-codes" }, done.recovery_codes.map((c) => h("li", {}, h("code", {}, c)))),
       next,
     );
     next.focus();
