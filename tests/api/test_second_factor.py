@@ -3,6 +3,7 @@ shown only until confirmed), recovery codes (hashed, single use), lockout on wro
 changes refused to a session that has not passed it, the sign-in method on audit events,
 and the break-glass reset (command, Django admin)."""
 
+import csv
 import io
 
 import pytest
@@ -343,6 +344,24 @@ def test_django_admin_needs_the_second_factor(https_client):
     assert https_client.get("/api/admin/").status_code == 200
 
 
-def test_sign_out_and_sign_in_again_stay_open_at_the_password_step(make_client):
-    client = make_client("editor", second_factor=False)
+def test_sign_in_again_and_sign_out_stay_open_at_the_password_step(waf):
+    enrolled(make_user("editor"))
+    client = password_client("editor")  # at the code step: changes refused...
+    again = client.post(
+        "/api/auth/login",
+        {"username": "editor", "password": PASSWORD},
+        content_type="application/json",
+    )
+    assert again.status_code == 200  # ...but not signing in again
+    assert again.json()["second_factor"]["state"] == "code_required"
     assert client.post("/api/auth/logout").status_code == 204
+    assert client.get("/api/auth/session").json()["authenticated"] is False
+
+
+def test_audit_export_has_the_sign_in_method(make_client, waf):
+    client = make_client("editor")
+    send(client, "post", "/api/networks", {"cidr": "62.30.9.0/24", "label": "x"})
+    rows = list(csv.reader(io.StringIO(b"".join(client.get("/api/audit/export")).decode())))
+    assert rows[0][-1] == "auth_method"
+    allowed = next(r for r in rows if r[2] == "network.allow")
+    assert allowed[-1] == "password+totp"
