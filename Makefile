@@ -34,8 +34,12 @@ lock:
 
 # The local stack's settings: development mode, loopback allowed, the local edge's name.
 # Django still runs in its production `cloudfront` client-IP mode behind the local edge.
+# No second factor required in the demo: `make run GATEHOUSE_REQUIRE_MFA=editors` (or "all")
+# turns it on (production's default is "editors").
+GATEHOUSE_REQUIRE_MFA ?= off
 LOCAL_ENV := DJANGO_DEBUG=true GATEHOUSE_ALLOW_PRIVATE_RANGES=true \
-	GATEHOUSE_EDGE_NAME=gatehouse-local GATEHOUSE_CLIENT_IP_SOURCE=cloudfront
+	GATEHOUSE_EDGE_NAME=gatehouse-local GATEHOUSE_CLIENT_IP_SOURCE=cloudfront \
+	GATEHOUSE_REQUIRE_MFA=$(GATEHOUSE_REQUIRE_MFA)
 
 # The whole edge on this machine: AWS stand-in, provisioning, local CloudFront + WAF, Django.
 run: $(STAMP)

@@ -3,7 +3,9 @@ with a link to the console: every change to the allowlist goes through the conso
 API or the commands, which carry the guards (self-lockout confirmation, the empty-allowlist
 and per-IP-version invariants, the 10,000 limit), the audit trail and the WAF sync. The
 admin's own delete, bulk delete and change forms would otherwise be a door around them.
-Audit events, sync state and the notification outbox are read-only too."""
+Audit events, sync state and the notification outbox are read-only too. Authenticator
+apps (django-otp's TOTP devices) are listed, and deleting one resets the user's second
+factor (audited)."""
 
 from typing import Any
 
@@ -12,7 +14,11 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accesscontrol import second_factor
+from accesscontrol.audit import Requester
+from accesscontrol.clientip import viewer_address
 from accesscontrol.models import AllowedNetwork, AuditEvent, IpSetSyncState, Notification
 
 CONSOLE_URL = "/#/networks"  # the console: CloudFront's default behaviour, same host
@@ -107,3 +113,45 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "subject", "target", "state", "attempts", "last_error"]
     list_filter = ["state", "kind"]
     search_fields = ["subject", "body"]
+
+
+def _admin_requester(request: HttpRequest) -> Requester:
+    return Requester(
+        user=request.user,
+        ip=viewer_address(request),
+        user_agent=request.headers.get("User-Agent", "")[:512],
+        auth_method=second_factor.session_method(request.session),
+    )
+
+
+# django-otp's own TOTP admin edits keys and shows QR codes; ours only lists who has an
+# authenticator app and deletes one through the audited reset (break-glass for a lost phone).
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TotpDeviceAdmin(ReadOnlyAdmin):
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_filter = ["confirmed"]
+    search_fields = ["user__username", "user__email"]
+    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        assert isinstance(obj, TOTPDevice)
+        second_factor.reset(
+            user=obj.user,
+            requester=_admin_requester(request),
+            reason="Second factor reset in the Django admin.",
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        users = {device.user for device in queryset.select_related("user")}
+        for user in users:
+            second_factor.reset(
+                user=user,
+                requester=_admin_requester(request),
+                reason="Second factor reset in the Django admin.",
+            )

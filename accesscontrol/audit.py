@@ -23,12 +23,15 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 class Requester:
     """Who asks and from where. user None means the system or the command line; `name`
     then says which (e.g. "cli:alice@host", see `command_line_requester`). `ip` is the
-    viewer's parsed address (a string is parsed; anything unparsable is no address)."""
+    viewer's parsed address (a string is parsed; anything unparsable is no address).
+    `auth_method` is how the user's session signed in (accesscontrol.second_factor), which
+    every event records."""
 
     user: Any = None
     ip: Address | None = None
     user_agent: str = ""
     name: str = ""
+    auth_method: str = ""
 
     def __post_init__(self) -> None:
         if self.ip is not None and not isinstance(self.ip, Address):
@@ -95,6 +98,7 @@ def audit_event(
         reason=reason,
         request_ip=str(requester.ip) if requester and requester.ip else None,
         user_agent=(requester.user_agent if requester else "")[:512],
+        auth_method=(requester.auth_method if requester and user else "")[:64],
     )
 
 

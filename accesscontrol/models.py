@@ -182,6 +182,9 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     request_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # How the actor's session signed in ("password", "password+totp", "password+recovery",
+    # "sso:<provider>"; empty for the system, the command line and anonymous requests).
+    auth_method = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -465,3 +468,26 @@ class ApiToken(models.Model):
         if self.expires_at <= now:
             return self.Status.EXPIRED
         return self.Status.ACTIVE
+
+
+class RecoveryCode(models.Model):
+    """A one-time recovery code for the second factor, stored as its SHA-256 only.
+
+    The codes are random (60 bits), so a fast hash suffices (as for API tokens) and a sign-in
+    checks one code with one indexed lookup. Used once: `used_at` is set by a conditional
+    update, so two requests with one code cannot both succeed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id} ({'used' if self.used_at else 'unused'})"

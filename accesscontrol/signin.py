@@ -40,6 +40,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accesscontrol.audit import Requester, record_audit_event
 from accesscontrol.models import AuditEvent
@@ -66,8 +67,31 @@ def account_locked_until(*, username: str | None, now: datetime | None = None) -
     return until if until > (now or timezone.now()) else None
 
 
+# Set on the request by the code step once the second factor passed: only then does a
+# successful sign-in clear the user's failures (see reset_user_attempts).
+SECOND_FACTOR_PASSED = "gatehouse_second_factor_passed"
+
+
 class GatehouseAxesHandler(AxesDatabaseHandler):  # type: ignore[misc]  # axes ships no types
-    """axes' database handler plus the per-account limit (see the module docstring)."""
+    """axes' database handler plus the per-account limit (see the module docstring), and
+    no reset by a password alone for a user with a second factor."""
+
+    def reset_user_attempts(
+        self, request: HttpRequest, credentials: dict[str, Any] | None = None
+    ) -> int:
+        # axes clears the failures at every sign-in (AXES_RESET_ON_SUCCESS). For a user with
+        # a device the password is only the first step: clearing there would give whoever
+        # knows the password a fresh allowance of code guesses per sign-in. The code step
+        # clears them (accesscontrol.second_factor; api.views.second_factor).
+        if not getattr(request, SECOND_FACTOR_PASSED, False):
+            username = get_client_username(request, credentials)
+            if (
+                username
+                and TOTPDevice.objects.filter(user__username=username, confirmed=True).exists()
+            ):
+                return 0
+        count: int = super().reset_user_attempts(request, credentials)
+        return count
 
     def is_locked(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> bool:
         if super().is_locked(request, credentials):

@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "axes",
+    # Second factor (TOTP): django-otp's device framework and its TOTP plugin.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "accesscontrol",
     "api",
     "deploy",
@@ -210,6 +213,18 @@ AXES_ACCESS_FAILURE_LOG_PER_USER_LIMIT = max(100, GATEHOUSE_ACCOUNT_FAILURE_LIMI
 AXES_VERBOSE = False
 # A locked-out sign-in answers in the API's error shape: 429 with when to retry.
 AXES_LOCKOUT_CALLABLE = "api.authentication.lockout_response"
+
+# --- Second factor (TOTP, recovery codes): accesscontrol.second_factor ----------------------
+# Who must have passed a second factor before changing anything: "editors" (everyone who
+# can change something, and superusers), "all" (every signed-in user), "off".
+GATEHOUSE_REQUIRE_MFA = env.str("GATEHOUSE_REQUIRE_MFA", default="editors").strip().lower()
+if GATEHOUSE_REQUIRE_MFA not in ("editors", "all", "off"):
+    raise ImproperlyConfigured("GATEHOUSE_REQUIRE_MFA must be 'editors', 'all' or 'off'.")
+# The issuer an authenticator app shows next to the account.
+OTP_TOTP_ISSUER = env.str("GATEHOUSE_TOTP_ISSUER", default="Gatehouse")
+# django-otp's own back-off is off: wrong codes count towards django-axes' lockout instead
+# (one lockout, reported like a wrong password: 429 with when to retry).
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 # --- Gatehouse ------------------------------------------------------------------------------
 # The edge's name: WAF IP sets are "<name>-office-v4" / "<name>-office-v6".

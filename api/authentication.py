@@ -2,6 +2,14 @@
 
 - `SessionAuthentication` is DRF's (Django session + CSRF on unsafe methods for signed-in
   users) but names an auth scheme, so DRF answers an anonymous request with 401, not 403.
+- It also refuses a change (any unsafe method) from a session that has not passed the
+  second factor (accesscontrol.second_factor.state: a device whose code step is pending, or
+  GATEHOUSE_REQUIRE_MFA covering a user without one): 403 `second_factor_required`. Reads
+  stay allowed (they change nothing and the viewer is on the allowlist already). Views of
+  the sign-in steps themselves (sign-in, sign-out, the code step, enrolment) opt out with
+  `second_factor_exempt = True`. Other authentication classes (API tokens) are not subject
+  to it: the check lives here, in the session's class, the one place every session request
+  passes.
 - `enforce_csrf` runs the same CSRF check for the one unsafe endpoint anonymous users
   reach: the login form must not be forgeable either (login CSRF).
 - `lockout_response` is django-axes' AXES_LOCKOUT_CALLABLE: a locked-out sign-in gets the
@@ -19,14 +27,38 @@ from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication
+from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from accesscontrol import second_factor
 from accesscontrol.clientip import lockout_key
 from accesscontrol.signin import account_locked_until
 
 
+class SecondFactorRequired(exceptions.PermissionDenied):
+    default_code = "second_factor_required"
+    default_detail = "Confirm your sign-in with your second factor before changing anything."
+
+
 class SessionAuthentication(authentication.SessionAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        result = super().authenticate(request)
+        if result is None or request.method in permissions.SAFE_METHODS:
+            return result
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        if getattr(view, "second_factor_exempt", False):
+            return result
+        session = request._request.session
+        current = second_factor.state(user=result[0], session=session)
+        if current in second_factor.BLOCKING_STATES:
+            detail = (
+                "Set up a second factor (an authenticator app) before changing anything."
+                if current is second_factor.State.ENROLMENT_REQUIRED
+                else SecondFactorRequired.default_detail
+            )
+            raise SecondFactorRequired(detail)
+        return result
+
     def authenticate_header(self, request: Request) -> str:
         # Any value makes DRF answer 401 for "not signed in"; the exception handler drops
         # the header again (there is no browser auth dialog to trigger).

@@ -132,6 +132,17 @@ class SsoErrorSerializer(serializers.Serializer[Any]):
     message = serializers.CharField()
 
 
+class SecondFactorStatusSerializer(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(
+        ["verified", "code_required", "enrolment_required", "not_required"],
+        help_text="code_required / enrolment_required: changes are refused until resolved.",
+    )
+    method = serializers.CharField(help_text='How this session signed in, e.g. "password+totp".')
+    enrolled = serializers.BooleanField()
+    required = serializers.BooleanField(help_text="GATEHOUSE_REQUIRE_MFA covers this user.")  # type: ignore[assignment]
+    recovery_codes_left = serializers.IntegerField()
+
+
 class SessionSerializer(serializers.Serializer[Any]):
     authenticated = serializers.BooleanField()
     user = UserSerializer(allow_null=True)
@@ -146,6 +157,26 @@ class SessionSerializer(serializers.Serializer[Any]):
 
 class LogoutSerializer(serializers.Serializer[Any]):
     end_session_url = serializers.CharField()
+    second_factor = SecondFactorStatusSerializer(allow_null=True)
+
+
+class CodeSerializer(serializers.Serializer[Any]):
+    code = StrictCharField(max_length=64)
+
+
+class OptionalCodeSerializer(serializers.Serializer[Any]):
+    code = StrictCharField(max_length=64, required=False)
+
+
+class TotpEnrolmentSerializer(serializers.Serializer[Any]):
+    secret = serializers.CharField(help_text="Base32, for typing into an app by hand.")
+    otpauth_uri = serializers.CharField()
+    qr_svg_url = serializers.CharField(help_text="The QR code of otpauth_uri, as SVG.")
+
+
+class RecoveryCodesSerializer(serializers.Serializer[Any]):
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+    session = SessionSerializer()
 
 
 class LoginSerializer(serializers.Serializer[Any]):
@@ -501,6 +532,9 @@ class AuditEventSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(allow_blank=True)
     request_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField(allow_blank=True)
+    auth_method = serializers.CharField(
+        allow_blank=True, help_text='How the actor signed in, e.g. "password+totp", "sso:okta".'
+    )
 
     def to_representation(self, event: "AuditEvent") -> dict[str, Any]:
         return {
@@ -514,6 +548,7 @@ class AuditEventSerializer(serializers.Serializer[Any]):
             "reason": event.reason,
             "request_ip": event.request_ip,
             "user_agent": event.user_agent,
+            "auth_method": event.auth_method,
         }
 
 

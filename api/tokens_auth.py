@@ -96,6 +96,9 @@ def bearer_secret(request: Request) -> str | None:
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
+    # The sign-in method audit events record for a token's requests (api.requester).
+    audit_method = "token"
+
     def authenticate(self, request: Request) -> tuple[TokenPrincipal, ApiToken] | None:
         secret = bearer_secret(request)
         if secret is None:

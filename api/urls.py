@@ -4,7 +4,19 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import access, auth, blocked, bulk, errors, networks, oidc, seed, sync, tokens
+from api.views import (
+    access,
+    auth,
+    blocked,
+    bulk,
+    errors,
+    networks,
+    oidc,
+    second_factor,
+    seed,
+    sync,
+    tokens,
+)
 
 urlpatterns = [
     path("health", seed.health, name="health"),
@@ -15,6 +27,26 @@ urlpatterns = [
     # Single sign-on (OpenID Connect): browser redirects, not JSON (api.views.oidc).
     path("auth/oidc/start", oidc.start, name="auth-oidc-start"),
     path("auth/oidc/callback", oidc.callback, name="auth-oidc-callback"),
+    # The second factor (TOTP, recovery codes): api.views.second_factor.
+    path("auth/second-factor", second_factor.SecondFactorView.as_view(), name="second-factor"),
+    path(
+        "auth/second-factor/verify",
+        second_factor.VerifyView.as_view(),
+        name="second-factor-verify",
+    ),
+    path(
+        "auth/second-factor/totp", second_factor.TotpEnrolView.as_view(), name="second-factor-totp"
+    ),
+    path(
+        "auth/second-factor/totp/qr.svg",
+        second_factor.TotpQrView.as_view(),
+        name="second-factor-totp-qr",
+    ),
+    path(
+        "auth/second-factor/totp/confirm",
+        second_factor.TotpConfirmView.as_view(),
+        name="second-factor-totp-confirm",
+    ),
     path("me", networks.MeView.as_view(), name="me"),
     path("networks", networks.NetworkListView.as_view(), name="networks"),
     path("networks/mine", networks.MyNetworkView.as_view(), name="networks-mine"),

@@ -34,6 +34,10 @@ const routes = {
     view: () => import("./views/tokens.js").then((m) => m.tokensView),
   },
   // -- end bulk/tokens --
+  "#/second-factor": {
+    title: "Two-step sign-in",
+    view: () => import("./views/second_factor.js").then((m) => m.secondFactorView),
+  },
   "#/diagnostics": {
     title: "Diagnostics",
     view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView),
@@ -111,6 +115,7 @@ async function show({ keepFocus = false } = {}) {
     return show({ keepFocus });
   }
   if (!ctx.user && !route.open) return showLogin();
+  if (ctx.user && pendingSecondFactor()) return showSecondFactor();
   document.title = `${route.title} · Gatehouse`;
   drawHeader();
   const screen = document.createElement("div");
@@ -135,18 +140,34 @@ async function showLogin(message) {
   loginView(screen, {
     session: ctx.session,
     message,
-    async onSignedIn(session) {
-      signedIn(session);
-      if (ctx.user?.role === "none") return refuseNoRole();
-      preloadScreen();
-      await ctx.refresh();
-      if (!routes[currentRoute()] || location.hash === "#/diagnostics") {
-        history.replaceState(null, "", "#/networks");
-      }
-      await show();
-      announce(`Signed in as ${ctx.user.username}.`, "ok");
-    },
+    onSignedIn: enter,
   });
+}
+
+// Signed in (password, then the second factor if the account has or needs one).
+async function enter(session) {
+  signedIn(session);
+  if (pendingSecondFactor()) return showSecondFactor();
+  if (ctx.user?.role === "none") return refuseNoRole();
+  preloadScreen();
+  await ctx.refresh();
+  if (!routes[currentRoute()] || location.hash === "#/diagnostics") {
+    history.replaceState(null, "", "#/networks");
+  }
+  await show();
+  announce(`Signed in as ${ctx.user.username}.`, "ok");
+}
+
+// The code step or the enrolment the server asks for, and nothing else until it passes.
+function pendingSecondFactor() {
+  return ["code_required", "enrolment_required"].includes(ctx.session?.second_factor?.state);
+}
+
+async function showSecondFactor() {
+  const { gate } = await import("./views/second_factor.js");
+  top.hidden = true;
+  top.replaceChildren();
+  gate(main, ctx.session, { enter, signOut, showLogin, signedIn });
 }
 
 // Signed in, but no group grants anything yet: say who can fix it, not "not allowed".
@@ -164,12 +185,12 @@ async function refuseNoRole() {
   );
 }
 
-async function signOut() {
+async function signOut(message) {
   const out = await api("/api/auth/logout", { method: "POST" }).catch(() => null);
   // A single sign-on session: end the provider's session too (it sends the browser back).
   if (out?.end_session_url) return location.assign(out.end_session_url);
   signedIn(await api("/api/auth/session"));
-  announce("Signed out.");
+  announce(message || "Signed out.");
   // Diagnostics stays open to everyone; any other screen shows the sign-in form.
   await show({ keepFocus: true });
 }
@@ -186,6 +207,7 @@ async function boot() {
   if (hint()) preloadScreen();
   try {
     signedIn(await api("/api/auth/session"));
+    if (pendingSecondFactor()) return showSecondFactor();
     if (ctx.user?.role === "none") return refuseNoRole();
     if (ctx.user) await ctx.refresh();
     await show({ keepFocus: true });

@@ -236,6 +236,21 @@ def fail_on_conformance_violations() -> None:
         pytest.fail("AWS conformance guard refused requests:\n  " + "\n  ".join(found))
 
 
+# --- second factor (branch mfa) ---------------------------------------------------------
+def sign_in(client: Any, user: Any, *, second_factor: bool = True) -> Any:
+    """force_login, and (by default) mark the session as having passed the second factor,
+    as a password + TOTP sign-in does: tests load production's GATEHOUSE_REQUIRE_MFA, which
+    refuses changes (and the Django admin) to a session at the password step."""
+    from accesscontrol import second_factor as mfa
+
+    client.force_login(user)
+    if second_factor:
+        session = client.session
+        session[mfa.AUTH_METHOD] = mfa.METHOD_TOTP
+        session.save()
+    return client
+
+
 @pytest.fixture
 def https_client(client):
     """Django's test client as the ALB talks to gunicorn: HTTP with X-Forwarded-Proto."""

@@ -4,6 +4,10 @@ Login is CSRF-protected although the user is anonymous (login CSRF would sign a 
 into an attacker's account). Every outcome is audited: auth.login, auth.login_failed
 (aggregated per address and cool-off window, the username only when the user exists: see
 accesscontrol.signin), auth.lockout, auth.logout.
+
+Sign-in is two steps for a user with a second factor: the password signs the session in
+with the method "password", which may read but not change anything until the code step
+(api.views.second_factor) passes. The session body says where it stands (`second_factor`).
 """
 
 from typing import Any
@@ -20,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accesscontrol import oidc, signin
+from accesscontrol import oidc, second_factor, signin
 from accesscontrol.audit import record_audit_event
 from accesscontrol.clientip import lockout_key
 from accesscontrol.oidc_config import PASSWORD_OFF, PASSWORD_ON
@@ -55,6 +59,9 @@ def session_body(request: Request) -> dict[str, Any]:
             if config
             else None,
         },
+        "second_factor": second_factor.status(user=user, session=request._request.session)
+        if signed_in
+        else None,
     }
 
 
@@ -74,6 +81,7 @@ class SessionView(APIView):
 
 class LoginView(APIView):
     permission_classes = [AllowAny]
+    second_factor_exempt = True  # signing in again is how a half-signed-in session restarts
 
     @extend_schema(
         operation_id="auth_login",
@@ -140,6 +148,8 @@ class LoginView(APIView):
             )
 
         login(django_request, user)
+        # The password step only: the code step (if the user has a device) upgrades it.
+        django_request.session[second_factor.AUTH_METHOD] = second_factor.METHOD_PASSWORD
         request.user = user  # DRF's cached user is still the anonymous one
         record_audit_event(
             requester=requester_for(request), action="auth.login", subject=f"user:{username}"
@@ -149,6 +159,7 @@ class LoginView(APIView):
 
 class LogoutView(APIView):
     permission_classes = [AllowAny]
+    second_factor_exempt = True
 
     @extend_schema(
         operation_id="auth_logout",

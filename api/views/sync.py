@@ -158,7 +158,17 @@ class AuditView(APIView):
         return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
 
 
-CSV_COLUMNS = ["time_utc", "actor", "action", "subject", "reason", "from_ip", "before", "after"]
+CSV_COLUMNS = [
+    "time_utc",
+    "actor",
+    "action",
+    "subject",
+    "reason",
+    "from_ip",
+    "before",
+    "after",
+    "auth_method",
+]
 
 
 class _Echo:
@@ -200,6 +210,7 @@ class AuditExportView(APIView):
                         e.request_ip or "",
                         json.dumps(e.before) if e.before is not None else "",
                         json.dumps(e.after) if e.after is not None else "",
+                        e.auth_method,
                     ]
                 )
 

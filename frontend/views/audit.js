@@ -16,6 +16,9 @@ const ACTIONS = {
   "auth.login_failed": "Sign-in failed",
   "auth.lockout": "Sign-in locked",
   "auth.sso_refused": "Single sign-on refused",
+  "auth.second_factor": "Second factor passed",
+  "auth.second_factor_enrolled": "Authenticator app set up",
+  "auth.second_factor_reset": "Second factor reset",
   "access.create": "Access link made",
   "access.revoke": "Access link revoked",
   "access.redeem": "Access link used",
@@ -133,6 +136,8 @@ function table(events) {
 function actorText(e) {
   const who = e.actor || "system";
   if (who.startsWith("cli:")) return [who.slice(4), h("div", { class: "note" }, `command line${e.user_agent ? ` (${e.user_agent})` : ""}`)];
+  // How that session signed in: password, password+totp, password+recovery, sso:<provider>.
+  if (e.auth_method) return [who, h("div", { class: "note", "data-testid": "auth-method" }, `signed in with ${e.auth_method}`)];
   return who;
 }
 

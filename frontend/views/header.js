@@ -33,6 +33,7 @@ export function renderHeader(top, ctx, hash) {
           { class: "who" },
           h("span", { class: "user", "data-testid": "user" }, ctx.user.username),
           badge(ctx.user.role, "role"),
+          h("a", { href: "#/second-factor", "aria-current": hash === "#/second-factor" ? "page" : null }, "Two-step sign-in"),
           h("button", { type: "button", class: "quiet", onclick: () => ctx.signOut() }, "Sign out"),
         )
       : h("div", { class: "who" }, h("a", { href: "#/networks" }, "Sign in")),

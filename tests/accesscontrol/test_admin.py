@@ -6,6 +6,7 @@ from django.contrib.auth.models import Permission
 
 from accesscontrol.models import AllowedNetwork, AuditEvent
 from accesscontrol.services import Requester, allow_network
+from tests.conftest import sign_in
 
 from .conftest import OFFICE_V4
 
@@ -17,7 +18,7 @@ NETWORKS = "/api/admin/accesscontrol/allowednetwork/"
 
 @pytest.fixture
 def admin_client(https_client, superuser):
-    https_client.force_login(superuser)
+    sign_in(https_client, superuser)
     return https_client
 
 
@@ -70,12 +71,12 @@ def test_delete_and_change_views_refuse_and_the_list_links_to_the_console(
 def test_admin_is_for_superusers_only(https_client, django_user_model, superuser):
     staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
     staff.user_permissions.add(*Permission.objects.all())
-    https_client.force_login(staff)
+    sign_in(https_client, staff)
     for url in (ADMIN, "/api/admin/auth/user/", NETWORKS):
         response = https_client.get(url)
         assert response.status_code == 302 and "/api/admin/login/" in response["Location"]
 
-    https_client.force_login(superuser)
+    sign_in(https_client, superuser)
     assert https_client.get(ADMIN).status_code == 200
     assert https_client.get("/api/admin/auth/user/").status_code == 200
 

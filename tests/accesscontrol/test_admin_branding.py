@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from accesscontrol.models import AllowedNetwork
+from tests.conftest import sign_in
 
 from .conftest import OFFICE_V4
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_admin_is_branded_and_links_to_the_console(https_client, superuser):
-    https_client.force_login(superuser)
+    sign_in(https_client, superuser)
     page = https_client.get("/api/admin/").content.decode()
     assert "Gatehouse administration" in page
     assert "Django administration" not in page
@@ -22,7 +23,7 @@ def test_admin_is_branded_and_links_to_the_console(https_client, superuser):
 
 
 def test_admin_list_shows_expiry_with_its_time_zone(https_client, superuser):
-    https_client.force_login(superuser)
+    sign_in(https_client, superuser)
     at = timezone.now() + timedelta(hours=5)
     AllowedNetwork.objects.create(cidr=OFFICE_V4, ip_version=4, label="Office", expires_at=at)
     page = https_client.get("/api/admin/accesscontrol/allowednetwork/").content.decode()

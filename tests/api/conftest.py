@@ -10,7 +10,7 @@ the viewer then comes from CloudFront's headers and must be on the allowlist."""
 import pytest
 from django.test import Client
 
-from tests.conftest import role_group
+from tests.conftest import role_group, sign_in
 
 # CloudFront appends the viewer, the ALB appends the edge: the viewer is second from right.
 VIEWER_IP = "81.2.69.142"
@@ -49,15 +49,22 @@ def make_user(role: str):
 
 @pytest.fixture
 def make_client(db):
-    """make_client(role, csrf=False, viewer=...) -> a client signed in as that role."""
+    """make_client(role, csrf=False, viewer=..., second_factor=True) -> a client signed in
+    as that role; second_factor=False leaves the session at the password step."""
 
-    def build(role: str = "anonymous", *, csrf: bool = False, viewer: str = VIEWER_IP):
+    def build(
+        role: str = "anonymous",
+        *,
+        csrf: bool = False,
+        viewer: str = VIEWER_IP,
+        second_factor: bool = True,
+    ):
         client = Client(enforce_csrf_checks=csrf, **alb_headers(viewer))
         if role != "anonymous":
             from django.contrib.auth import get_user_model
 
             user = get_user_model().objects.filter(username=role).first() or make_user(role)
-            client.force_login(user)
+            sign_in(client, user, second_factor=second_factor)
         return client
 
     return build

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accesscontrol.models import AccessLink, AccessThrottle, AllowedNetwork, AuditEvent
 from tests.api.conftest import cover, edge_headers, make_user
+from tests.conftest import sign_in
 
 OUTSIDER = "81.2.70.9"  # not on the allowlist
 OFFICE = "81.2.69.0/24"  # the allowlist: covers the signed-in editor's VIEWER_IP
@@ -56,7 +57,7 @@ def make_client(edge):
     def build(role: str):
         client = Client(**edge_headers())
         if role != "anonymous":
-            client.force_login(make_user(role))
+            sign_in(client, make_user(role))
         return client
 
     return build

@@ -6,6 +6,7 @@ from django.test import Client
 
 from accesscontrol.models import AuditEvent
 from tests.api.conftest import PASSWORD, VIEWER_IP, alb_headers, make_user
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +38,7 @@ def test_session_when_anonymous_sets_csrf_cookie_and_reports_viewer_ip():
         "viewer_ip": VIEWER_IP,
         "sign_in": {"password": "on", "sso": None},
         "sso_error": None,
+        "second_factor": None,
     }
     assert response.cookies["csrftoken"].value
     assert not response.cookies["csrftoken"]["httponly"]
@@ -67,7 +69,7 @@ def test_session_reports_each_role(make_client, role, expected):
     if role == "none":
         user = get_user_model().objects.create_user("plain", password=PASSWORD)
         client = make_client()
-        client.force_login(user)
+        sign_in(client, user)
     else:
         client = make_client(role)
     assert client.get("/api/auth/session").json()["user"]["role"] == expected

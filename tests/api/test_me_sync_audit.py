@@ -128,10 +128,11 @@ def test_audit_is_newest_first_filterable_and_cursor_paginated(editor_client, wa
     assert first["actor"] == "editor"
     assert first["request_ip"] == VIEWER_IP
     assert first["user_agent"] == "pytest-browser/1.0"
+    assert first["auth_method"] == "password+totp"  # how make_client's session signed in
     assert first["after"]["cidr"] == "62.30.2.0/24"
     assert set(first) == {
         "id", "created_at", "actor", "action", "subject", "before", "after", "reason",
-        "request_ip", "user_agent",
+        "request_ip", "user_agent", "auth_method",
     }  # fmt: skip
     assert editor_client.get("/api/audit?actor=nobody-here").json()["results"] == []
 
@@ -170,6 +171,11 @@ def test_schema_is_openapi_3_json_with_every_operation(client):
         ("GET", "/api/auth/session"),
         ("POST", "/api/auth/login"),
         ("POST", "/api/auth/logout"),
+        ("GET", "/api/auth/second-factor"),
+        ("POST", "/api/auth/second-factor/verify"),
+        ("POST", "/api/auth/second-factor/totp"),
+        ("GET", "/api/auth/second-factor/totp/qr.svg"),
+        ("POST", "/api/auth/second-factor/totp/confirm"),
         ("GET", "/api/me"),
         ("GET", "/api/networks"),
         ("POST", "/api/networks"),

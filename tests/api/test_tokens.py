@@ -145,7 +145,7 @@ def test_an_editor_token_changes_without_csrf_and_is_audited_by_name(make_client
     network = AllowedNetwork.objects.get()
     assert network.created_by is None  # a token is no user row
     event = AuditEvent.objects.get(action="network.allow")
-    assert (event.actor_name, event.actor) == ("token:terraform", None)
+    assert (event.actor_name, event.actor, event.auth_method) == ("token:terraform", None, "token")
     assert waf.addresses(4) == {"81.2.69.0/24"}
 
 

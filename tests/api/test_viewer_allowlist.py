@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from tests.api.conftest import PASSWORD, VIEWER_IP, cover, edge_headers, make_user
+from tests.conftest import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +56,7 @@ def test_signed_in_user_outside_the_allowlist_cannot_change_it(through_edge):
     cover(f"{VIEWER_IP}/32")
     user = make_user("editor")
     client = Client(**edge_headers(OUTSIDER))
-    client.force_login(user)
+    sign_in(client, user)
     response = client.post("/api/networks/mine", {"label": "me"}, content_type="application/json")
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "viewer_not_allowed"
@@ -65,7 +66,7 @@ def test_health_and_sign_out_are_exempt(through_edge):
     cover(f"{VIEWER_IP}/32")
     user = make_user("viewer")
     client = Client(**edge_headers(OUTSIDER))
-    client.force_login(user)
+    sign_in(client, user)
     assert client.get("/api/health").status_code == 200
     assert client.post("/api/auth/logout").status_code == 204
     # Only POST: reading the sign-out URL is no exemption.

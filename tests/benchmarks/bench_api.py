@@ -91,6 +91,9 @@ def prepare_database() -> str:
     editor.groups.add(Group.objects.get(name="editor"))
     client = Client(HTTP_HOST="127.0.0.1", HTTP_X_FORWARDED_PROTO="https")
     client.force_login(editor)
+    session = client.session  # as past the second factor (GATEHOUSE_REQUIRE_MFA)
+    session["gatehouse_auth_method"] = "password+totp"
+    session.save()
     return client.cookies["sessionid"].value
 
 

@@ -130,6 +130,9 @@ def console_url(transactional_db, settings, waf):
     settings.GATEHOUSE_CLIENT_IP_SOURCE = "direct"
     settings.GATEHOUSE_ALLOW_PRIVATE_RANGES = True
     settings.GATEHOUSE_ORIGIN_SECRETS = []
+    # As the local stack runs (make run): no second factor required. The TOTP tests
+    # (test_second_factor.py) turn it on.
+    settings.GATEHOUSE_REQUIRE_MFA = "off"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield origin

@@ -184,6 +184,7 @@ def write_env_file(path: Path, *, endpoint: str, edge_name: str) -> None:
         "GATEHOUSE_ALLOW_PRIVATE_RANGES": "true",
         "GATEHOUSE_EDGE_NAME": edge_name,
         "GATEHOUSE_CLIENT_IP_SOURCE": settings.GATEHOUSE_CLIENT_IP_SOURCE,
+        "GATEHOUSE_REQUIRE_MFA": settings.GATEHOUSE_REQUIRE_MFA,
         # Commands against the stack check their AWS requests like the stack does.
         "GATEHOUSE_AWS_CONFORMANCE": "1",
         "AWS_ENDPOINT_URL": endpoint,
@@ -341,6 +342,10 @@ class Command(BaseCommand):
                 "runlocal is for the local stack: start it with `make run` (it sets "
                 "DJANGO_DEBUG=true and GATEHOUSE_ALLOW_PRIVATE_RANGES=true)."
             )
+        # The demo signs in with a password alone unless asked for the second factor
+        # (GATEHOUSE_REQUIRE_MFA=editors make run): production's default is "editors".
+        if not os.environ.get("GATEHOUSE_REQUIRE_MFA"):
+            settings.GATEHOUSE_REQUIRE_MFA = "off"
         from deploy.conformance import install as check_aws_requests
         from deploy.localstack.aws import (
             point_boto3_at,
@@ -477,6 +482,8 @@ class Command(BaseCommand):
                     f"  sign in:         admin / {password_note}",
                     f"  Django admin:    {url}/api/admin/ (users and roles; same sign-in)",
                     *(provider.banner() if provider else sso_banner()),
+                    f"  second factor:   GATEHOUSE_REQUIRE_MFA={settings.GATEHOUSE_REQUIRE_MFA}"
+                    " (GATEHOUSE_REQUIRE_MFA=editors make run turns it on)",
                     f"  AWS stand-in:    {endpoint} (moto; dummy credentials 'local')",
                     f"  origin (ALB):    http://127.0.0.1:{origin_server.server_port}/ "
                     "(refuses requests without the origin secret)",
