@@ -98,7 +98,7 @@ def audit_event(
         reason=reason,
         request_ip=str(requester.ip) if requester and requester.ip else None,
         user_agent=(requester.user_agent if requester else "")[:512],
-        auth_method=(requester.auth_method if requester and user else "")[:64],
+        auth_method=(requester.auth_method if requester and requester.principal else "")[:64],
     )
 
 
