@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accesscontrol.models import AllowedNetwork, AuditEvent
+from accesscontrol.requestlog import REQUEST_ID_MAX, current_request_id
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -23,12 +24,14 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 class Requester:
     """Who asks and from where. user None means the system or the command line; `name`
     then says which (e.g. "cli:alice@host", see `command_line_requester`). `ip` is the
-    viewer's parsed address (a string is parsed; anything unparsable is no address)."""
+    viewer's parsed address (a string is parsed; anything unparsable is no address).
+    `request_id` is the HTTP request's id (X-Request-Id), "" outside a request."""
 
     user: Any = None
     ip: Address | None = None
     user_agent: str = ""
     name: str = ""
+    request_id: str = ""
 
     def __post_init__(self) -> None:
         if self.ip is not None and not isinstance(self.ip, Address):
@@ -81,6 +84,9 @@ def audit_event(
         reason=reason,
         request_ip=str(requester.ip) if requester and requester.ip else None,
         user_agent=(requester.user_agent if requester else "")[:512],
+        # The requester's, else the request being served (a sync a request started with
+        # no requester still belongs to that request's log lines).
+        request_id=((requester and requester.request_id) or current_request_id())[:REQUEST_ID_MAX],
     )
 
 

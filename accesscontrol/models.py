@@ -107,6 +107,9 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     request_ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    # The HTTP request that made the event (its X-Request-Id, also in every log line of
+    # that request); blank for commands and the scheduled sync.
+    request_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -27,7 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accesscontrol import selectors
+from accesscontrol import metrics, selectors
 from accesscontrol.audit import Requester, audit_event, network_snapshot
 from accesscontrol.edge import IP_VERSIONS, ip_set_name
 from accesscontrol.exceptions import WafSyncError
@@ -160,6 +160,9 @@ def _sync(
         _sync_set(version, requester=requester, gateway=gateway, dry_run=dry_run)
         for version in versions
     ]
+    if not dry_run:
+        for result in results:
+            metrics.sync_result(result.ip_version, str(result.status))
     return SyncReport(sets=results, dry_run=dry_run)
 
 

@@ -26,6 +26,7 @@ def requester_for(request: Request) -> Requester:
             user=user,
             ip=viewer_address(django_request),
             user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+            request_id=getattr(django_request, "request_id", ""),
         )
     elif requester.user is not user:
         requester = replace(requester, user=user)

@@ -376,6 +376,9 @@ class AuditEventSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(allow_blank=True)
     request_ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField(allow_blank=True)
+    request_id = serializers.CharField(
+        allow_blank=True, help_text="The HTTP request's X-Request-Id (its log lines carry it)."
+    )
 
     def to_representation(self, event: "AuditEvent") -> dict[str, Any]:
         return {
@@ -389,6 +392,7 @@ class AuditEventSerializer(serializers.Serializer[Any]):
             "reason": event.reason,
             "request_ip": event.request_ip,
             "user_agent": event.user_agent,
+            "request_id": event.request_id,
         }
 
 

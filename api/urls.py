@@ -4,11 +4,12 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api.views import access, auth, errors, networks, seed, sync
+from api.views import access, auth, errors, networks, ops, seed, sync
 
 urlpatterns = [
     path("health", seed.health, name="health"),
     path("test1", seed.test1, name="test1"),
+    path("ready", ops.ready, name="ready"),  # readiness for monitors (issue 17)
     path("auth/session", auth.SessionView.as_view(), name="auth-session"),
     path("auth/login", auth.LoginView.as_view(), name="auth-login"),
     path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
