@@ -125,8 +125,9 @@ def test_without_a_metrics_bind_nothing_answers_metrics():
 
 
 def test_waf_calls_and_syncs_are_counted_at_the_gateway(waf):
-    reads, writes = value("gatehouse_waf_calls_total", operation="get_ip_set"), value(
-        "gatehouse_waf_calls_total", operation="update_ip_set"
+    reads, writes = (
+        value("gatehouse_waf_calls_total", operation="get_ip_set"),
+        value("gatehouse_waf_calls_total", operation="update_ip_set"),
     )
     in_sync = value("gatehouse_syncs_total", ip_version="4", result="in_sync")
     AllowedNetwork.objects.create(cidr="62.30.4.0/24", ip_version=4, label="x")

@@ -19,4 +19,8 @@ def test_a_no_op_plan_only_reads_and_lists_distributions_once(edge_config, aws_c
     assert "No changes." in output
     assert mutating(aws_calls) == {}
     assert aws_calls["ListDistributions"] == 1  # was 6
-    assert aws_calls["ListTagsForResource"] == 4  # was 7: 3 WAF resources, 1 distribution
+    # was 7; then 4: 3 WAF resources, 1 distribution; now 5 with the WAF log group.
+    assert aws_calls["ListTagsForResource"] == 5
+    # WAF logging: the log group read once (ownership and plan share it), its config once.
+    assert aws_calls["DescribeLogGroups"] == 1
+    assert aws_calls["GetLoggingConfiguration"] == 1
