@@ -26,10 +26,16 @@ pytestmark = pytest.mark.django_db
 
 
 def set_state(version, status, *, synced_ago=None):
-    state = IpSetSyncState.objects.get(ip_version=version)
-    state.status = status
-    state.last_synced_at = timezone.now() - synced_ago if synced_ago is not None else None
-    state.save()
+    # update_or_create: a transactional test before this one may have flushed migration
+    # 0005's rows.
+    IpSetSyncState.objects.update_or_create(
+        ip_version=version,
+        defaults={
+            "name": f"gatehouse-office-v{version}",
+            "status": status,
+            "last_synced_at": timezone.now() - synced_ago if synced_ago is not None else None,
+        },
+    )
 
 
 def ready(client, **headers):
