@@ -191,6 +191,7 @@ def json_log():
 
 def test_json_log_lines_carry_the_request_id(client, json_log):
     set_state(4, "failed", synced_ago=timedelta(seconds=5))
+    set_state(6, "in_sync", synced_ago=timedelta(seconds=5))
     response = ready(client)
     request_id = response["X-Request-Id"]
     lines = json_log()
