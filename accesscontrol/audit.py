@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from accesscontrol.models import AllowedNetwork, AuditEvent
+from accesscontrol.requestlog import REQUEST_ID_MAX, current_request_id
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -25,13 +26,15 @@ class Requester:
     then says which (e.g. "cli:alice@host", see `command_line_requester`). `ip` is the
     viewer's parsed address (a string is parsed; anything unparsable is no address).
     `auth_method` is how the user's session signed in (accesscontrol.second_factor), which
-    every event records."""
+    every event records.
+    `request_id` is the HTTP request's id (X-Request-Id), "" outside a request."""
 
     user: Any = None
     ip: Address | None = None
     user_agent: str = ""
     name: str = ""
     auth_method: str = ""
+    request_id: str = ""
 
     def __post_init__(self) -> None:
         if self.ip is not None and not isinstance(self.ip, Address):
@@ -99,6 +102,9 @@ def audit_event(
         request_ip=str(requester.ip) if requester and requester.ip else None,
         user_agent=(requester.user_agent if requester else "")[:512],
         auth_method=(requester.auth_method if requester and requester.principal else "")[:64],
+        # The requester's, else the request being served (a sync a request started with
+        # no requester still belongs to that request's log lines).
+        request_id=((requester and requester.request_id) or current_request_id())[:REQUEST_ID_MAX],
     )
 
 

@@ -185,6 +185,9 @@ class AuditEvent(models.Model):
     # How the actor's session signed in ("password", "password+totp", "password+recovery",
     # "sso:<provider>"; empty for the system, the command line and anonymous requests).
     auth_method = models.CharField(max_length=64, blank=True)
+    # The HTTP request that made the event (its X-Request-Id, also in every log line of
+    # that request); blank for commands and the scheduled sync.
+    request_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F, Q, QuerySet
 from django.db.models.expressions import OrderBy
 
@@ -286,3 +287,55 @@ def recently_blocked(*, gateway: WafWebAclGateway | None = None) -> BlockedRepor
         population_size=sample.population_size,
         sampling_enabled=sample.web_acl.sampling_enabled,
     )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this instance should get traffic, and why not (`problems`, stable codes
+    plus a sentence each). `sets`: per IP version, its status and how long it has been
+    waiting for a successful sync (seconds, when pending or failed)."""
+
+    ready: bool
+    problems: list[dict[str, str]]
+    sets: dict[str, dict[str, Any]]
+
+
+def readiness(*, now: datetime, pending_limit: timedelta) -> Readiness:
+    """One query: the database answers, and each IP set is in sync, or pending (a change
+    not yet in WAF, the sync retrying) for less than `pending_limit` since its last
+    successful sync (or, never synced, since its state last changed). A failed set (WAF
+    refused for a reason retrying will not fix) is not ready."""
+    try:
+        states = {s.ip_version: s for s in IpSetSyncState.objects.all()}
+    except DatabaseError:
+        problem = {"code": "database_unreachable", "message": "The database did not answer."}
+        return Readiness(ready=False, problems=[problem], sets={})
+    problems: list[dict[str, str]] = []
+    sets: dict[str, dict[str, Any]] = {}
+    for version in IP_VERSIONS:
+        state = states.get(version)
+        if state is None:
+            problems.append(
+                {"code": "sync_state_missing", "message": f"IPv{version}: no sync state row."}
+            )
+            continue
+        entry: dict[str, Any] = {"name": state.name, "status": state.status}
+        sets[f"v{version}"] = entry
+        if state.status == IpSetSyncState.Status.IN_SYNC:
+            continue
+        since: datetime | None = state.last_synced_at or state.updated_at
+        waiting = max((now - since).total_seconds(), 0.0) if since is not None else None
+        entry["pending_seconds"] = None if waiting is None else round(waiting)
+        if state.status == IpSetSyncState.Status.FAILED:
+            problems.append(
+                {"code": "sync_failed", "message": f"{state.name}: the last sync failed."}
+            )
+        elif waiting is None or waiting >= pending_limit.total_seconds():
+            limit = round(pending_limit.total_seconds())
+            problems.append(
+                {
+                    "code": "sync_pending_too_long",
+                    "message": f"{state.name}: not synced for {limit} s or more.",
+                }
+            )
+    return Readiness(ready=not problems, problems=problems, sets=sets)

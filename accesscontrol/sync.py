@@ -48,7 +48,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accesscontrol import selectors
+from accesscontrol import metrics, selectors
 from accesscontrol.audit import Requester, audit_event, network_snapshot
 from accesscontrol.edge import IP_VERSIONS, ip_set_name
 from accesscontrol.exceptions import WafSyncError
@@ -341,6 +341,8 @@ def _sync(
     if not dry_run:
         for version in versions:
             _announce(version)  # changes waiting for this set may be covered now
+        for result in results:
+            metrics.sync_result(result.ip_version, str(result.status))
     return SyncReport(sets=results, dry_run=dry_run)
 
 

@@ -37,6 +37,7 @@ from django.conf import settings
 
 # `ip_set_names as ip_set_names`: deploy/waf.py still imports it from here (the edge
 # contract's home is accesscontrol.edge).
+from accesscontrol import metrics
 from accesscontrol.edge import WAF_REGION, WAF_SCOPE, web_acl_name
 from accesscontrol.edge import ip_set_names as ip_set_names
 from accesscontrol.exceptions import (
@@ -170,10 +171,12 @@ class WafIpSetGateway:
     def _calling(self, operation: str, name: str) -> Iterator[None]:
         """Count one `operation` call on the set `name` and translate its botocore errors."""
         self.calls[operation] += 1
+        metrics.waf_call(operation)
         try:
             yield
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
+            metrics.waf_error(operation, code)
             log.warning("WAF %s on %s failed: %s", operation, name, exc)
             if code == "WAFOptimisticLockException":
                 raise WafLockConflict(
@@ -188,6 +191,7 @@ class WafIpSetGateway:
                 f"WAF refused {operation} on {name} ({code}).", transient=transient
             ) from exc
         except BotoCoreError as exc:
+            metrics.waf_error(operation, type(exc).__name__)
             log.warning("WAF %s on %s failed: %s", operation, name, exc)
             raise WafSyncError(
                 f"WAF could not be reached for {operation} on {name} ({type(exc).__name__})."

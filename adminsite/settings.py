@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from accesscontrol.requestlog import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: the SQLite database and other local state
 
@@ -57,6 +59,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: answers ALB health checks before host validation, HTTPS redirect or the DB.
     "api.middleware.HealthCheckMiddleware",
+    # Request id (X-Request-Id, in every log line and audit event) and latency metrics.
+    "api.middleware.RequestContextMiddleware",
     # Then the gates, before anything answers (static files, the HTTPS redirect): only a
     # request that came through the edge, from a viewer on the allowlist, gets further.
     "api.middleware.OriginSecretMiddleware",
@@ -293,16 +297,17 @@ GATEHOUSE_TOKEN_MAX_DAYS = env.int("GATEHOUSE_TOKEN_MAX_DAYS", default=365)
 # (accesscontrol.edge.WAF_REGION, shared with deploy/).
 AWS_REGION = env.str("AWS_REGION", default="us-east-1")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "botocore": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-    },
-}
+# --- Operations: readiness, metrics, logs (issue 17) ------------------------------------------
+# GET /api/ready answers 503 when an IP set has been pending (not synced) this long.
+GATEHOUSE_READY_PENDING_SECONDS = env.int("GATEHOUSE_READY_PENDING_SECONDS", default=900)
+# host:port of gunicorn's second listener that serves only GET /metrics (Prometheus), for
+# the VPC, never the ALB; empty: no metrics listener (see gunicorn.conf.py, api.wsgi).
+GATEHOUSE_METRICS_BIND = env.str("GATEHOUSE_METRICS_BIND", default="")
+# "plain" (human-readable) or "json" (one JSON object per line, for log shippers).
+GATEHOUSE_LOG_FORMAT = env.str("GATEHOUSE_LOG_FORMAT", default="plain")
+if GATEHOUSE_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("GATEHOUSE_LOG_FORMAT must be 'plain' or 'json'.")
+
+LOGGING = logging_config(
+    log_format=GATEHOUSE_LOG_FORMAT, level=env.str("DJANGO_LOG_LEVEL", default="INFO")
+)

@@ -14,6 +14,12 @@
   Cost: one indexed query (the allowlist's unique cidr index, 32 or 128 candidates).
 - AdminMessageMiddleware is Django's MessageMiddleware for the Django admin only
   (/api/admin/): nothing else under /api/ shows messages, so the rest skip its storage.
+- RequestContextMiddleware (right after the health check) gives every request an id: the
+  Root of `X-Amzn-Trace-Id` (the ALB's trace id, also in its access logs) when the origin
+  secret matched, else a new one: a header from anyone else is not believed. It is the
+  `X-Request-Id` response header, in every log line written while the request is served
+  (accesscontrol.requestlog) and in its audit events; the request's latency is recorded
+  for the metrics (accesscontrol.metrics).
 - RequestSizeMiddleware answers a body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE
   with 413 before anything reads it (the API's exception handler catches the undeclared,
   chunked case). The bulk import alone may send up to GATEHOUSE_IMPORT_MAX_BYTES (10,000
@@ -22,12 +28,16 @@
 """
 
 import hmac
+import re
+import time
+import uuid
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from accesscontrol import metrics
 from accesscontrol.clientip import viewer_address, viewer_is_allowed
 from accesscontrol.edge import (
     HEALTH_PATH,
@@ -35,6 +45,7 @@ from accesscontrol.edge import (
     ORIGIN_FORBIDDEN_MESSAGE,
     ORIGIN_HEADER,
 )
+from accesscontrol.requestlog import REQUEST_ID_HEADER, request_id_scope
 from api.views.seed import health
 
 LOGOUT_PATH = "/api/auth/logout"
@@ -65,12 +76,54 @@ def origin_secret_matches(presented: str, accepted: list[str]) -> bool:
     return matched
 
 
+# The ALB's trace id: "Root=1-<8 hex: epoch seconds>-<24 hex>", among other fields.
+_TRACE_ROOT = re.compile(r"(?:^|;)\s*Root=(1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24})\s*(?:;|$)")
+TRACE_HEADER = "X-Amzn-Trace-Id"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _accepted_secrets() -> list[str]:
+    return [s.strip() for s in settings.GATEHOUSE_ORIGIN_SECRETS if s.strip()]
+
+
+def request_id_for(request: HttpRequest) -> str:
+    """The edge's trace id when the request passed the origin secret, else a fresh one."""
+    accepted = _accepted_secrets()
+    if accepted and origin_secret_matches(request.headers.get(ORIGIN_HEADER, ""), accepted):
+        match = _TRACE_ROOT.search(request.headers.get(TRACE_HEADER, ""))
+        if match:
+            return match.group(1)
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = request_id_for(request)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        with request_id_scope(request_id):
+            response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        match = getattr(request, "resolver_match", None)
+        metrics.request_answered(
+            # Answered by a middleware (403, 413) when no URL was resolved.
+            route=(match.url_name if match else None) or "none",
+            method=request.method if request.method in _METHODS else "other",
+            status=response.status_code,
+            seconds=time.perf_counter() - started,
+        )
+        return response
+
+
 class OriginSecretMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        accepted = [s.strip() for s in settings.GATEHOUSE_ORIGIN_SECRETS if s.strip()]
+        accepted = _accepted_secrets()
         # Our own attribute on Django's request (HttpRequest declares no such field).
         request.origin_verified = False  # type: ignore[attr-defined]
         if accepted:

@@ -34,6 +34,7 @@ def requester_for(request: Request | HttpRequest) -> Requester:
             ip=viewer_address(django_request),
             user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
             auth_method=method,
+            request_id=getattr(django_request, "request_id", ""),
         )
     elif requester.user is not user or requester.auth_method != method:
         requester = replace(requester, user=user, auth_method=method)

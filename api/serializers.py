@@ -535,6 +535,9 @@ class AuditEventSerializer(serializers.Serializer[Any]):
     auth_method = serializers.CharField(
         allow_blank=True, help_text='How the actor signed in, e.g. "password+totp", "sso:okta".'
     )
+    request_id = serializers.CharField(
+        allow_blank=True, help_text="The HTTP request's X-Request-Id (its log lines carry it)."
+    )
 
     def to_representation(self, event: "AuditEvent") -> dict[str, Any]:
         return {
@@ -549,6 +552,7 @@ class AuditEventSerializer(serializers.Serializer[Any]):
             "request_ip": event.request_ip,
             "user_agent": event.user_agent,
             "auth_method": event.auth_method,
+            "request_id": event.request_id,
         }
 
 

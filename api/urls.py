@@ -12,6 +12,7 @@ from api.views import (
     errors,
     networks,
     oidc,
+    ops,
     second_factor,
     seed,
     sync,
@@ -21,6 +22,7 @@ from api.views import (
 urlpatterns = [
     path("health", seed.health, name="health"),
     path("test1", seed.test1, name="test1"),
+    path("ready", ops.ready, name="ready"),  # readiness for monitors (issue 17)
     path("auth/session", auth.SessionView.as_view(), name="auth-session"),
     path("auth/login", auth.LoginView.as_view(), name="auth-login"),
     path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),

@@ -25,7 +25,7 @@ GLOBAL_SERVICES = {"cloudfront", "wafv2"}
 EDGE_TAG = "gatehouse:edge"
 T = TypeVar("T")
 # The services the edge uses: boto3's stubs type `Session.client` per literal service name.
-ServiceName = Literal["acm", "cloudfront", "ec2", "elbv2", "s3", "wafv2"]
+ServiceName = Literal["acm", "cloudfront", "ec2", "elbv2", "logs", "s3", "wafv2"]
 
 
 class AwsClients:
@@ -63,6 +63,11 @@ class AwsClients:
     @property
     def s3(self) -> Any:
         return self.client("s3")
+
+    @property
+    def waf_logs(self) -> Any:
+        """CloudWatch Logs where WAF for CloudFront delivers: us-east-1, like WAF itself."""
+        return self.client("logs", region=GLOBAL_REGION)
 
     def acm(self, region: str) -> Any:
         return self.client("acm", region=region)

@@ -58,6 +58,15 @@ DEFAULT_BLOCK_MESSAGE = (
 )
 
 
+# CloudWatch Logs' PutRetentionPolicy accepts only these (botocore's documentation of
+# retentionInDays; the model itself has no enum, so nothing checks it before AWS does).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+DEFAULT_WAF_LOG_RETENTION_DAYS = 30
+
+
 @dataclass(frozen=True)
 class EdgeConfig:
     """One edge, as the config file describes it. Field docs live in edge.example.toml."""
@@ -79,6 +88,8 @@ class EdgeConfig:
     block_contact: str = ""
     access_links: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    # WAF logs (CloudWatch Logs group aws-waf-logs-<name>): days kept.
+    waf_log_retention_days: int = DEFAULT_WAF_LOG_RETENTION_DAYS
 
     @property
     def target_type(self) -> str:
@@ -126,6 +137,9 @@ SCHEMA: dict[str, Any] = {
     },
     "access_links": {
         "enabled": (bool, False),
+    },
+    "logging": {
+        "waf_retention_days": (int, False),
     },
     "tags": (dict, False),
 }
@@ -462,6 +476,14 @@ def load_config(path: str | Path) -> EdgeConfig:
     tags = data.get("tags", {})
     _check_tags(check, tags)
 
+    retention = data.get("logging", {}).get("waf_retention_days", DEFAULT_WAF_LOG_RETENTION_DAYS)
+    if retention not in LOG_RETENTION_DAYS:
+        raise check.fail(
+            "logging.waf_retention_days",
+            f"{retention} is not a retention CloudWatch Logs offers",
+            f"Use one of {', '.join(map(str, LOG_RETENTION_DAYS))}.",
+        )
+
     return EdgeConfig(
         path=path,
         name=name,
@@ -480,4 +502,5 @@ def load_config(path: str | Path) -> EdgeConfig:
         block_contact=block_contact,
         access_links=access_links,
         tags=dict(tags),
+        waf_log_retention_days=retention,
     )

@@ -1,6 +1,7 @@
 """Plan, apply and destroy one edge, in dependency order.
 
-Order (create): WAF (IP sets, web ACL) -> S3 bucket + OAC -> security group -> ALB
+Order (create): WAF (IP sets, web ACL) -> WAF logging (log group, logging
+configuration) -> S3 bucket + OAC -> security group -> ALB
 (target group, load balancer, listeners, secret rule) -> CloudFront -> bucket policy
 (needs the distribution ARN). Destroy runs the reverse.
 
@@ -26,7 +27,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy import alb, cloudfront, origin_secret, ownership, preflight, s3, security_group, waf
+from deploy import (
+    alb,
+    cloudfront,
+    origin_secret,
+    ownership,
+    preflight,
+    s3,
+    security_group,
+    waf,
+    waf_logging,
+)
 from deploy.aws import RETRY_FOR_SECONDS, RETRY_MAX_DELAY, aws_errors
 from deploy.context import Context
 from deploy.errors import DeployError
@@ -46,6 +57,8 @@ def _nothing(ctx: Context) -> list[Change]:
 
 STAGES = [
     Stage("waf", waf.plan, waf.plan_destroy),
+    # Needs the web ACL's ARN; destroyed before the web ACL (reverse order).
+    Stage("waf logging", waf_logging.plan, waf_logging.plan_destroy),
     Stage("s3", s3.plan_bucket, s3.plan_destroy_bucket),
     Stage("security group", security_group.plan, security_group.plan_destroy),
     Stage("alb", alb.plan, alb.plan_destroy),

@@ -14,6 +14,8 @@ Scoped to one edge (its config: name, region, VPC, certificates, bucket) and one
 - Exceptions, with why: ELB DeleteRule on listener rules of the edge's ALB by ARN (hand-
   added rules carry no tag and are removed as drift); the OAC (CloudFront OACs take no
   tags and get random ids) on `origin-access-control/*` of the account.
+- WAF logging: the log group's own actions on its ARN; the log-delivery actions WAF's
+  PutLoggingConfiguration needs of its caller on "*" (AWS asks for a wildcard there).
 - `iam:CreateServiceLinkedRole` only for elasticloadbalancing.amazonaws.com.
 - Describe/List/Get calls without resource-level permissions stay on "*".
 - `AdoptUntaggedNamesakes` (tagging an untagged security group) is only needed for
@@ -35,6 +37,7 @@ from accesscontrol.edge import ip_set_name, web_acl_name
 from deploy.alb import lb_name, tg_name
 from deploy.aws import EDGE_TAG, GLOBAL_REGION, aws_errors
 from deploy.config import EdgeConfig
+from deploy.waf_logging import log_group_name
 
 # IAM's size limits, whitespace excluded: all inline policies of a user together, and one
 # customer managed policy.
@@ -96,6 +99,7 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
     security_groups = f"arn:aws:ec2:{region}:{account_id}:security-group/*"
     distributions = f"arn:aws:cloudfront::{account_id}:distribution/*"
     bucket = config.frontend_bucket
+    waf_log_group = f"arn:aws:logs:{GLOBAL_REGION}:{account_id}:log-group:{log_group_name(name)}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ReadOnlyNoResourceLevel",
@@ -113,29 +117,46 @@ def policy_document(config: EdgeConfig, *, account_id: str) -> dict[str, Any]:
                 "ec2:DescribeVpcs",
                 "elasticloadbalancing:Describe*",
                 "acm:ListCertificates",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
             ],
             "Resource": "*",
         },
         {
             "Sid": "WafEdgeOwnArns",
             "Effect": "Allow",
+            # `*IPSet`, `*WebACL`, `*LoggingConfiguration`: Get/Create/Update/Delete/Put
+            # of these ARNs only (the List calls end in a plural and are above).
             "Action": [
-                "wafv2:GetIPSet",
-                "wafv2:CreateIPSet",
-                "wafv2:UpdateIPSet",
-                "wafv2:DeleteIPSet",
-                "wafv2:GetWebACL",
-                "wafv2:CreateWebACL",
-                "wafv2:UpdateWebACL",
-                "wafv2:DeleteWebACL",
+                "wafv2:*IPSet",
+                "wafv2:*WebACL",
+                "wafv2:*LoggingConfiguration",
                 "wafv2:TagResource",
                 "wafv2:ListTagsForResource",
+                # The WAF log group (us-east-1, aws-waf-logs-<edge>), in this statement to
+                # stay under IAM's size limit. `*LogGroup`: Create, Delete and the legacy
+                # tag calls of this group only.
+                "logs:*LogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:TagResource",
+                "logs:ListTagsForResource",
             ],
             "Resource": [
+                waf_log_group,
                 f"{waf}/ipset/{ip_set_name(name, 4)}/*",
                 f"{waf}/ipset/{ip_set_name(name, 6)}/*",
                 f"{waf}/webacl/{web_acl_name(name)}/*",
             ],
+        },
+        {
+            # What WAF's PutLoggingConfiguration needs of its caller to set up delivery
+            # (CloudWatch Logs then adds its log-delivery resource policy itself). Log
+            # deliveries have no resource-level permissions, and AWS asks for a wildcard
+            # on the resource policy: "*" is the only resource that works.
+            "Sid": "WafLogDelivery",
+            "Effect": "Allow",
+            "Action": ["logs:*LogDelivery", "logs:PutResourcePolicy"],
+            "Resource": "*",
         },
         {
             "Sid": "Certificates",

@@ -611,9 +611,66 @@ def _sampled_requests(
     }
 
 
+WAF_LOG_PREFIX = "aws-waf-logs-"
+
+
+def _waf_invalid(message: str) -> Exception:
+    return _waf_error("WAFInvalidParameterException", message)
+
+
+def _check_log_destinations(destinations: list[str] | None) -> None:
+    """WAF's logging destinations (PutLoggingConfiguration): a CloudWatch Logs group ARN
+    without the ":*" suffix DescribeLogGroups' `arn` carries, named `aws-waf-logs-...`
+    (the LoggingConfiguration API reference: "The name that you give the destination must
+    start with aws-waf-logs-")."""
+    for destination in destinations or []:
+        if ":log-group:" not in destination:
+            continue
+        if destination.endswith(":*"):
+            raise _waf_invalid(
+                f"Log destination {destination}: use the log group's ARN without ':*'."
+            )
+        name = destination.split(":log-group:", 1)[1]
+        if not name.startswith(WAF_LOG_PREFIX):
+            raise _waf_invalid(
+                f"Log destination {destination}: the name must start with {WAF_LOG_PREFIX}."
+            )
+
+
+def _check_retention(days: Any) -> None:
+    """CloudWatch Logs' PutRetentionPolicy takes only the documented day counts."""
+    from moto.logs.exceptions import InvalidParameterException
+
+    from deploy.config import LOG_RETENTION_DAYS
+
+    if int(days) not in LOG_RETENTION_DAYS:
+        raise InvalidParameterException(
+            msg=f"Invalid retentionInDays value {days}: use one of {list(LOG_RETENTION_DAYS)}."
+        )
+
+
+def _web_acl_exists(arn: str) -> bool:
+    """moto keeps CLOUDFRONT-scope web ACLs in its "global" backend, but answers
+    PutLoggingConfiguration (which has no Scope) from the request's region."""
+    from moto.wafv2.models import wafv2_backends
+
+    parts = arn.split(":")
+    if len(parts) < 6:
+        return False
+    region = "global" if parts[5].startswith("global/") else parts[3]
+    return arn in wafv2_backends[parts[4]][region].wacls
+
+
 def apply_waf_fixes() -> Callable[[], None]:
-    """Patch moto's WAFV2 in this process; returns a function that undoes the patch."""
+    """Patch moto's WAFV2 in this process; returns a function that undoes the patch.
+
+    Also WAF logging's behaviour moto lacks: PutLoggingConfiguration refuses a web ACL
+    that does not exist (WAFNonexistentItemException) and a destination WAF would not
+    take (`_check_log_destinations`); CloudWatch Logs' PutRetentionPolicy refuses a day
+    count outside its list (`_check_retention`)."""
+    from moto.logs.models import LogsBackend
     from moto.moto_api._internal import mock_random
+    from moto.wafv2.exceptions import WAFNonexistentItemException
     from moto.wafv2.models import GLOBAL_REGION, FakeIPSet, WAFV2Backend
     from moto.wafv2.responses import WAFV2Response
 
@@ -632,6 +689,8 @@ def apply_waf_fixes() -> Callable[[], None]:
         (WAFV2Response, "get_sampled_requests"): getattr(
             WAFV2Response, "get_sampled_requests", None
         ),
+        (WAFV2Backend, "put_logging_configuration"): WAFV2Backend.put_logging_configuration,
+        (LogsBackend, "put_retention_policy"): LogsBackend.put_retention_policy,
     }
 
     def original(cls: type, name: str) -> Callable[..., Any]:
@@ -699,6 +758,19 @@ def apply_waf_fixes() -> Callable[[], None]:
         )
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
 
+    def put_logging_configuration(*args: Any, **kwargs: Any) -> Any:
+        arguments = bound(WAFV2Backend, "put_logging_configuration", args, kwargs)
+        if not _web_acl_exists(arguments["arn"]):
+            raise WAFNonexistentItemException()
+        _check_log_destinations(arguments.get("log_destination_configs"))
+        return original(WAFV2Backend, "put_logging_configuration")(*args, **kwargs)
+
+    def put_retention_policy(*args: Any, **kwargs: Any) -> Any:
+        _check_retention(
+            bound(LogsBackend, "put_retention_policy", args, kwargs)["retention_in_days"]
+        )
+        return original(LogsBackend, "put_retention_policy")(*args, **kwargs)
+
     replacements: dict[tuple[type, str], Callable[..., Any]] = {
         (FakeIPSet, "__init__"): ip_set_init,
         (FakeIPSet, "update"): ip_set_update,
@@ -710,6 +782,8 @@ def apply_waf_fixes() -> Callable[[], None]:
         (WAFV2Backend, "update_web_acl"): update_web_acl,
         (WAFV2Backend, "delete_web_acl"): delete_web_acl,
         (WAFV2Response, "get_sampled_requests"): get_sampled_requests,
+        (WAFV2Backend, "put_logging_configuration"): put_logging_configuration,
+        (LogsBackend, "put_retention_policy"): put_retention_policy,
     }
     for (cls, name), replacement in replacements.items():
         wrapped = originals[(cls, name)]

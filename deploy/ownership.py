@@ -19,7 +19,8 @@ foreign resources (and the listeners of a foreign ALB) and reports them as skipp
 
 How tags are read: wafv2 ListTagsForResource, elbv2 DescribeTags (at most 20 ARNs per
 call), ec2 `Tags` in DescribeSecurityGroups, s3 GetBucketTagging, cloudfront
-ListTagsForResource (the distribution).
+ListTagsForResource (the distribution), logs ListTagsForResource (the WAF log group).
+The web ACL's logging configuration takes no tags: it is ours when the web ACL is.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from deploy import alb, cloudfront, s3, security_group, waf
+from deploy import alb, cloudfront, s3, security_group, waf, waf_logging
 from deploy.aws import EDGE_TAG, aws_errors, tags_dict
 from deploy.context import Context
 from deploy.errors import DeployError
@@ -116,6 +117,20 @@ def _waf_namesakes(ctx: Context) -> list[Namesake]:
             )
         )
     return found
+
+
+def _log_group_namesake(ctx: Context) -> list[Namesake]:
+    group = waf_logging.find_log_group(ctx)
+    if group is None:
+        return []
+    arn = waf_logging.group_arn(group)
+
+    def tag() -> None:
+        tags = {t["Key"]: t["Value"] for t in ctx.tags()}
+        ctx.clients.waf_logs.tag_resource(resourceArn=arn, tags=tags)
+
+    owner = waf_logging.log_group_tags(ctx, arn).get(EDGE_TAG)
+    return [Namesake(waf_logging.LOG_GROUP, group["logGroupName"], arn, owner, tag)]
 
 
 def _bucket_namesake(ctx: Context) -> list[Namesake]:
@@ -226,6 +241,7 @@ def namesakes(ctx: Context) -> list[Namesake]:
     """Every existing resource this edge would find by name, with its owner."""
     return (
         _waf_namesakes(ctx)
+        + _log_group_namesake(ctx)
         + _bucket_namesake(ctx)
         + _untaggable_namesakes(ctx)
         + _network_namesakes(ctx)
@@ -287,11 +303,13 @@ def split_destroy(ctx: Context, changes: list[Change]) -> tuple[list[Change], li
     foreign = [f for f in namesakes(ctx) if not f.ours(ctx)]
     skip = {(f.kind, f.name) for f in foreign}
     foreign_lbs = {f.name for f in foreign if f.kind == "alb load balancer"}
+    foreign_acls = {f.name for f in foreign if f.kind == "wafv2 web acl"}
     skipped = [f"{f.describe()} {_why_not_ours(ctx, f)}" for f in foreign]
     kept = []
     for change in changes:
         on_foreign_lb = change.kind == "alb listener" and change.name.split(":")[0] in foreign_lbs
-        if (change.kind, change.name) in skip or on_foreign_lb:
+        on_foreign_acl = change.kind == waf_logging.LOGGING and change.name in foreign_acls
+        if (change.kind, change.name) in skip or on_foreign_lb or on_foreign_acl:
             continue
         kept.append(change)
     return kept, skipped

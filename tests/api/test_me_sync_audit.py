@@ -116,8 +116,10 @@ def test_sync_without_body_runs_a_real_sync(editor_client, waf):
 
 
 def test_audit_is_newest_first_filterable_and_cursor_paginated(editor_client, waf):
-    for i in range(3):
-        add(editor_client, f"62.30.{i}.0/24", label=f"n{i}")
+    responses = [
+        post(editor_client, "/api/networks", {"cidr": f"62.30.{i}.0/24", "label": f"n{i}"})
+        for i in range(3)
+    ]
     body = editor_client.get("/api/audit?action=network.allow").json()
     assert [e["subject"] for e in body["results"]] == [
         "62.30.2.0/24",
@@ -132,8 +134,10 @@ def test_audit_is_newest_first_filterable_and_cursor_paginated(editor_client, wa
     assert first["after"]["cidr"] == "62.30.2.0/24"
     assert set(first) == {
         "id", "created_at", "actor", "action", "subject", "before", "after", "reason",
-        "request_ip", "user_agent", "auth_method",
+        "request_ip", "user_agent", "auth_method", "request_id",
     }  # fmt: skip
+    # The event names the request that made it (its X-Request-Id response header).
+    assert first["request_id"] == responses[2]["X-Request-Id"]
     assert editor_client.get("/api/audit?actor=nobody-here").json()["results"] == []
 
 

@@ -197,7 +197,7 @@ def test_apply_asks_and_only_yes_goes_on(edge_config, aws_calls):
     assert mutating(aws_calls) == {}
     output = run("--config", str(edge_config), "--apply", approve=False, stdin=Terminal("yes"))
     assert "Do you want to perform these actions on edge gh-test?" in output
-    assert output.index("Plan: 15 to add") < output.index("Enter a value:")
+    assert output.index("Plan: 17 to add") < output.index("Enter a value:")
     assert "Apply complete" in output
 
 

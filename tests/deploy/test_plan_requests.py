@@ -20,8 +20,10 @@ def test_a_no_op_plan_only_reads_and_lists_distributions_once(edge_config, aws_c
     assert "No changes." in output
     assert mutating(aws_calls) == {}
     assert aws_calls["ListDistributions"] == 1  # was 6
-    assert aws_calls["ListTagsForResource"] == 4  # was 7: 3 WAF resources, 1 distribution
-    # Ownership's reads are the stages' reads (ctx.read_once): one of each, not two.
+    # was 7; then 4: 3 WAF resources, 1 distribution; now 5 with the WAF log group.
+    assert aws_calls["ListTagsForResource"] == 5
+    # Ownership's reads are the stages' reads (ctx.read_once): one of each, not two; so is
+    # the WAF log group's, and its logging configuration is read once.
     for lookup in (
         "ListIPSets",
         "ListWebACLs",
@@ -35,6 +37,8 @@ def test_a_no_op_plan_only_reads_and_lists_distributions_once(edge_config, aws_c
         "DescribeLoadBalancers",
         "DescribeListeners",
         "DescribeRules",
+        "DescribeLogGroups",
+        "GetLoggingConfiguration",
     ):
         assert aws_calls[lookup] == 1, lookup
-    assert sum(aws_calls.values()) == 27  # was 39
+    assert sum(aws_calls.values()) == 30  # was 39 before WAF logging (now 27 of those)

@@ -168,7 +168,7 @@ def test_origin_certificate_with_every_name_as_san_is_accepted(tmp_path, account
     both = imported_certificate(REGION, ["api-origin.example.com", "admin.example.com"])
     path = tmp_path / "edge.toml"
     path.write_text(config_text(account, origin_cert=both))
-    assert "Plan: 15 to add" in run("--config", str(path))
+    assert "Plan: 17 to add" in run("--config", str(path))
 
 
 def test_certificate_pending_validation_is_refused(tmp_path, account, aws_calls, monkeypatch):
@@ -211,7 +211,7 @@ def test_the_alb_accepts_a_p384_certificate(tmp_path, account):
     )
     path = tmp_path / "edge.toml"
     path.write_text(config_text(account, origin_cert=p384))
-    assert "Plan: 15 to add" in run("--config", str(path))
+    assert "Plan: 17 to add" in run("--config", str(path))
 
 
 # --- the initial allowlist, by the app's own rules ------------------------------------------
@@ -240,7 +240,7 @@ def test_private_initial_cidr_is_fine_in_local_mode(tmp_path, account, settings)
     settings.GATEHOUSE_ALLOW_PRIVATE_RANGES = True
     path = tmp_path / "edge.toml"
     path.write_text(config_text(account, initial_cidrs=["127.0.0.1/32"]))
-    assert "Plan: 15 to add" in run("--config", str(path))
+    assert "Plan: 17 to add" in run("--config", str(path))
 
 
 def test_empty_initial_allowlist_with_an_empty_database_is_refused(tmp_path, account, aws_calls):
@@ -258,4 +258,4 @@ def test_empty_initial_allowlist_is_fine_when_the_database_has_networks(tmp_path
     AllowedNetwork.objects.create(cidr="81.2.70.0/24", ip_version=4, label="office")
     path = tmp_path / "edge.toml"
     path.write_text(config_text(account, initial_cidrs=[]))
-    assert "Plan: 15 to add" in run("--config", str(path))
+    assert "Plan: 17 to add" in run("--config", str(path))

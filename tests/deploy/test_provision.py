@@ -96,7 +96,7 @@ def applied(edge_config):
 
 def test_plan_alone_changes_nothing(edge_config, aws_calls):
     output = run("--config", str(edge_config))
-    assert "Plan: 15 to add, 0 to change, 0 to destroy." in output
+    assert "Plan: 17 to add, 0 to change, 0 to destroy." in output
     assert "Nothing was changed. Run again with --apply" in output
     assert mutating(aws_calls) == {}
     assert wafv2().list_web_acls(Scope=WAF_SCOPE)["WebACLs"] == []
@@ -288,6 +288,12 @@ def tagged_leftovers(account) -> list[str]:
     left += [s["Name"] for s in wafv2().list_ip_sets(Scope=WAF_SCOPE)["IPSets"]]
     left += [a["Name"] for a in wafv2().list_web_acls(Scope=WAF_SCOPE)["WebACLs"]]
     left += [
+        c["ResourceArn"]
+        for c in wafv2().list_logging_configurations(Scope=WAF_SCOPE)["LoggingConfigurations"]
+    ]
+    logs = boto3.client("logs", region_name="us-east-1")
+    left += [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    left += [
         d["Id"] for d in cloudfront().list_distributions()["DistributionList"].get("Items") or []
     ]
     left += [
@@ -322,7 +328,7 @@ def test_destroy_leaves_nothing_tagged_behind(applied, edge_config, account, tmp
 def test_apply_after_destroy_builds_the_edge_again(applied, edge_config, aws_calls):
     run("--config", str(edge_config), "--destroy")
     output = run("--config", str(edge_config), "--apply")
-    assert "Plan: 15 to add" in output
+    assert "Plan: 17 to add" in output
     aws_calls.clear()
     assert "No changes." in run("--config", str(edge_config), "--apply")
     assert mutating(aws_calls) == {}
