@@ -123,7 +123,9 @@ async function show({ keepFocus = false } = {}) {
   ctx.viewReload = null;
   const view = await route.view();
   if (screen.isConnected) await view(screen, ctx);
-  if (!keepFocus) main.querySelector("h1")?.focus();
+  // To the heading, unless the user is already at work on the screen (a form opened while
+  // its rows were still loading keeps its focus, and its Escape).
+  if (!keepFocus && !screen.contains(document.activeElement)) main.querySelector("h1")?.focus();
 }
 
 async function showLogin(message) {
