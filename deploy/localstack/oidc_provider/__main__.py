@@ -75,12 +75,16 @@ def ensure_demo_data(*, client_secret: str) -> None:
     app.save()
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m deploy.localstack.oidc_provider")
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
 
     exit_with_parent()
     os.environ["GATEHOUSE_DEV_OIDC_DIR"] = args.data_dir

@@ -223,8 +223,9 @@ class DevOpenIdProvider:
                 "deploy.localstack.oidc_provider",
                 f"--data-dir={data_dir}",
                 f"--port={port}",
-                "--client-secret",
-                secret,
+                # One token: a secret that starts with "-" (token_urlsafe's alphabet has
+                # it) would read as an option after a separate "--client-secret".
+                f"--client-secret={secret}",
             ],
             cwd=BASE_DIR,
             env=env,
