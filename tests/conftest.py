@@ -6,7 +6,9 @@ against botocore's models (deploy/conformance.py: installed before any client ex
 and switched on in the processes tests start through GATEHOUSE_AWS_CONFORMANCE), and
 moto's WAF gets the documented behaviour it lacks (deploy/moto_fixes.py)."""
 
+import copy
 import importlib
+import inspect
 import os
 import tempfile
 from collections import Counter
@@ -53,11 +55,14 @@ if _OWN_REPORT:
 # After the guard: clients and sessions made from here on are checked.
 import boto3  # noqa: E402
 import botocore.client  # noqa: E402
+import botocore.endpoint_provider  # noqa: E402
 import botocore.hooks  # noqa: E402
 import botocore.loaders  # noqa: E402
 import botocore.model  # noqa: E402
 import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.core import models as moto_models  # noqa: E402
+from moto.core import responses as moto_responses  # noqa: E402
 
 from accesscontrol.edge import WAF_REGION, WAF_SCOPE, ip_set_names  # noqa: E402
 
@@ -138,9 +143,131 @@ def _aliaser_sharing_names(self: Any, event_emitter: Any, event_aliases: Any = N
 
 botocore.hooks.EventAliaser.__init__ = _aliaser_sharing_names  # type: ignore[method-assign]
 
+# Registering a handler checks that it takes **kwargs through inspect.getfullargspec:
+# ~140 times per client (its copy of every built-in handler), 7% of a run's CPU. The
+# answer depends only on the function's signature, so it is asked once per function.
+_takes_kwargs: dict[Any, Any] = {}
+_accepts_kwargs = botocore.hooks.accepts_kwargs
+
+
+def _accepts_kwargs_once(func: Any) -> Any:
+    key = getattr(func, "__func__", func)  # a bound method has its function's signature
+    try:
+        return _takes_kwargs[key]
+    except KeyError:
+        answer = _takes_kwargs[key] = _accepts_kwargs(func)
+        return answer
+    except TypeError:  # unhashable callable: ask every time
+        return _accepts_kwargs(func)
+
+
+botocore.hooks.accepts_kwargs = _accepts_kwargs_once
+
+# Every mock_aws start registers moto's ~1,300 URL patterns x 7 methods with `responses`
+# as new CallbackResponse objects (for `requests`-based calls to AWS): 13 ms per test that
+# uses moto. Registration stays per start (moto resets the registry at stop); the response
+# objects, which only hold the method, the pattern and moto's callback, are made once.
+_moto_callback_responses: dict[tuple[Any, ...], Any] = {}
+_CallbackResponse = moto_models.CallbackResponse
+
+
+def _moto_callback_response(*, method: str, url: Any, callback: Any) -> Any:
+    key = (method, url, callback)
+    if key not in _moto_callback_responses:
+        _moto_callback_responses[key] = _CallbackResponse(method=method, url=url, callback=callback)
+    return _moto_callback_responses[key]
+
+
+moto_models.CallbackResponse = _moto_callback_response  # type: ignore[assignment,misc]
+
+
+# moto finds a request's handler by listing every method of its response class with
+# inspect.getmembers, on every request (2% of a run), only to ask whether the action is
+# one of them. The same question, asked of the class as it is now (moto's fixes add and
+# take away methods): is the name a plain function on the class?
+class _MethodNames:
+    def __init__(self, clazz: type) -> None:
+        self._clazz = clazz
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and inspect.isfunction(getattr(self._clazz, name, None))
+
+
+moto_responses.method_names_from_class = _MethodNames  # type: ignore[assignment]
+
+# Every client parses its service's endpoint rule set into a tree of rule objects
+# (RuleSet), again for each client. The tree is read-only and depends only on the rule set
+# and partition documents, which the shared loader hands out as the same objects.
+_rule_sets: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+_RuleSet = botocore.endpoint_provider.RuleSet
+
+
+def _shared_rule_set(*, partitions: Any, **ruleset_data: Any) -> Any:
+    key = (id(ruleset_data.get("rules")), id(partitions))
+    if key not in _rule_sets:  # the documents are kept with it, so their ids stay unique
+        rule_set = _RuleSet(**ruleset_data, partitions=partitions)
+        _rule_sets[key] = (ruleset_data.get("rules"), partitions, rule_set)
+    return _rule_sets[key][2]
+
+
+botocore.endpoint_provider.RuleSet = _shared_rule_set  # type: ignore[misc,assignment]
+
+
+# Each client copies its session's event handlers: a trie of ~400 nodes, copied through
+# copy.copy's generic dispatch (4% of a run). This copies the same structure directly:
+# new dicts and new handler lists, the handlers themselves shared, as botocore does.
+def _copy_trie_node(self: Any, node: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = {}
+    for key, value in node.items():
+        if type(value) is botocore.hooks.NodeList:
+            copied[key] = botocore.hooks.NodeList(
+                value.first.copy(), value.middle.copy(), value.last.copy()
+            )
+        elif isinstance(value, dict):
+            copied[key] = _copy_trie_node(self, value)
+        elif isinstance(value, botocore.hooks.NodeList):  # a subclass: botocore's own way
+            copied[key] = copy.copy(value)
+        else:
+            copied[key] = value
+    return copied
+
+
+botocore.hooks._PrefixTrie._recursive_copy = _copy_trie_node
+
+
+def _whitenoise_scans_once() -> None:
+    """WhiteNoise (WHITENOISE_USE_FINDERS) walks and stats every static file of the
+    installed apps when its middleware is made: once per process in production, but once
+    per test client here (~600 per run, 8% of its CPU). The files do not change during a
+    run, so the scan's result is kept per set of options that shape it."""
+    from whitenoise.middleware import WhiteNoiseMiddleware  # type: ignore[import-untyped]
+
+    scan = WhiteNoiseMiddleware.add_files_from_finders
+    scanned: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    def add_files_from_finders(self: WhiteNoiseMiddleware) -> None:
+        key = (
+            self.static_prefix,
+            self.max_age,
+            self.allow_all_origins,
+            self.charset,
+            self.index_file,
+            self.add_headers_function,
+            # a bound method differs per instance; its function does not
+            getattr(self.immutable_file_test, "__func__", self.immutable_file_test),
+        )
+        if key not in scanned:
+            before = dict(self.files)
+            scan(self)
+            scanned[key] = {url: f for url, f in self.files.items() if before.get(url) is not f}
+        self.files.update(scanned[key])
+
+    WhiteNoiseMiddleware.add_files_from_finders = add_files_from_finders
+
 
 def pytest_configure(config):
     django.setup()
+    _whitenoise_scans_once()
     from deploy.moto_fixes import apply_waf_fixes
 
     apply_waf_fixes()
