@@ -11,6 +11,7 @@
 """
 
 import importlib
+import json
 import ipaddress
 from datetime import timedelta
 from itertools import product
@@ -333,3 +334,80 @@ def test_seek_pages_over_random_ties_and_nulls(db, rows, limit, ordering, status
             created_at=now - timedelta(minutes=minutes)
         )
     _check_seek_pages(limit, ordering, status=status)
+
+
+SEEK_INDEXES = {
+    "label": "network_label_seek",
+    "-label": "network_label_desc_seek",
+    "expires_at": "network_expiry_seek",
+    "-expires_at": "network_expiry_desc_seek",
+    "created_at": "network_newest_first",
+    "-created_at": "network_newest_first",
+    None: "network_newest_first",
+}
+
+
+def _fill_for_seeking():
+    """4,000 networks, analysed: labels, expiries (a third never) and creation times that
+    repeat, so every sort has ties and the planner has statistics to choose by."""
+    now = timezone.now()
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(
+            cidr=f"11.{i // 256}.{i % 256}.0/24",
+            ip_version=4,
+            label=f"Site {i % 97}",
+            expires_at=None if i % 3 == 0 else now + timedelta(hours=i % 50),
+        )
+        for i in range(4_000)
+    )
+    table = AllowedNetwork._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET created_at = created_at - (id % 300) * interval '1 minute'"
+            )
+        else:
+            minutes = "'-' || (id % 300) || ' minutes'"
+            cursor.execute(f"UPDATE {table} SET created_at = datetime(created_at, {minutes})")
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _scanned(node):
+    """Rows of the allowlist the page's scans read, and the indexes they read them from
+    (EXPLAIN ANALYZE's JSON), the total's subquery aside."""
+    if node.get("Parent Relationship") in ("InitPlan", "SubPlan"):
+        return 0, set()
+    rows, indexes = 0, set()
+    if node.get("Relation Name") == AllowedNetwork._meta.db_table:
+        rows += node["Actual Rows"] * node["Actual Loops"] + node.get("Rows Removed by Filter", 0)
+        if "Index Name" in node:
+            indexes.add(node["Index Name"])
+    for child in node.get("Plans", []):
+        more, named = _scanned(child)
+        rows, indexes = rows + more, indexes | named
+    return rows, indexes
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("backward", [False, True], ids=["next", "previous"])
+def test_a_seek_reads_a_page_of_its_index_wherever_it_starts(db, ordering, backward):
+    _fill_for_seeking()
+    everything, _ = _orm_page(0, 10**6, ordering=ordering)
+    for middle in (everything[1999], everything[2999]):
+        seek = Seek(sort_key(middle, ordering), backward=backward)
+        sql, params = page_statement(offset=0, limit=51, ordering=ordering, seek=seek)
+        if connection.vendor == "sqlite":
+            # SQLite: a search of one of the seek indexes (any that serves), no table scan.
+            plan = _plan(sql, params)
+            assert "SEARCH n USING INDEX network_" in plan and "SCAN n" not in plan, plan
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            (plan,) = cursor.fetchone()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        rows, indexes = _scanned(plan[0]["Plan"])
+        # A page (51 rows, the one more saying whether there is a next), from each of at
+        # most two ranges of the index: not the 2,000 or 3,000 rows before it.
+        assert rows <= 2 * 51, (rows, json.dumps(plan, indent=1))
+        assert indexes == {SEEK_INDEXES[ordering]}, indexes
