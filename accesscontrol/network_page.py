@@ -264,7 +264,9 @@ def page_statement(
     columns = [names.username if name == "created_by" else column for name, column in c.items()]
     # Identifiers from the models' _meta and fixed fragments only; every value is a parameter.
     count = f"(SELECT COUNT(*) FROM (SELECT {c['id']} FROM {names.table} n{where}) _counted)"  # noqa: S608
-    source = f"{names.table} n LEFT OUTER JOIN {names.users} u ON {names.user_id} = {c['created_by']}"
+    source = (
+        f"{names.table} n LEFT OUTER JOIN {names.users} u ON {names.user_id} = {c['created_by']}"
+    )
     if seek is None:
         sql = (
             f"SELECT {', '.join(columns)}, {count} FROM {source}{where} "  # noqa: S608
@@ -284,7 +286,8 @@ def page_statement(
     # Two ranges (dates, then the NULLs or the other way round), each read in order up to
     # `limit` rows from its index, and the page taken from their union.
     aliased = ", ".join(f"{column} AS {name}" for column, name in zip(columns, c, strict=True))
-    parts, branch_params = [], []
+    parts: list[str] = []
+    branch_params: list[Any] = []
     for predicate, values in branches:
         parts.append(
             f"SELECT * FROM (SELECT {aliased} FROM {source}"  # noqa: S608

@@ -11,19 +11,19 @@
 """
 
 import importlib
-import json
 import ipaddress
+import json
 from datetime import timedelta
 from itertools import product
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accesscontrol import selectors
 from accesscontrol.models import AllowedNetwork, network_bounds
@@ -303,9 +303,7 @@ def test_a_seek_past_the_end_is_empty(tied):
 HOURS = st.one_of(st.none(), st.integers(min_value=-3, max_value=3))
 
 
-@hypothesis_settings(
-    deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     rows=st.lists(
         st.tuples(st.sampled_from(["a", "B", "b", "c", ""]), HOURS, st.integers(0, 2)),
@@ -360,15 +358,14 @@ def _fill_for_seeking():
         )
         for i in range(4_000)
     )
-    table = AllowedNetwork._meta.db_table
+    table = AllowedNetwork._meta.db_table  # the model's own name, no input
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} SET created_at = created_at - (id % 300) * interval '1 minute'"
-            )
+            minus = "(id % 300) * interval '1 minute'"
+            cursor.execute(f"UPDATE {table} SET created_at = created_at - {minus}")  # noqa: S608
         else:
-            minutes = "'-' || (id % 300) || ' minutes'"
-            cursor.execute(f"UPDATE {table} SET created_at = datetime(created_at, {minutes})")
+            minus = "'-' || (id % 300) || ' minutes'"
+            cursor.execute(f"UPDATE {table} SET created_at = datetime(created_at, {minus})")  # noqa: S608
         cursor.execute(f"ANALYZE {table}")
 
 

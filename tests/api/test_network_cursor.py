@@ -166,7 +166,9 @@ def test_cursor_and_page_together_are_a_400_naming_cursor(editor_client, waf, li
 def test_a_cursor_past_the_end_is_a_404(editor_client, waf, listed):
     body = _get(editor_client, "/api/networks?page_size=4&page=5")
     last = body["next"]
-    AllowedNetwork.objects.filter(pk__in=[n["id"] for n in _get(editor_client, last)["results"]]).delete()
+    AllowedNetwork.objects.filter(
+        pk__in=[n["id"] for n in _get(editor_client, last)["results"]]
+    ).delete()
     response = editor_client.get(last)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"

@@ -86,9 +86,7 @@ def _envelope(
     if count > PAGE_SIZE and last is not None:
         cursor = encode_cursor(Cursor("-created_at", last, PAGE_SIZE))
         link = request.build_absolute_uri(LIST_PATH) + "?" + urlencode({"cursor": cursor})
-    return _render(
-        {"count": count, "page": 1, "next": link, "previous": None, "results": results}
-    )
+    return _render({"count": count, "page": 1, "next": link, "previous": None, "results": results})
 
 
 def orm_floor(request: HttpRequest) -> HttpResponse:
