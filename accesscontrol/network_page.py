@@ -8,10 +8,18 @@ values always as parameters, and each lookup spelled the way Django spells it fo
 connection's database (`connection.operators` / `lookup_cast`: LIKE on SQLite, UPPER(...)
 LIKE UPPER(...) on PostgreSQL).
 
+A page is found by OFFSET (`page=N`: the database reads and drops every row before it) or
+by seeking (keyset; the API's `next`/`previous` cursors): the rows after, or before, a
+row's sort key (`sort_key`), read from an index made for each ordering (migration 0015),
+so a page deep in the list costs what the first does. Ties are broken by id; NULL expiries
+sort as later than any date on both databases (`SORTS`).
+
 Invariant: `network_page(**filters)` returns exactly the rows, in the order, of
 `selectors.network_list(**filters).values_list(*NETWORK_ROW)` sliced to the page, and the
-count of the whole list (tests/accesscontrol/test_network_page.py checks both on SQLite and
-PostgreSQL). A filter added to one is added to the other.
+count of the whole list; with `seek=Seek(sort_key(row))`, the slice that starts right
+after `row` (backward: ends right before it). tests/accesscontrol/test_network_page.py
+checks both on SQLite and PostgreSQL. A filter or ordering added to one is added to the
+other.
 """
 
 from __future__ import annotations
