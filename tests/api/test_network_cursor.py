@@ -172,3 +172,19 @@ def test_a_cursor_past_the_end_is_a_404(editor_client, waf, listed):
     response = editor_client.get(last)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_cursor_fast_path_reads_what_the_serializer_reads(editor_client, waf, listed):
+    from django.http import QueryDict
+
+    from api.serializers import NetworkListQuerySerializer
+
+    cursor = _next_cursor(editor_client)
+    fast = NetworkListQuerySerializer.parse(QueryDict(f"page_size=4&cursor={cursor}"))
+    # An explicit default ordering takes the serializer's path: the same cursor.
+    full = NetworkListQuerySerializer.parse(
+        QueryDict(f"page_size=4&cursor={cursor}&ordering=-created_at")
+    )
+    assert fast["cursor"] == full["cursor"]
+    assert fast["cursor"].start == 4 and not fast["cursor"].backward
+    assert {k: v for k, v in full.items() if k not in ("ordering", "page_size")} == fast
