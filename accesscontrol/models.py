@@ -137,6 +137,13 @@ class AllowedNetwork(models.Model):
             models.Index(fields=["-created_at", "-id"], name="network_newest_first"),
             # "Which networks contain this address?": containing_q probes this index.
             models.Index(fields=["ip_version", "range_start"], name="network_range_start"),
+            # The console's other sorts, for keyset paging (accesscontrol.network_page):
+            # a cursor page seeks into one of these and reads a page of it, either way.
+            # Oldest first is network_newest_first read backwards.
+            models.Index(fields=["label", "-created_at", "-id"], name="network_label_seek"),
+            models.Index(fields=["-label", "-created_at", "-id"], name="network_label_desc_seek"),
+            models.Index(fields=["expires_at", "-id"], name="network_expiry_seek"),
+            models.Index(fields=["-expires_at", "-id"], name="network_expiry_desc_seek"),
         ]
         permissions = [("run_sync", "Can run a WAF sync")]
 

@@ -19,9 +19,19 @@ from rest_framework import serializers
 from accesscontrol.clientip import as_waf_sees
 from accesscontrol.exceptions import EmptyAllowlist
 from accesscontrol.models import AllowedNetwork, IpSetSyncState, address_key
+from accesscontrol.network_page import NULLABLE, SORTS, sort_of
 from accesscontrol.selectors import search_network
 from accesscontrol.services import ChangeSyncStatus, expiry_after_hours
 from accesscontrol.validation import LABEL_MAX, MAX_INPUT_LENGTH, MAX_TTL_HOURS, NOTE_MAX
+from api.pagination import (
+    CURSOR_MAX_LENGTH,
+    DATETIME,
+    DATETIME_OR_NULL,
+    INT,
+    TEXT,
+    Cursor,
+    decode_cursor,
+)
 from api.permissions import AnyUser, Role, role_of
 from api.requester import requester_for
 
@@ -371,6 +381,23 @@ class NetworkUpdateSerializer(_ExpiryInput):
 
 _PAGING = ("page", "page_size")
 _POSITIVE = re.compile(r"[1-9][0-9]{0,17}")  # below 2**63: the paginator's own bound applies
+_KINDS = {"id": INT, "label": TEXT, "created_at": DATETIME, NULLABLE: DATETIME_OR_NULL}
+
+
+def _cursor_kinds(ordering: str) -> tuple[str, ...] | None:
+    terms = SORTS.get(ordering)
+    return None if terms is None else tuple(_KINDS[name] for name, _ in terms)
+
+
+def network_cursor(text: str, ordering: str | None) -> Cursor:
+    """`?cursor=` of the allowlist, for the list in `ordering`: a 400 naming `cursor`
+    when it is not one of its links' cursors, or one made for another sort."""
+    cursor = decode_cursor(text, _cursor_kinds)
+    if cursor.ordering != sort_of(ordering):
+        raise serializers.ValidationError(
+            {"cursor": ["This cursor pages another sort order: start again from page 1."]}
+        )
+    return cursor
 
 
 class NetworkListQuerySerializer(serializers.Serializer[Any]):
@@ -403,6 +430,12 @@ class NetworkListQuerySerializer(serializers.Serializer[Any]):
     page_size = serializers.IntegerField(
         required=False, min_value=1, help_text="Rows per page: 50 by default, at most 500."
     )
+    cursor = serializers.CharField(
+        required=False,
+        max_length=CURSOR_MAX_LENGTH,
+        help_text="Opaque: the position a `next` or `previous` link carries (the same "
+        "filters and ordering are in the link). Not with `page`: that is a 400.",
+    )
 
     @classmethod
     def parse(cls, params: Mapping[str, str]) -> dict[str, Any]:
@@ -412,14 +445,32 @@ class NetworkListQuerySerializer(serializers.Serializer[Any]):
         else goes through the serializer (and its 400s)."""
         if all(key in _PAGING and _POSITIVE.fullmatch(value) for key, value in params.items()):
             return {"needs_review": None}
+        text = params.get("cursor")
+        if (
+            text
+            and len(text) <= CURSOR_MAX_LENGTH
+            and "page" not in params
+            and all(
+                key == "cursor" or (key == "page_size" and _POSITIVE.fullmatch(value))
+                for key, value in params.items()
+            )
+        ):  # a `next` link of the default list: the cursor is checked all the same
+            return {"needs_review": None, "cursor": network_cursor(text, None)}
         query = cls(data=params)
         query.is_valid(raise_exception=True)
-        return dict(query.validated_data)
+        values = dict(query.validated_data)
+        if "cursor" in values:
+            if "page" in params:
+                raise serializers.ValidationError(
+                    {"cursor": ["Give either page or cursor, not both: the cursor is a page."]}
+                )
+            values["cursor"] = network_cursor(values["cursor"], values.get("ordering"))
+        return values
 
     def to_internal_value(self, data: Any) -> Any:
         # DRF skips an empty optional query value ("?status="); the schema has no empty
         # choice, so say so instead of silently listing everything.
-        blank = [key for key in ("status", "needs_review") if data.get(key) == ""]
+        blank = [key for key in ("status", "needs_review", "cursor") if data.get(key) == ""]
         if blank:
             raise serializers.ValidationError(
                 {key: ["Leave the parameter out, or give one of its values."] for key in blank}

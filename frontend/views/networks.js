@@ -6,8 +6,10 @@ import { announce, badge, date, field, h } from "../dom.js";
 
 const PAGE_SIZE = 50;
 // The screen's filters, sort and page live in the URL (#/networks?search=…&page=2), so a
-// reload, the back button or a shared link shows the same list.
-const state = { search: "", contains: "", status: "", ordering: "", page: 1 };
+// reload, the back button or a shared link shows the same list. Previous and Next follow
+// the API's links: their cursor (kept here, not in the URL) reads the page from an index
+// wherever it is; a reload reads page N by number.
+const state = { search: "", contains: "", status: "", ordering: "", page: 1, cursor: "" };
 const SORTABLE = { Label: "label", Expires: "expires_at", Created: "created_at" };
 
 function readUrl() {
@@ -17,6 +19,13 @@ function readUrl() {
   state.status = ["active", "expired"].includes(params.get("status")) ? params.get("status") : "";
   state.ordering = Object.values(SORTABLE).some((f) => [f, `-${f}`].includes(params.get("ordering"))) ? params.get("ordering") : "";
   state.page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
+  state.cursor = "";
+}
+
+// A new filter or sort starts again from page 1.
+function firstPage() {
+  state.page = 1;
+  state.cursor = "";
 }
 
 function writeUrl() {
@@ -64,7 +73,7 @@ export async function networksView(root, ctx) {
       clearTimeout(timer);
       timer = setTimeout(() => {
         state[key] = input.value.trim();
-        state.page = 1;
+        firstPage();
         writeUrl();
         load();
       }, 250);
@@ -74,7 +83,7 @@ export async function networksView(root, ctx) {
   onType(contains, "contains");
   status.addEventListener("change", () => {
     state.status = status.value;
-    state.page = 1;
+    firstPage();
     writeUrl();
     load();
   });
@@ -151,10 +160,16 @@ export async function networksView(root, ctx) {
     try {
       const review = state.status === "review";
       const page = await api("/api/networks", {
-        query: { search: state.search, contains: state.contains, status: review ? "" : state.status, needs_review: review ? "true" : "", ordering: state.ordering, page: state.page, page_size: PAGE_SIZE },
+        query: { search: state.search, contains: state.contains, status: review ? "" : state.status, needs_review: review ? "true" : "", ordering: state.ordering, page: state.cursor ? "" : state.page, cursor: state.cursor, page_size: PAGE_SIZE },
       });
+      state.page = page.page || state.page;
       list.replaceChildren(table(page, ctx, sortBy), pager(page));
     } catch (error) {
+      if (state.cursor && error.fields?.cursor) {
+        // A cursor the server no longer takes (e.g. after a key rotation): by number.
+        state.cursor = "";
+        return load();
+      }
       const invalid = error.fields?.contains?.[0];
       containsError.textContent = invalid;
       containsError.hidden = !invalid;
@@ -167,7 +182,10 @@ export async function networksView(root, ctx) {
   function pager(page) {
     const pages = Math.max(1, Math.ceil(page.count / PAGE_SIZE));
     const go = (delta) => () => {
-      state.page += delta;
+      // The link's cursor; none on the way back to page 1 (its plain URL).
+      const link = new URL(delta > 0 ? page.next : page.previous, location.href);
+      state.cursor = link.searchParams.get("cursor") || "";
+      state.page = Math.max(1, state.page + delta);
       writeUrl();
       load().then(() => heading.focus());
     };
@@ -182,7 +200,7 @@ export async function networksView(root, ctx) {
 
   function sortBy(field) {
     state.ordering = state.ordering === field ? `-${field}` : field;
-    state.page = 1;
+    firstPage();
     writeUrl();
     load().then(() => list.querySelector(`th[data-sort="${field}"] button`)?.focus());
   }

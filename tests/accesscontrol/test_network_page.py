@@ -3,13 +3,16 @@
 - every write path stores the right bounds (save, bulk_create as sync's adoption uses it,
   the data migration for rows that predate them);
 - `network_page` (hand-written SQL) answers exactly what the ORM's `network_list` answers,
-  for every filter, ordering and page;
+  for every filter, ordering and page, by offset and by seek (keyset: the rows after or
+  before a row's sort key), also over random data with ties and NULLs;
+- a seek reads about a page of rows from an index on PostgreSQL, wherever it starts;
 - "which networks contain this address" reads the (ip_version, range_start) index
   (EXPLAIN, on SQLite and on PostgreSQL).
 """
 
 import importlib
 import ipaddress
+import json
 from datetime import timedelta
 from itertools import product
 
@@ -18,10 +21,13 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from accesscontrol import selectors
 from accesscontrol.models import AllowedNetwork, network_bounds
-from accesscontrol.network_page import network_page, page_statement
+from accesscontrol.network_page import Seek, network_page, page_statement, sort_key
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +225,186 @@ def test_searching_by_address_reads_the_bounds_index(allowlist, address):
     assert "network_range_start" in plan, plan
     orm = selectors.network_list(contains=contains).values_list("id")
     assert "network_range_start" in _plan(*orm.query.sql_with_params()), "ORM path"
+
+
+# --- seek (keyset) pages ----------------------------------------------------------------
+
+
+def _seek_pages(limit, ordering, **filters):
+    """Every page from the first by offset, then forward by seeking after the last row of
+    the one before; then backward from the last page by seeking before the first row."""
+    rows, _ = _sql_page(0, limit, ordering=ordering, **filters)
+    forward = [rows]
+    while len(forward[-1]) == limit:
+        seek = Seek(sort_key(forward[-1][-1], ordering))
+        rows, _ = _sql_page(0, limit, ordering=ordering, seek=seek, **filters)
+        if not rows:
+            break
+        forward.append(rows)
+    backward = [forward[-1]]
+    while backward[0]:
+        seek = Seek(sort_key(backward[0][0], ordering), backward=True)
+        rows, _ = _sql_page(0, limit, ordering=ordering, seek=seek, **filters)
+        if not rows:
+            break
+        backward.insert(0, rows)
+    return forward, backward
+
+
+def _check_seek_pages(limit, ordering, **filters):
+    everything, count = _orm_page(0, 10**6, ordering=ordering, **filters)
+    expected = [everything[i : i + limit] for i in range(0, len(everything), limit)] or [[]]
+    forward, backward = _seek_pages(limit, ordering, **filters)
+    assert forward == expected, ("forward", ordering, filters)
+    # Backward from the last page (which starts where a page starts): the same pages.
+    assert backward == expected, ("backward", ordering, filters)
+
+
+@pytest.fixture
+def tied(allowlist):
+    """The allowlist plus rows that tie on every sort key but id: same label, creation
+    time and expiry (some none, some a shared date), so only id breaks the tie."""
+    now = timezone.now()
+    shared_expiry = now + timedelta(hours=3)
+    made = [
+        AllowedNetwork(
+            cidr=f"62.0.{i}.0/24",
+            ip_version=4,
+            label="Lab" if i % 3 else "Twin",
+            expires_at=None if i % 2 else shared_expiry,
+        )
+        for i in range(9)
+    ]
+    AllowedNetwork.objects.bulk_create(made)
+    AllowedNetwork.objects.filter(cidr__startswith="62.0.").update(created_at=now)
+    return made
+
+
+@pytest.mark.parametrize(
+    "filters", FILTERS, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()) or "none"
+)
+def test_seek_pages_are_the_orm_list_sliced(tied, filters):
+    for ordering, limit in product(ORDERINGS, [1, 2, 3, 7]):
+        _check_seek_pages(limit, ordering, **filters)
+
+
+def test_a_seek_past_the_end_is_empty(tied):
+    for ordering in ORDERINGS:
+        everything, count = _orm_page(0, 10**6, ordering=ordering)
+        after_last = Seek(sort_key(everything[-1], ordering))
+        assert _sql_page(0, 5, ordering=ordering, seek=after_last) == ([], 0)
+        before_first = Seek(sort_key(everything[0], ordering), backward=True)
+        assert _sql_page(0, 5, ordering=ordering, seek=before_first) == ([], 0)
+        # The total rides on a seek page too.
+        second = Seek(sort_key(everything[0], ordering))
+        assert _sql_page(0, 5, ordering=ordering, seek=second) == (everything[1:6], count)
+
+
+HOURS = st.one_of(st.none(), st.integers(min_value=-3, max_value=3))
+
+
+@hypothesis_settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["a", "B", "b", "c", ""]), HOURS, st.integers(0, 2)),
+        min_size=0,
+        max_size=14,
+    ),
+    limit=st.integers(min_value=1, max_value=5),
+    ordering=st.sampled_from(ORDERINGS),
+    status=st.sampled_from([None, "active", "expired"]),
+)
+def test_seek_pages_over_random_ties_and_nulls(db, rows, limit, ordering, status):
+    AllowedNetwork.objects.all().delete()
+    now = timezone.now().replace(microsecond=0)
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(
+            cidr=f"62.1.{i}.0/24",
+            ip_version=4,
+            label=label,
+            expires_at=None if hours is None else now + timedelta(hours=hours),
+        )
+        for i, (label, hours, _) in enumerate(rows)
+    )
+    # Creation times from a few values: many ties, broken by id.
+    for network, (_, _, minutes) in zip(AllowedNetwork.objects.order_by("id"), rows, strict=True):
+        AllowedNetwork.objects.filter(pk=network.pk).update(
+            created_at=now - timedelta(minutes=minutes)
+        )
+    _check_seek_pages(limit, ordering, status=status)
+
+
+SEEK_INDEXES = {
+    "label": "network_label_seek",
+    "-label": "network_label_desc_seek",
+    "expires_at": "network_expiry_seek",
+    "-expires_at": "network_expiry_desc_seek",
+    "created_at": "network_newest_first",
+    "-created_at": "network_newest_first",
+    None: "network_newest_first",
+}
+
+
+def _fill_for_seeking():
+    """4,000 networks, analysed: labels, expiries (a third never) and creation times that
+    repeat, so every sort has ties and the planner has statistics to choose by."""
+    now = timezone.now()
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(
+            cidr=f"11.{i // 256}.{i % 256}.0/24",
+            ip_version=4,
+            label=f"Site {i % 97}",
+            expires_at=None if i % 3 == 0 else now + timedelta(hours=i % 50),
+        )
+        for i in range(4_000)
+    )
+    table = AllowedNetwork._meta.db_table  # the model's own name, no input
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            minus = "(id % 300) * interval '1 minute'"
+            cursor.execute(f"UPDATE {table} SET created_at = created_at - {minus}")  # noqa: S608
+        else:
+            minus = "'-' || (id % 300) || ' minutes'"
+            cursor.execute(f"UPDATE {table} SET created_at = datetime(created_at, {minus})")  # noqa: S608
+        cursor.execute(f"ANALYZE {table}")
+
+
+def _scanned(node):
+    """Rows of the allowlist the page's scans read, and the indexes they read them from
+    (EXPLAIN ANALYZE's JSON), the total's subquery aside."""
+    if node.get("Parent Relationship") in ("InitPlan", "SubPlan"):
+        return 0, set()
+    rows, indexes = 0, set()
+    if node.get("Relation Name") == AllowedNetwork._meta.db_table:
+        rows += node["Actual Rows"] * node["Actual Loops"] + node.get("Rows Removed by Filter", 0)
+        if "Index Name" in node:
+            indexes.add(node["Index Name"])
+    for child in node.get("Plans", []):
+        more, named = _scanned(child)
+        rows, indexes = rows + more, indexes | named
+    return rows, indexes
+
+
+@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("backward", [False, True], ids=["next", "previous"])
+def test_a_seek_reads_a_page_of_its_index_wherever_it_starts(db, ordering, backward):
+    _fill_for_seeking()
+    everything, _ = _orm_page(0, 10**6, ordering=ordering)
+    for middle in (everything[1999], everything[2999]):
+        seek = Seek(sort_key(middle, ordering), backward=backward)
+        sql, params = page_statement(offset=0, limit=51, ordering=ordering, seek=seek)
+        if connection.vendor == "sqlite":
+            # SQLite: a search of one of the seek indexes (any that serves), no table scan.
+            plan = _plan(sql, params)
+            assert "SEARCH n USING INDEX network_" in plan and "SCAN n" not in plan, plan
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            (plan,) = cursor.fetchone()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        rows, indexes = _scanned(plan[0]["Plan"])
+        # A page (51 rows, the one more saying whether there is a next), from each of at
+        # most two ranges of the index: not the 2,000 or 3,000 rows before it.
+        assert rows <= 2 * 51, (rows, json.dumps(plan, indent=1))
+        assert indexes == {SEEK_INDEXES[ordering]}, indexes

@@ -1,7 +1,8 @@
 """The two floors `GET /api/networks` is measured against (benchmark code, not product).
 
 Both answer what the real endpoint answers for its default request (first page, 50 rows,
-newest first, `covers_you` for the viewer, next/previous links), byte for byte, through
+newest first, `covers_you` for the viewer, next/previous links, the next one with the last
+row's cursor), byte for byte, through
 the same Django middleware (the session and the user are loaded the same way):
 
 - `orm_floor`: a plain Django view doing the work through the ORM: one permission query,
@@ -29,6 +30,7 @@ from django.utils import timezone
 
 from accesscontrol.clientip import as_waf_sees, viewer_address
 from accesscontrol.models import AllowedNetwork
+from api.pagination import Cursor, encode_cursor
 
 PAGE_SIZE = 50
 LIST_PATH = "/api/networks"  # the links name the real endpoint, as it does
@@ -73,12 +75,18 @@ def _refused(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _envelope(request: HttpRequest, count: int, results: list[dict[str, Any]]) -> HttpResponse:
-    more = count > PAGE_SIZE
-    link = request.build_absolute_uri(LIST_PATH) + "?" + urlencode({"page": 2})
-    return _render(
-        {"count": count, "next": link if more else None, "previous": None, "results": results}
-    )
+def _envelope(
+    request: HttpRequest,
+    count: int,
+    results: list[dict[str, Any]],
+    last: tuple[datetime, int] | None,
+) -> HttpResponse:
+    """The page's envelope; `last`: the last row's (created_at, id), the next page's seek."""
+    link = None
+    if count > PAGE_SIZE and last is not None:
+        cursor = encode_cursor(Cursor("-created_at", last, PAGE_SIZE))
+        link = request.build_absolute_uri(LIST_PATH) + "?" + urlencode({"cursor": cursor})
+    return _render({"count": count, "page": 1, "next": link, "previous": None, "results": results})
 
 
 def orm_floor(request: HttpRequest) -> HttpResponse:
@@ -97,7 +105,8 @@ def orm_floor(request: HttpRequest) -> HttpResponse:
     count = networks.count()
     now = timezone.now()
     results = []
-    for network in networks[:PAGE_SIZE]:
+    page = list(networks[:PAGE_SIZE])
+    for network in page:
         active = network.expires_at is None or network.expires_at > now
         creator = network.created_by
         results.append(
@@ -117,7 +126,8 @@ def orm_floor(request: HttpRequest) -> HttpResponse:
                 "needs_review": network.needs_review,
             }
         )
-    return _envelope(request, count, results)
+    last = (page[-1].created_at, page[-1].pk) if page else None
+    return _envelope(request, count, results, last)
 
 
 PERMISSION_SQL = """
@@ -199,7 +209,8 @@ def raw_floor(request: HttpRequest) -> HttpResponse:
             }
         )
     count = rows[0][-1] if rows else 0
-    return _envelope(request, count, results)
+    last = (_aware(rows[-1][8]), rows[-1][0]) if rows else None
+    return _envelope(request, count, results, last)
 
 
 # Before the product's URLs: /api/ ends in a catch-all JSON 404.

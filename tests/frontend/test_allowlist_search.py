@@ -89,3 +89,56 @@ def test_the_icon_is_fetched_once_and_the_screen_module_early(console_url, page,
     # The screen's module is asked for before the session answers, not after it.
     assert requests.index("views/networks.js") < requests.index("api/auth/session"), requests
     assert page.url == console_url + "/"  # not rewritten (that would fetch the icon again)
+
+
+@pytest.fixture
+def three_pages(transactional_db):
+    """120 networks, 50 a page: labels "Site 000" to "Site 119", created in that order."""
+    from accesscontrol.models import AllowedNetwork
+
+    AllowedNetwork.objects.bulk_create(
+        AllowedNetwork(cidr=f"62.50.{i}.0/24", ip_version=4, label=f"Site {i:03d}")
+        for i in range(120)
+    )
+
+
+def test_next_and_previous_follow_the_cursor_links(
+    console_url, page, make_user, three_pages, console_errors
+):
+    make_user("alice", "viewer")
+    _sign_in_at_root(page, console_url, "alice")
+    table = page.get_by_test_id("networks")
+    pager = page.get_by_role("navigation", name="Pages")
+    expect(table.locator("tbody tr")).to_have_count(50)
+    page.get_by_role("button", name="Label").click()  # by label, A to Z
+    expect(table.locator("tbody tr").first).to_contain_text("Site 000")
+    listed = []
+    page.on("request", lambda r: listed.append(r.url) if "/api/networks?" in r.url else None)
+
+    page.get_by_role("button", name="Next").click()
+    expect(pager).to_contain_text("page 2 of 3")
+    expect(table.locator("tbody tr").first).to_contain_text("Site 050")
+    page.get_by_role("button", name="Next").click()
+    expect(pager).to_contain_text("page 3 of 3")
+    expect(table.locator("tbody tr")).to_have_count(20)
+    expect(table.locator("tbody tr").first).to_contain_text("Site 100")
+    expect(table.locator("tbody tr").last).to_contain_text("Site 119")
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    expect(page).to_have_url(re.compile(r"#/networks\?ordering=label&page=3$"))
+    page.get_by_role("button", name="Previous").click()
+    expect(pager).to_contain_text("page 2 of 3")
+    expect(table.locator("tbody tr")).to_have_count(50)
+    expect(table.locator("tbody tr").first).to_contain_text("Site 050")
+    expect(table.locator("tbody tr").last).to_contain_text("Site 099")
+    # Pages 2, 3 and 2 again came by cursor (with the sort), not by number.
+    assert len(listed) == 3, listed
+    assert all("cursor=" in url and "page=" not in url for url in listed), listed
+    assert all("ordering=label" in url for url in listed), listed
+
+    page.reload()  # the URL says page 2: read by number, the same rows
+    expect(pager).to_contain_text("page 2 of 3")
+    expect(table.locator("tbody tr").first).to_contain_text("Site 050")
+    page.get_by_role("button", name="Previous").click()
+    expect(pager).to_contain_text("page 1 of 3")
+    expect(table.locator("tbody tr").first).to_contain_text("Site 000")
+    assert [e for e in console_errors if "Failed to load resource" not in e] == []
