@@ -19,7 +19,7 @@ from itertools import product
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -385,10 +385,21 @@ def _scanned(node):
     return rows, indexes
 
 
+@pytest.fixture(scope="module")
+def table_for_seeking(django_db_setup, django_db_blocker):
+    """_fill_for_seeking once for the tests below (each only reads), in a transaction
+    rolled back after the module; each test's own transaction nests in it."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        _fill_for_seeking()
+        yield
+        transaction.set_rollback(True)
+
+
 @pytest.mark.parametrize("ordering", ORDERINGS)
 @pytest.mark.parametrize("backward", [False, True], ids=["next", "previous"])
-def test_a_seek_reads_a_page_of_its_index_wherever_it_starts(db, ordering, backward):
-    _fill_for_seeking()
+def test_a_seek_reads_a_page_of_its_index_wherever_it_starts(
+    table_for_seeking, db, ordering, backward
+):
     everything, _ = _orm_page(0, 10**6, ordering=ordering)
     for middle in (everything[1999], everything[2999]):
         seek = Seek(sort_key(middle, ordering), backward=backward)
