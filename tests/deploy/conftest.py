@@ -15,6 +15,7 @@ from django.core.management import call_command
 from moto import mock_aws
 
 from deploy.moto_fixes import apply_moto_fixes
+from tests.conftest import aws_client
 
 REGION = "eu-west-1"
 EDGE = "gh-test"
@@ -71,17 +72,17 @@ def make_account(monkeypatch: pytest.MonkeyPatch) -> dict:
     # moto reports a requested certificate PENDING_VALIDATION for its first 60 s, as ACM
     # does until DNS validation: the user's certificates here are already validated.
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", -1)
-    ec2 = boto3.client("ec2", region_name=REGION)
+    ec2 = aws_client("ec2", REGION)
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
         for cidr, az in (("10.20.1.0/24", "eu-west-1a"), ("10.20.2.0/24", "eu-west-1b"))
     ]
     same_az = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.3.0/24", AvailabilityZone="eu-west-1a")
-    app_cert = boto3.client("acm", region_name="us-east-1").request_certificate(
+    app_cert = aws_client("acm", "us-east-1").request_certificate(
         DomainName="admin.example.com", ValidationMethod="DNS"
     )["CertificateArn"]
-    origin_cert = boto3.client("acm", region_name=REGION).request_certificate(
+    origin_cert = aws_client("acm", REGION).request_certificate(
         DomainName="*.example.com", ValidationMethod="DNS"
     )["CertificateArn"]
     return {

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import re
 
-import boto3
 import pytest
 
 from deploy.cloudfront import policy_headers
 from deploy.headers import SECURITY_HEADERS
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, REGION, mutating, run
 from tests.deploy.test_provision import (
     WAF_SCOPE,
@@ -62,7 +62,7 @@ def test_apply_on_empty_account_creates_the_whole_edge(applied, account):
         for name, s in sets.items()
     }
     assert versions == {f"{EDGE}-office-v4": "IPV4", f"{EDGE}-office-v6": "IPV6"}
-    assert boto3.client("wafv2", region_name=REGION).list_ip_sets(Scope="REGIONAL")["IPSets"] == []
+    assert aws_client("wafv2", REGION).list_ip_sets(Scope="REGIONAL")["IPSets"] == []
 
     # Web ACL: allow v4 OR v6 set, default Block with a custom 403 body.
     acl, _ = web_acl()

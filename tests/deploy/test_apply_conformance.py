@@ -18,6 +18,7 @@ from django.core.management import CommandError
 import deploy.aws
 import deploy.engine
 from deploy import moto_fixes
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, REGION, run
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +27,11 @@ WAF = "CLOUDFRONT"
 
 
 def wafv2():
-    return boto3.client("wafv2", region_name="us-east-1")
+    return aws_client("wafv2", "us-east-1")
 
 
 def elbv2():
-    return boto3.client("elbv2", region_name=REGION)
+    return aws_client("elbv2", REGION)
 
 
 def waf_model_pattern(shape: str) -> re.Pattern:
@@ -186,7 +187,7 @@ def test_seeding_failure_says_what_exists_and_what_a_rerun_does(edge_config, mon
         "empty); nothing else was created or changed by this run after them."
     ) in message
     assert "run --apply again (it syncs the empty IP sets from the database" in message
-    assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
+    assert aws_client("s3", REGION).list_buckets()["Buckets"] == []
 
     run("--config", str(edge_config), "--apply")
     assert ip_set_addresses(4) == {"81.2.69.0/24"}

@@ -5,20 +5,20 @@ SetSubnets, SetSecurityGroups, UpdateOriginAccessControl)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, REGION, config_text, run
 
 pytestmark = pytest.mark.django_db
 
 
 def elbv2():
-    return boto3.client("elbv2", region_name=REGION)
+    return aws_client("elbv2", REGION)
 
 
 def ec2():
-    return boto3.client("ec2", region_name=REGION)
+    return aws_client("ec2", REGION)
 
 
 def load_balancer():
@@ -82,7 +82,7 @@ def test_load_balancer_subnets_and_security_groups_drift_is_put_back(applied, ac
 
 
 def test_origin_access_control_drift_is_put_back(applied):
-    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    cloudfront = aws_client("cloudfront", "us-east-1")
     [oac] = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
     current = cloudfront.get_origin_access_control(Id=oac["Id"])
     config = current["OriginAccessControl"]["OriginAccessControlConfig"]

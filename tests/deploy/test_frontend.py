@@ -6,6 +6,7 @@ import boto3
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.conftest import aws_client
 from tests.deploy.conftest import REGION, mutating, run
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def deploy(config, site) -> str:
 
 
 def head(key):
-    return boto3.client("s3", region_name=REGION).head_object(Bucket=BUCKET, Key=key)
+    return aws_client("s3", REGION).head_object(Bucket=BUCKET, Key=key)
 
 
 def test_upload_sets_types_and_caching_and_invalidates(edge_config, site):
@@ -43,14 +44,11 @@ def test_upload_sets_types_and_caching_and_invalidates(edge_config, site):
     assert head("app.js")["ContentType"] == "text/javascript; charset=utf-8"
     assert head("views/list.js")["CacheControl"] == "public, max-age=300"
     assert head("style.css")["ContentType"] == "text/css; charset=utf-8"
-    cf = boto3.client("cloudfront", region_name="us-east-1")
+    cf = aws_client("cloudfront", "us-east-1")
     dist = cf.list_distributions()["DistributionList"]["Items"][0]
     [invalidation] = cf.list_invalidations(DistributionId=dist["Id"])["InvalidationList"]["Items"]
     assert f"CloudFront invalidation {invalidation['Id']} created for /*." in output
-    keys = [
-        o["Key"]
-        for o in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)["Contents"]
-    ]
+    keys = [o["Key"] for o in aws_client("s3", REGION).list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert ".DS_Store" not in keys
 
 

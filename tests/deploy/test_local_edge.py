@@ -7,11 +7,11 @@ from __future__ import annotations
 from io import BytesIO
 from pathlib import Path
 
-import boto3
 import pytest
 
 from deploy.headers import SECURITY_HEADERS
 from deploy.localstack.edge import DistributionRoutes, LocalEdge, WebAclJudge
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, config_text, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +34,10 @@ def origin(environ, start_response):
 
 
 def make_edge(*, trust_viewer_override: bool = False) -> LocalEdge:
-    region_cf = boto3.client("cloudfront", region_name="us-east-1")
+    region_cf = aws_client("cloudfront", "us-east-1")
     distribution_id = region_cf.list_distributions()["DistributionList"]["Items"][0]["Id"]
     return LocalEdge(
-        judge=WebAclJudge(
-            wafv2=boto3.client("wafv2", region_name="us-east-1"), web_acl_name=f"{EDGE}-edge"
-        ),
+        judge=WebAclJudge(wafv2=aws_client("wafv2", "us-east-1"), web_acl_name=f"{EDGE}-edge"),
         routes=DistributionRoutes(region_cf, distribution_id),
         origin_app=origin,
         static_root=ROOT / "frontend",

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import ipaddress
 
-import boto3
 import pytest
 
 from deploy import waf_rules
 from deploy.localstack.edge import LocalEdge, RateCounter, WebAclJudge, _matches, _Request
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, config_text, run
 from tests.deploy.test_local_edge import ALLOWED, ROOT, get, origin
 
@@ -85,14 +85,14 @@ def provisioned_with_links(account, tmp_path, settings):
 def test_local_edge_lets_an_outsider_reach_only_the_access_path_and_rate_limits_it(
     provisioned_with_links,
 ):
-    region_cf = boto3.client("cloudfront", region_name="us-east-1")
+    region_cf = aws_client("cloudfront", "us-east-1")
     distribution_id = region_cf.list_distributions()["DistributionList"]["Items"][0]["Id"]
     from deploy.localstack.edge import DistributionRoutes
 
     clock = Clock()
     edge = LocalEdge(
         judge=WebAclJudge(
-            wafv2=boto3.client("wafv2", region_name="us-east-1"),
+            wafv2=aws_client("wafv2", "us-east-1"),
             web_acl_name=f"{EDGE}-edge",
             clock=clock,
         ),

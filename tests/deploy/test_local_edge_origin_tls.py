@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import pytest
 
 from deploy.localstack.edge import DistributionRoutes, LocalEdge, OriginCertificate, WebAclJudge
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, REGION, run
 from tests.deploy.test_preflight import imported_certificate
 
@@ -24,19 +24,17 @@ def origin_app(environ, start_response):
 @pytest.fixture
 def edge(edge_config, tmp_path):
     run("--config", str(edge_config), "--apply")
-    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    cloudfront = aws_client("cloudfront", "us-east-1")
     [dist] = cloudfront.list_distributions()["DistributionList"]["Items"]
-    elbv2 = boto3.client("elbv2", region_name=REGION)
+    elbv2 = aws_client("elbv2", REGION)
     return LocalEdge(
-        judge=WebAclJudge(
-            wafv2=boto3.client("wafv2", region_name="us-east-1"), web_acl_name=f"{EDGE}-edge"
-        ),
+        judge=WebAclJudge(wafv2=aws_client("wafv2", "us-east-1"), web_acl_name=f"{EDGE}-edge"),
         routes=DistributionRoutes(cloudfront, dist["Id"]),
         origin_app=origin_app,
         static_root=tmp_path,
         origin_certificate=OriginCertificate(
             elbv2=elbv2,
-            acm=boto3.client("acm", region_name=REGION),
+            acm=aws_client("acm", REGION),
             load_balancer_name=f"{EDGE}-alb",
         ),
     )
@@ -57,7 +55,7 @@ def get(edge, host: str, path: str = "/api/health") -> tuple[str, bytes]:
 
 
 def use_listener_certificate(arn: str) -> None:
-    elbv2 = boto3.client("elbv2", region_name=REGION)
+    elbv2 = aws_client("elbv2", REGION)
     lb = elbv2.describe_load_balancers(Names=[f"{EDGE}-alb"])["LoadBalancers"][0]
     listeners = elbv2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
     https = next(x for x in listeners if x["Port"] == 443)

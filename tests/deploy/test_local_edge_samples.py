@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 from accesscontrol import selectors
@@ -18,6 +17,7 @@ from deploy.localstack.edge import (
     LocalEdge,
     WebAclJudge,
 )
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE
 from tests.deploy.test_local_edge import ALLOWED, ROOT, get, origin, provisioned  # noqa: F401
 
@@ -33,9 +33,9 @@ def no_cached_web_acl():
 
 
 def test_requests_blocked_by_the_default_action_become_sampled_requests(provisioned):  # noqa: F811
-    region_cf = boto3.client("cloudfront", region_name="us-east-1")
+    region_cf = aws_client("cloudfront", "us-east-1")
     distribution_id = region_cf.list_distributions()["DistributionList"]["Items"][0]["Id"]
-    wafv2 = boto3.client("wafv2", region_name="us-east-1")
+    wafv2 = aws_client("wafv2", "us-east-1")
     edge = LocalEdge(
         judge=WebAclJudge(wafv2=wafv2, web_acl_name=f"{EDGE}-edge"),
         routes=DistributionRoutes(region_cf, distribution_id),

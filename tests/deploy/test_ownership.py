@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import io
 
-import boto3
 import pytest
 from django.core.management import CommandError
 
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, REGION, mutating, run
 
 pytestmark = pytest.mark.django_db
@@ -17,19 +17,19 @@ WAF_SCOPE = "CLOUDFRONT"
 
 
 def elbv2():
-    return boto3.client("elbv2", region_name=REGION)
+    return aws_client("elbv2", REGION)
 
 
 def wafv2():
-    return boto3.client("wafv2", region_name="us-east-1")
+    return aws_client("wafv2", "us-east-1")
 
 
 def ec2():
-    return boto3.client("ec2", region_name=REGION)
+    return aws_client("ec2", REGION)
 
 
 def s3():
-    return boto3.client("s3", region_name=REGION)
+    return aws_client("s3", REGION)
 
 
 def elb_tags(arn: str) -> dict[str, str]:
@@ -241,7 +241,7 @@ def test_rotation_explains_the_order_before_it_acts(edge_config, aws_calls, monk
 
 
 def test_origin_access_control_used_by_another_distribution_is_refused(edge_config, aws_calls):
-    cf = boto3.client("cloudfront", region_name="us-east-1")
+    cf = aws_client("cloudfront", "us-east-1")
     oac = cf.create_origin_access_control(
         OriginAccessControlConfig={
             "Name": f"{EDGE}-frontend",
@@ -286,7 +286,7 @@ def test_origin_access_control_used_by_another_distribution_is_refused(edge_conf
 def test_response_headers_policy_used_by_another_distribution_is_refused(edge_config, aws_calls):
     """Response headers policies take no tags either: a namesake that another distribution
     uses is someone else's, refused by --apply and left alone by --destroy."""
-    cf = boto3.client("cloudfront", region_name="us-east-1")
+    cf = aws_client("cloudfront", "us-east-1")
     policy = cf.create_response_headers_policy(
         ResponseHeadersPolicyConfig={
             "Name": f"{EDGE}-security-headers",

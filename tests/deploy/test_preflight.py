@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime
 
-import boto3
 import pytest
 from django.core.management import CommandError
 
 from deploy.config import load_config
 from deploy.errors import ConfigError
+from tests.conftest import aws_client
 from tests.deploy.conftest import REGION, config_text, mutating, run
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def imported_certificate(region: str, names: list[str], key=None) -> str:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return boto3.client("acm", region_name=region).import_certificate(
+    return aws_client("acm", region).import_certificate(
         Certificate=cert.public_bytes(serialization.Encoding.PEM), PrivateKey=pem_key
     )["CertificateArn"]
 
@@ -175,7 +175,7 @@ def test_certificate_pending_validation_is_refused(tmp_path, account, aws_calls,
     from moto import settings as moto_settings
 
     monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", 60)
-    pending = boto3.client("acm", region_name="us-east-1").request_certificate(
+    pending = aws_client("acm", "us-east-1").request_certificate(
         DomainName="admin.example.com", ValidationMethod="DNS"
     )["CertificateArn"]
     message = command_error(tmp_path, config_text(account, app_cert=pending), "--apply")

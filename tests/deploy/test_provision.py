@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError
 
 from deploy import cloudfront as cf_module
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, REGION, config_text, mutating, run
 
 pytestmark = pytest.mark.django_db
@@ -16,23 +17,23 @@ WAF_SCOPE = "CLOUDFRONT"
 
 
 def wafv2():
-    return boto3.client("wafv2", region_name="us-east-1")
+    return aws_client("wafv2", "us-east-1")
 
 
 def cloudfront():
-    return boto3.client("cloudfront", region_name="us-east-1")
+    return aws_client("cloudfront", "us-east-1")
 
 
 def elbv2():
-    return boto3.client("elbv2", region_name=REGION)
+    return aws_client("elbv2", REGION)
 
 
 def ec2():
-    return boto3.client("ec2", region_name=REGION)
+    return aws_client("ec2", REGION)
 
 
 def s3():
-    return boto3.client("s3", region_name=REGION)
+    return aws_client("s3", REGION)
 
 
 def web_acl():
@@ -291,7 +292,7 @@ def tagged_leftovers(account) -> list[str]:
         c["ResourceArn"]
         for c in wafv2().list_logging_configurations(Scope=WAF_SCOPE)["LoggingConfigurations"]
     ]
-    logs = boto3.client("logs", region_name="us-east-1")
+    logs = aws_client("logs", "us-east-1")
     left += [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
     left += [
         d["Id"] for d in cloudfront().list_distributions()["DistributionList"].get("Items") or []
@@ -348,7 +349,7 @@ def test_subnets_in_one_zone_are_refused_before_any_change(tmp_path, account, aw
 
 
 def test_origin_hostname_not_on_the_certificate_is_refused(tmp_path, account, aws_calls):
-    other = boto3.client("acm", region_name=REGION).request_certificate(
+    other = aws_client("acm", REGION).request_certificate(
         DomainName="other.example.org", ValidationMethod="DNS"
     )["CertificateArn"]
     path = tmp_path / "edge.toml"

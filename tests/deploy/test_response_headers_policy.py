@@ -4,13 +4,13 @@ the fake of that API in deploy/moto_fixes.py, which moto 5.2.5 lacks."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from deploy.cloudfront import policy_headers
 from deploy.headers import SECURITY_HEADERS
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, run
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ POLICY = f"{EDGE}-security-headers"
 
 
 def cloudfront():
-    return boto3.client("cloudfront", region_name="us-east-1")
+    return aws_client("cloudfront", "us-east-1")
 
 
 def policies() -> dict[str, dict]:

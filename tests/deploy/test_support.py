@@ -16,13 +16,14 @@ from deploy import waf
 from deploy.config import load_config
 from deploy.iam import policy_document
 from deploy.moto_fixes import apply_moto_fixes
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, config_text, run
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _distribution_with_oac():
-    cf = boto3.client("cloudfront", region_name="us-east-1")
+    cf = aws_client("cloudfront", "us-east-1")
     oac = cf.create_origin_access_control(
         OriginAccessControlConfig={
             "Name": "o",
@@ -81,9 +82,9 @@ def test_moto_fix_undo_restores_moto():
 
 
 def _target_groups(count: int) -> list[str]:
-    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    ec2 = aws_client("ec2", "eu-west-1")
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+    elbv2 = aws_client("elbv2", "eu-west-1")
     return [
         elbv2.create_target_group(Name=f"tg{i}", Protocol="HTTP", Port=80, VpcId=vpc)[
             "TargetGroups"
@@ -97,7 +98,7 @@ def test_moto_fix_limits_elb_describe_tags_to_20_arns():
     try:
         with mock_aws():
             arns = _target_groups(21)
-            elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+            elbv2 = aws_client("elbv2", "eu-west-1")
             assert len(elbv2.describe_tags(ResourceArns=arns[:20])["TagDescriptions"]) == 20
             with pytest.raises(ClientError, match="up to 20 resources"):
                 elbv2.describe_tags(ResourceArns=arns)
@@ -109,7 +110,7 @@ def test_unpatched_moto_takes_more_than_20_arns_so_the_limit_is_needed():
     """If this fails, moto enforces the limit itself: its fix in moto_fixes.py can go."""
     with mock_aws():
         arns = _target_groups(21)
-        response = boto3.client("elbv2", region_name="eu-west-1").describe_tags(ResourceArns=arns)
+        response = aws_client("elbv2", "eu-west-1").describe_tags(ResourceArns=arns)
     assert len(response["TagDescriptions"]) == 21
 
 
@@ -320,7 +321,7 @@ def test_print_iam_policy_needs_a_config_and_a_real_account_id(edge_config):
 
 
 def _ip_set_addresses(name):
-    client = boto3.client("wafv2", region_name="us-east-1")
+    client = aws_client("wafv2", "us-east-1")
     summary = next(
         s for s in client.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] if s["Name"] == name
     )

@@ -5,11 +5,11 @@ created, left alone when unchanged, drift planned and restored, destroyed in rev
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from django.core.management import CommandError
 
 from deploy.config import ConfigError, load_config
+from tests.conftest import aws_client
 from tests.deploy.conftest import EDGE, config_text, run
 
 pytestmark = pytest.mark.django_db
@@ -18,11 +18,11 @@ GROUP = f"aws-waf-logs-{EDGE}"
 
 
 def logs():
-    return boto3.client("logs", region_name="us-east-1")
+    return aws_client("logs", "us-east-1")
 
 
 def wafv2():
-    return boto3.client("wafv2", region_name="us-east-1")
+    return aws_client("wafv2", "us-east-1")
 
 
 def group():
