@@ -3,17 +3,26 @@ certificates in both regions; an edge config writer; a counter of AWS calls."""
 
 from __future__ import annotations
 
+import copy
 import io
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core import serializers
 from django.core.management import call_command
+from django.core.management.color import no_style
+from django.db import connection
 from moto import mock_aws
+from moto.core.base_backend import BackendDict
 
+from deploy import conformance
 from deploy.moto_fixes import apply_moto_fixes
 from tests.conftest import aws_client
 
@@ -62,8 +71,123 @@ def aws(moto_fixed):
 
 @pytest.fixture
 def account(aws, monkeypatch):
-    """What the user brings: a VPC, two public subnets in two AZs, issued certificates."""
-    return make_account(monkeypatch)
+    """What the user brings: a VPC, two public subnets in two AZs, issued certificates.
+
+    Made once per process and put back into each test's fresh moto from a snapshot (see
+    MotoSnapshot): the same account, with the same ids, for every test."""
+    global _ACCOUNT
+    if _ACCOUNT is not None and not _in_use():
+        _ACCOUNT.restore(monkeypatch)
+    else:
+        fresh = not _in_use()  # nothing else in this moto yet
+        made = make_account(monkeypatch)
+        if not fresh:
+            return made
+        _ACCOUNT = MotoSnapshot.capture(made, output="")
+    _UNTOUCHED[0] = _requests_so_far()
+    return dict(_ACCOUNT.account)
+
+
+# --- snapshots of moto (and the allowlist) ---------------------------------------------------
+# A provisioning test starts from an account, and most start from an edge applied to it.
+# Building either through the API costs ~10 and ~80 moto requests (a tenth and a quarter of
+# a second of CPU); the state they leave is the same every time. So each process builds them
+# once and copies them into each test's moto: moto keeps every service's state in plain
+# objects per account and region (BackendDict), which deep-copy in a few milliseconds.
+
+
+def _in_use() -> list[Any]:
+    """The BackendDicts (one per service) holding state in the current moto."""
+    return BackendDict._instances  # type: ignore[misc]
+
+
+def _requests_so_far() -> int:
+    """AWS requests made in this process (the conformance guard sees every one)."""
+    return sum(conformance.checked().values())
+
+
+_UNTOUCHED = [-1]  # the request count when `account` restored its snapshot
+
+
+def _allowlist_rows() -> list[Any]:
+    """Every row of the accesscontrol app's tables, as Django's serializer sees it."""
+    return [
+        row
+        for model in apps.get_app_config("accesscontrol").get_models()
+        for row in serializers.serialize("python", model.objects.order_by("pk"))
+    ]
+
+
+@dataclass
+class MotoSnapshot:
+    backends: list[tuple[Any, str, str, Any]]  # (BackendDict, account id, region, backend)
+    account: dict[str, Any]
+    output: str  # what the apply printed ("" for the account alone)
+    rows: list[Any] = field(default_factory=list)  # the accesscontrol tables after it
+
+    @classmethod
+    def capture(cls, account: dict[str, Any], *, output: str, rows: list[Any] | None = None):
+        backends = [
+            (bd, account_id, region, copy.deepcopy(backend))
+            for bd in _in_use()
+            for account_id, by_region in bd.items()
+            for region, backend in by_region.items()
+        ]
+        return cls(backends, dict(account), output, rows or [])
+
+    def restore(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto import settings as moto_settings
+
+        monkeypatch.setattr(moto_settings, "ACM_VALIDATION_WAIT", -1)  # as make_account
+        BackendDict.reset()
+        for bd, account_id, region, backend in self.backends:
+            dict.__setitem__(bd[account_id], region, copy.deepcopy(backend))
+
+
+_ACCOUNT: MotoSnapshot | None = None
+_APPLIED: dict[tuple[Any, ...], tuple[list[Any], MotoSnapshot]] = {}
+
+
+def apply_edge(config: Path) -> str:
+    """`provision_infra --config CONFIG --apply` on the account, from a snapshot after the
+    first time in this process: moto's state and the allowlist's tables as that apply left
+    them, and what it printed. Only when this test has done nothing yet since `account`
+    (no AWS request, the tables as they were before the snapshot's apply); otherwise, and
+    the first time, the real command."""
+    key = (
+        config.read_text(),
+        settings.GATEHOUSE_EDGE_NAME,
+        settings.GATEHOUSE_ALLOW_PRIVATE_RANGES,
+    )
+    untouched = _ACCOUNT is not None and _requests_so_far() == _UNTOUCHED[0]
+    before = _allowlist_rows() if untouched else None
+    if untouched and key in _APPLIED and _APPLIED[key][0] == before:
+        snapshot = _APPLIED[key][1]
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            snapshot.restore(monkeypatch)  # the ACM setting is already the account's
+        _restore_rows(snapshot.rows)
+        return snapshot.output
+    output = run("--config", str(config), "--apply")
+    if untouched and key not in _APPLIED:
+        assert _ACCOUNT is not None
+        _APPLIED[key] = (
+            before or [],
+            MotoSnapshot.capture(_ACCOUNT.account, output=output, rows=_allowlist_rows()),
+        )
+    return output
+
+
+def _restore_rows(rows: list[Any]) -> None:
+    """The accesscontrol tables exactly as `rows` (primary keys included), sequences moved
+    past them on PostgreSQL."""
+    models = list(apps.get_app_config("accesscontrol").get_models())
+    for model in reversed(models):
+        model.objects.all().delete()
+    for restored in serializers.deserialize("python", rows):
+        restored.save()
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), models):
+            cursor.execute(sql)
 
 
 def make_account(monkeypatch: pytest.MonkeyPatch) -> dict:

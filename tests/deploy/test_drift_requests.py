@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import aws_client
-from tests.deploy.conftest import EDGE, REGION, config_text, run
+from tests.deploy.conftest import EDGE, REGION, apply_edge, config_text, run
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def target_group():
 
 @pytest.fixture
 def applied(edge_config):
-    run("--config", str(edge_config), "--apply")
+    apply_edge(edge_config)
     return edge_config
 
 

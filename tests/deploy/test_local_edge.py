@@ -12,7 +12,7 @@ import pytest
 from deploy.headers import SECURITY_HEADERS
 from deploy.localstack.edge import DistributionRoutes, LocalEdge, WebAclJudge
 from tests.conftest import aws_client
-from tests.deploy.conftest import EDGE, config_text, run
+from tests.deploy.conftest import EDGE, apply_edge, config_text
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = "127.0.0.1"
@@ -51,7 +51,7 @@ def provisioned(account, tmp_path, settings):
     settings.GATEHOUSE_EDGE_NAME = EDGE
     path = tmp_path / "edge.toml"
     path.write_text(config_text(account, initial_cidrs=(f"{ALLOWED}/32",)))
-    run("--config", str(path), "--apply")
+    apply_edge(path)
 
 
 def get(edge: LocalEdge, path: str, *, remote: str = ALLOWED, **headers: str):

@@ -10,7 +10,7 @@ import pytest
 
 from deploy.localstack.edge import DistributionRoutes, LocalEdge, OriginCertificate, WebAclJudge
 from tests.conftest import aws_client
-from tests.deploy.conftest import EDGE, REGION, run
+from tests.deploy.conftest import EDGE, REGION, apply_edge
 from tests.deploy.test_preflight import imported_certificate
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def origin_app(environ, start_response):
 
 @pytest.fixture
 def edge(edge_config, tmp_path):
-    run("--config", str(edge_config), "--apply")
+    apply_edge(edge_config)
     cloudfront = aws_client("cloudfront", "us-east-1")
     [dist] = cloudfront.list_distributions()["DistributionList"]["Items"]
     elbv2 = aws_client("elbv2", REGION)

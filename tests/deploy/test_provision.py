@@ -9,7 +9,7 @@ from django.core.management import CommandError
 
 from deploy import cloudfront as cf_module
 from tests.conftest import aws_client
-from tests.deploy.conftest import EDGE, REGION, config_text, mutating, run
+from tests.deploy.conftest import EDGE, REGION, apply_edge, config_text, mutating, run
 
 pytestmark = pytest.mark.django_db
 
@@ -91,8 +91,7 @@ def origin_header(config) -> str:
 
 @pytest.fixture
 def applied(edge_config):
-    output = run("--config", str(edge_config), "--apply")
-    return output
+    return apply_edge(edge_config)
 
 
 def test_plan_alone_changes_nothing(edge_config, aws_calls):

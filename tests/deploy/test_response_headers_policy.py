@@ -11,7 +11,7 @@ from moto import mock_aws
 from deploy.cloudfront import policy_headers
 from deploy.headers import SECURITY_HEADERS
 from tests.conftest import aws_client
-from tests.deploy.conftest import EDGE, run
+from tests.deploy.conftest import EDGE, apply_edge, run
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +112,7 @@ def test_fake_policy_round_trips_and_refuses_like_cloudfront(aws):
 
 @pytest.fixture
 def applied(edge_config):
-    return run("--config", str(edge_config), "--apply")
+    return apply_edge(edge_config)
 
 
 def test_policy_drift_is_planned_and_restored(applied, edge_config, aws_calls):

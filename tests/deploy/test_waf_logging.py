@@ -10,7 +10,7 @@ from django.core.management import CommandError
 
 from deploy.config import ConfigError, load_config
 from tests.conftest import aws_client
-from tests.deploy.conftest import EDGE, config_text, run
+from tests.deploy.conftest import EDGE, apply_edge, config_text, run
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def logging_config():
 
 @pytest.fixture
 def applied(edge_config):
-    return run("--config", str(edge_config), "--apply")
+    return apply_edge(edge_config)
 
 
 def test_apply_creates_the_log_group_and_the_logging_configuration(applied):
