@@ -16,8 +16,8 @@ the machine), with its p50 and p99 and the spread of req/s over the runs.
   Before timing, each floor's body is checked byte for byte against the endpoint's.
 DB queries per list request are counted in-process with CaptureQueriesContext.
 
-Goals: health >= 1.0x Flask; list <= 4 queries, >= 0.3x our health req/s and >= 0.8x the
-raw floor's req/s.
+Goals: health >= 1.0x Flask; list <= 4 queries and >= 0.8x the raw floor's req/s (the
+median, over the rounds, of the list's req/s over the floor's in the same round).
 
 Run: `make bench-api` (SQLite in a throwaway file) or
 `DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench make bench-api` (a database of its
@@ -29,6 +29,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -208,16 +209,26 @@ def main() -> int:
         print(f"{name:<16}{rps:>8.0f}{spread:>22}{p50:>9.1f}{p99:>9.1f}{bad:>9}{count:>9}")
     health_ratio = results["django health"][0] / results["flask health"][0]
     list_ratio = results["django list"][0] / results["django health"][0]
-    raw_ratio = results["django list"][0] / results["raw SQL floor"][0]
     orm_ratio = results["django list"][0] / results["ORM floor"][0]
+    # The list against its raw floor, round by round (the two ran back to back in each
+    # round, so both saw the same machine): the median of those ratios, and their spread.
+    paired = sorted(
+        mine[0] / floor[0]
+        for mine, floor in zip(runs["django list"], runs["raw SQL floor"], strict=True)
+    )
+    raw_ratio = statistics.median(paired)
     list_queries, rows = queries["django list"]
     print(f"DB queries per list request: {list_queries} ({rows} rows on the page)")
-    print(f"list vs ORM floor: {orm_ratio:.2f}x")
+    print(f"list vs ORM floor: {orm_ratio:.2f}x (best runs)")
+    # Health is answered at the WSGI entry point, before Django's middleware: the list is
+    # measured against its floors (issue 18), this ratio is for reference only.
+    print(f"list vs our health: {list_ratio:.2f}x (best runs)")
+    spread = "/".join(f"{ratio:.2f}" for ratio in paired)
+    print(f"list vs raw SQL floor, round by round: {spread}")
     goals = [
         (f"health vs Flask {health_ratio:.2f}x >= 1.0x", health_ratio >= 1.0),
         (f"list queries {list_queries} <= 4", list_queries <= 4),
-        (f"list vs our health {list_ratio:.2f}x >= 0.3x", list_ratio >= 0.3),
-        (f"list vs raw SQL floor {raw_ratio:.2f}x >= 0.8x", raw_ratio >= 0.8),
+        (f"list vs raw SQL floor {raw_ratio:.2f}x (median of rounds) >= 0.8x", raw_ratio >= 0.8),
         ("every response 2xx", all(run[3] == 0 for run in results.values())),
     ]
     for text, met in goals:
