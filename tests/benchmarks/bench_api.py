@@ -200,13 +200,13 @@ def main() -> int:
     print(f"wrk {' '.join(WRK[1:])}; gunicorn 2 sync workers; best of {ROUNDS} alternated runs")
     print(f"database: {ENV['DATABASE_URL'].split(':', 1)[0]}; {ROWS:,} networks")
     print("floors: same bytes as GET /api/networks (checked before timing)")
-    print(f"{'target':<16}{'req/s':>8}{'runs (req/s)':>22}{'p50 ms':>9}{'p99 ms':>9}"
+    print(f"{'target':<16}{'req/s':>8}{'runs (req/s)':>30}{'p50 ms':>9}{'p99 ms':>9}"
           f"{'non-2xx':>9}{'queries':>9}")  # fmt: skip
     results = {name: best(values) for name, values in runs.items()}
     for name, (rps, p50, p99, bad) in results.items():
         spread = "/".join(f"{run[0]:.0f}" for run in runs[name])
         count = str(queries[name][0]) if name in queries else "-"
-        print(f"{name:<16}{rps:>8.0f}{spread:>22}{p50:>9.1f}{p99:>9.1f}{bad:>9}{count:>9}")
+        print(f"{name:<16}{rps:>8.0f}{spread:>30}{p50:>9.1f}{p99:>9.1f}{bad:>9}{count:>9}")
     health_ratio = results["django health"][0] / results["flask health"][0]
     list_ratio = results["django list"][0] / results["django health"][0]
     orm_ratio = results["django list"][0] / results["ORM floor"][0]
