@@ -470,7 +470,9 @@ class NetworkListQuerySerializer(serializers.Serializer[Any]):
     def to_internal_value(self, data: Any) -> Any:
         # DRF skips an empty optional query value ("?status="); the schema has no empty
         # choice, so say so instead of silently listing everything.
-        blank = [key for key in ("status", "needs_review", "cursor") if data.get(key) == ""]
+        blank = [
+            key for key in ("status", "needs_review", "contains", "cursor") if data.get(key) == ""
+        ]
         if blank:
             raise serializers.ValidationError(
                 {key: ["Leave the parameter out, or give one of its values."] for key in blank}
