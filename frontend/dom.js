@@ -97,3 +97,19 @@ export function field(label, control, hint) {
 export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind}` }, text);
 }
+
+// A stylesheet beyond style.css (login.css, more.css), added once; resolves when it has
+// loaded, so a module can `await` it before drawing. A failed load resolves too (the
+// screen still works, plainer) and is not remembered: the next use tries again.
+const sheets = {};
+export function stylesheet(href) {
+  return (sheets[href] ??= new Promise((resolve) => {
+    const link = h("link", { rel: "stylesheet", href, onload: resolve });
+    link.addEventListener("error", () => {
+      link.remove();
+      delete sheets[href];
+      resolve();
+    });
+    document.head.append(link);
+  }));
+}

@@ -1,7 +1,9 @@
 // Edge diagnostics, as the seed's demo page did: /api/test1 must reach Django through the
 // /api/* behaviour; /v1/test1 is outside it and must not (the static origin answers 403/404).
 import { probe } from "../api.js";
-import { badge, h } from "../dom.js";
+import { badge, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const CHECKS = [
   {

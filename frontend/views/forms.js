@@ -1,8 +1,10 @@
 // What the allowlist's forms share: error display, the temporary-access fields, and the
 // after-a-change routine (announce, refresh, restore focus).
 import { ApiError, api } from "../api.js";
-import { announce, field, h } from "../dom.js";
+import { announce, field, h, stylesheet } from "../dom.js";
 import { showFormErrors } from "../form.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 export function syncText(sync) {
   if (!sync) return "";

@@ -3,7 +3,9 @@
 // nothing saved), then import all of them, or the valid ones only. Export downloads the
 // allowlist as CSV (importable again) or JSON.
 import { api, download } from "../api.js";
-import { announce, badge, date, field, h } from "../dom.js";
+import { announce, badge, date, field, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const STATUS = { valid: "ok", created: "ok", refused: "bad" };
 const EXAMPLE = "cidr,label,note,expires_at\n81.2.69.0/24,Head office,,\n2a00:1450:4009::/48,Head office IPv6,,\n81.2.70.5,Contractor,Audit week,2026-12-31T18:00:00Z";

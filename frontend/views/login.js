@@ -2,8 +2,10 @@
 // sign-on configured, "Sign in with <provider>" comes first, and the password form is shown
 // as the server says (session.sign_in.password: "on", "superusers" = break-glass, "off").
 import { ApiError, api } from "../api.js";
-import { field, formatDate, fromNow, h } from "../dom.js";
+import { field, formatDate, fromNow, h, stylesheet } from "../dom.js";
 import { alertBox, clearFieldErrors, setAlert, showFieldErrors, showFormErrors } from "../form.js";
+
+await stylesheet("login.css"); // this module's rules, before it draws anything
 
 export function loginView(root, { session, message, onSignedIn }) {
   const username = h("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });

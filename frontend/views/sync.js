@@ -1,7 +1,9 @@
 // Sync actions from the header: a dry-run preview of the plan, and "Sync now".
 import { api } from "../api.js";
-import { announce, h } from "../dom.js";
+import { announce, h, stylesheet } from "../dom.js";
 import { modal } from "../form.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 export async function syncNow(ctx, button) {
   if (button) button.disabled = true;
