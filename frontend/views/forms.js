@@ -133,3 +133,14 @@ export function expiryOf(form) {
 export function ttlOf(form) {
   return form.elements.temporary.checked ? expiryOf(form) : { body: {} };
 }
+
+// "Reviewed" on an adopted network's row (views/networks.js): someone has checked it, so
+// its review mark is cleared.
+export async function markReviewed(n, ctx) {
+  try {
+    const saved = await api(`/api/networks/${n.id}`, { method: "PATCH", body: { reviewed: true } });
+    await done(ctx, `Marked ${saved.cidr} reviewed.`, saved.sync, () => document.querySelector("main h1"));
+  } catch (error) {
+    announce(error.message, "error");
+  }
+}
