@@ -98,9 +98,8 @@ export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind}` }, text);
 }
 
-// A stylesheet beyond style.css (login.css, more.css), added once; resolves when it has
-// loaded, so a module can `await` it before drawing. A failed load resolves too (the
-// screen still works, plainer) and is not remembered: the next use tries again.
+// A stylesheet beyond style.css, added once; resolves once loaded (a module awaits it before
+// drawing) or failed (the screen works, plainer; the next use tries again).
 const sheets = {};
 export function stylesheet(href) {
   return (sheets[href] ??= new Promise((resolve) => {

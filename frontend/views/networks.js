@@ -30,10 +30,7 @@ function firstPage() {
 
 function writeUrl() {
   const params = new URLSearchParams();
-  if (state.search) params.set("search", state.search);
-  if (state.contains) params.set("contains", state.contains);
-  if (state.status) params.set("status", state.status);
-  if (state.ordering) params.set("ordering", state.ordering);
+  for (const key of ["search", "contains", "status", "ordering"]) if (state[key]) params.set(key, state[key]);
   if (state.page > 1) params.set("page", String(state.page));
   const query = params.toString();
   history.replaceState(null, "", `#/networks${query ? `?${query}` : ""}`);
