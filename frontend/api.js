@@ -1,6 +1,7 @@
 // The one way the console talks to the server: same origin, session cookie, CSRF header on
 // unsafe methods, and the server's error shape {"error": {"code", "message", "fields"}}
-// turned into an ApiError that views can show next to the right field.
+// turned into an ApiError that views can show next to the right field. (The diagnostics
+// page's raw probe is in views/diagnostics.js, the export's download in views/import.js.)
 
 export class ApiError extends Error {
   constructor(status, error) {
@@ -73,45 +74,13 @@ export async function api(path, { method = "GET", body, query } = {}) {
   return data;
 }
 
-const UNREACHABLE = {
+export const UNREACHABLE = {
   code: "network",
   message: "Could not reach the server. Check your connection and try again.",
 };
 
-function refused(status, data) {
+export function refused(status, data) {
   const error = new ApiError(status, data?.error || edgeError(status));
   if (error.code === "not_authenticated") onSignedOut();
   return error;
-}
-
-// A raw request for the diagnostics page: what came back, whatever it was.
-export async function probe(path) {
-  try {
-    const response = await fetch(path, { credentials: "same-origin", cache: "no-store" });
-    return { status: response.status, ok: response.ok, body: await response.text() };
-  } catch (exc) {
-    return { status: 0, ok: false, body: String(exc.message || exc) };
-  }
-}
-
-// A file download under the same rules (same origin, session cookie, the error shape):
-// fetch the body, then save it from a Blob through a temporary link (no inline script).
-export async function download(path, { query, filename } = {}) {
-  let response;
-  try {
-    response = await fetch(url(path, query), { credentials: "same-origin" });
-  } catch {
-    throw new ApiError(0, UNREACHABLE);
-  }
-  if (!response.ok) throw refused(response.status, await response.json().catch(() => null));
-  const href = URL.createObjectURL(await response.blob());
-  const link = Object.assign(document.createElement("a"), {
-    href,
-    download: filename,
-    hidden: true,
-  });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(href), 1000); // the download has started by then
 }

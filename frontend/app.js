@@ -5,44 +5,25 @@ import { api, whenSignedOut } from "./api.js";
 import { announce, clearStatus, h } from "./dom.js";
 import { renderHeader } from "./views/header.js";
 
-// Screens load on first use, so the first render fetches only the screen it shows.
+// Screens load on first use, so the first render fetches only the screen it shows:
+// views/<file>.js, its export <name>.
+const screen = (title, file, name, open = false) => ({
+  title,
+  open,
+  view: () => import(`./views/${file}.js`).then((m) => m[name]),
+});
 const routes = {
-  "#/networks": {
-    title: "Allowlist",
-    view: () => import("./views/networks.js").then((m) => m.networksView),
-  },
+  "#/networks": screen("Allowlist", "networks", "networksView"),
   // Recently blocked (issue 17): WAF's sampled requests, by address.
-  "#/blocked": {
-    title: "Blocked",
-    view: () => import("./views/blocked.js").then((m) => m.blockedView),
-  },
-  "#/links": {
-    title: "Access links",
-    view: () => import("./views/links.js").then((m) => m.linksView),
-  },
-  "#/audit": {
-    title: "Audit log",
-    view: () => import("./views/audit.js").then((m) => m.auditView),
-  },
+  "#/blocked": screen("Blocked", "blocked", "blockedView"),
+  "#/links": screen("Access links", "links", "linksView"),
+  "#/audit": screen("Audit log", "audit", "auditView"),
   // -- bulk import/export and API tokens (issue 17) --
-  "#/import": {
-    title: "Import and export",
-    view: () => import("./views/import.js").then((m) => m.importView),
-  },
-  "#/tokens": {
-    title: "API tokens",
-    view: () => import("./views/tokens.js").then((m) => m.tokensView),
-  },
+  "#/import": screen("Import and export", "import", "importView"),
+  "#/tokens": screen("API tokens", "tokens", "tokensView"),
   // -- end bulk/tokens --
-  "#/second-factor": {
-    title: "Two-step sign-in",
-    view: () => import("./views/second_factor.js").then((m) => m.secondFactorView),
-  },
-  "#/diagnostics": {
-    title: "Diagnostics",
-    view: () => import("./views/diagnostics.js").then((m) => m.diagnosticsView),
-    open: true,
-  },
+  "#/second-factor": screen("Two-step sign-in", "second_factor", "secondFactorView"),
+  "#/diagnostics": screen("Diagnostics", "diagnostics", "diagnosticsView", true),
 };
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -172,19 +153,12 @@ async function showSecondFactor() {
   gate(main, ctx.session, { enter, signOut, showLogin, signedIn });
 }
 
-// Signed in, but no group grants anything yet: say who can fix it, not "not allowed".
+// Signed in, but no group grants anything yet: signed out again, with why (views/login.js).
 async function refuseNoRole() {
-  const name = ctx.user.username;
-  // With single sign-on, roles come from the provider's groups (re-read at each sign-in).
-  const sso = ctx.session?.sign_in?.sso;
-  const where = sso
-    ? `a ${sso.provider_name} group that Gatehouse maps to viewer or editor`
-    : "the viewer or editor group";
-  await api("/api/auth/logout", { method: "POST" }).catch(() => null);
-  signedIn(await api("/api/auth/session"));
-  return showLogin(
-    `You signed in as ${name}, but your account has no role yet. Ask an admin to add you to ${where}, then sign in again.`,
-  );
+  const { noRole } = await import("./views/login.js");
+  const { session, message } = await noRole(ctx.session);
+  signedIn(session);
+  return showLogin(message);
 }
 
 async function signOut(message) {

@@ -97,3 +97,18 @@ export function field(label, control, hint) {
 export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind}` }, text);
 }
+
+// A stylesheet beyond style.css, added once; resolves once loaded (a module awaits it before
+// drawing) or failed (the screen works, plainer; the next use tries again).
+const sheets = {};
+export function stylesheet(href) {
+  return (sheets[href] ??= new Promise((resolve) => {
+    const link = h("link", { rel: "stylesheet", href, onload: resolve });
+    link.addEventListener("error", () => {
+      link.remove();
+      delete sheets[href];
+      resolve();
+    });
+    document.head.append(link);
+  }));
+}

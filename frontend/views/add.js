@@ -1,11 +1,35 @@
 // The allowlist's add form. It loads on first use (the "Add network" button awaits it), so
-// the first render of the allowlist fetches neither this form nor the expiry helpers.
+// the first render of the allowlist fetches neither this form nor the expiry helpers. The
+// form opens in the panel under the button; Cancel, Escape or the button close it again.
 import { api } from "../api.js";
 import { field, h } from "../dom.js";
 import { alertBox, clearFieldErrors, setAlert, showFieldErrors } from "../form.js";
 import { done, showError, temporaryFields, ttlOf } from "./forms.js";
 
-export function addForm(ctx, close) {
+// The button's click, once this module is here: opens the panel (building the form the
+// first time, its first field focused) or closes it, the focus back on the button.
+export function toggleAdd(panel, toggle, ctx) {
+  const close = () => {
+    panel.hidden = true;
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
+  };
+  if (!panel.hidden) return close();
+  if (!panel.firstChild) {
+    panel.append(addForm(ctx, close));
+    panel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+      }
+    });
+  }
+  panel.hidden = false;
+  toggle.setAttribute("aria-expanded", "true");
+  panel.querySelector("input").focus();
+}
+
+function addForm(ctx, close) {
   const alert = alertBox();
   const form = h(
     "form",

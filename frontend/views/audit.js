@@ -1,7 +1,9 @@
 // The audit log: newest first, cursor-paginated, filtered by action, user and dates, in
 // words (the raw values stay one click away), exportable as CSV.
 import { api, url } from "../api.js";
-import { date, field, h } from "../dom.js";
+import { date, field, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const ACTIONS = {
   "network.allow": "Network allowed",

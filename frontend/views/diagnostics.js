@@ -1,7 +1,8 @@
 // Edge diagnostics, as the seed's demo page did: /api/test1 must reach Django through the
 // /api/* behaviour; /v1/test1 is outside it and must not (the static origin answers 403/404).
-import { probe } from "../api.js";
-import { badge, h } from "../dom.js";
+import { badge, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const CHECKS = [
   {
@@ -54,4 +55,14 @@ function check(c) {
     h("button", { type: "button", class: "primary", onclick: run }, `Call ${c.path}`),
     out,
   );
+}
+
+// A raw request for the diagnostics page: what came back, whatever it was.
+async function probe(path) {
+  try {
+    const response = await fetch(path, { credentials: "same-origin", cache: "no-store" });
+    return { status: response.status, ok: response.ok, body: await response.text() };
+  } catch (exc) {
+    return { status: 0, ok: false, body: String(exc.message || exc) };
+  }
 }

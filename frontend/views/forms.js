@@ -1,8 +1,10 @@
 // What the allowlist's forms share: error display, the temporary-access fields, and the
 // after-a-change routine (announce, refresh, restore focus).
 import { ApiError, api } from "../api.js";
-import { announce, field, h } from "../dom.js";
+import { announce, field, h, stylesheet } from "../dom.js";
 import { showFormErrors } from "../form.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 export function syncText(sync) {
   if (!sync) return "";
@@ -130,4 +132,15 @@ export function expiryOf(form) {
 // Temporary-access forms: nothing when the box is unticked.
 export function ttlOf(form) {
   return form.elements.temporary.checked ? expiryOf(form) : { body: {} };
+}
+
+// "Reviewed" on an adopted network's row (views/networks.js): someone has checked it, so
+// its review mark is cleared.
+export async function markReviewed(n, ctx) {
+  try {
+    const saved = await api(`/api/networks/${n.id}`, { method: "PATCH", body: { reviewed: true } });
+    await done(ctx, `Marked ${saved.cidr} reviewed.`, saved.sync, () => document.querySelector("main h1"));
+  } catch (error) {
+    announce(error.message, "error");
+  }
 }

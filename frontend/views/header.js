@@ -43,10 +43,12 @@ export function renderHeader(top, ctx, hash) {
   top.hidden = false;
 }
 
-// The sync actions load on first use: most visits only look at the badge.
+// The sync actions load on first use: most visits only look at the badge. Only they set
+// ctx.lastPlan and ctx.lastSync, so the notices about what those found come from them too.
+let syncModule = null;
 async function sync(action, ...args) {
-  const module = await import("./sync.js");
-  module[action](...args);
+  syncModule = await import("./sync.js");
+  syncModule[action](...args);
 }
 
 function viewerInfo(me) {
@@ -64,7 +66,7 @@ function viewerInfo(me) {
   );
 }
 
-function driftText(removed = [], added = []) {
+export function driftText(removed = [], added = []) {
   const parts = [];
   if (removed?.length) parts.push(`${removed.join(", ")} removed in WAF outside Gatehouse (restored by a sync)`);
   if (added?.length) parts.push(`${added.join(", ")} added in WAF outside Gatehouse (adopted)`);
@@ -94,29 +96,11 @@ function syncInfo(ctx) {
   if (error && worst) wrap.append(h("span", { class: "sync-error" }, error));
   const reason = sets.find((s) => s.status === "pending" && s.pending_reason)?.pending_reason;
   if (reason && !error) wrap.append(h("span", { class: "muted", "data-testid": "sync-reason" }, ` ${reason}`));
-  for (const set of planned) {
-    wrap.append(h("span", { class: "notice", role: "note" }, `Drift in ${set.name}: ${driftText(set.removed_outside, set.adopted)}; Sync now restores the allowlist.`));
-  }
   const corrected = sets.filter((s) => s.drift && (s.drift.removed_outside?.length || s.drift.added_outside?.length));
   for (const set of planned.length ? [] : corrected) {
     wrap.append(h("span", { class: "notice", role: "note" }, `Drift corrected at the last sync of ${set.name}: ${driftText(set.drift.removed_outside, set.drift.added_outside)}.`));
   }
-  const adopted = (ctx.lastSync?.sets || []).flatMap((s) => s.adopted || []);
-  if (adopted.length) {
-    wrap.append(
-      h(
-        "span",
-        { class: "notice", role: "note" },
-        `Adopted from WAF (added outside Gatehouse): ${adopted.join(", ")}`,
-      ),
-    );
-  }
-  const refused = (ctx.lastSync?.sets || []).flatMap((s) => Object.keys(s.refused || {}));
-  if (refused.length) {
-    wrap.append(
-      h("span", { class: "notice", role: "note" }, `Refused and removed from WAF (fails the input rules): ${refused.join(", ")}`),
-    );
-  }
+  if (syncModule) wrap.append(...syncModule.notices(ctx, planned));
   if (ctx.canEdit) {
     wrap.append(
       h("button", { type: "button", class: "small", onclick: () => sync("preview", ctx) }, "Preview"),

@@ -2,8 +2,10 @@
 // header, or one CIDR per line with one label for all), check them line by line (a dry run:
 // nothing saved), then import all of them, or the valid ones only. Export downloads the
 // allowlist as CSV (importable again) or JSON.
-import { api, download } from "../api.js";
-import { announce, badge, date, field, h } from "../dom.js";
+import { ApiError, api, refused, UNREACHABLE, url } from "../api.js";
+import { announce, badge, date, field, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const STATUS = { valid: "ok", created: "ok", refused: "bad" };
 const EXAMPLE = "cidr,label,note,expires_at\n81.2.69.0/24,Head office,,\n2a00:1450:4009::/48,Head office IPv6,,\n81.2.70.5,Contractor,Audit week,2026-12-31T18:00:00Z";
@@ -153,4 +155,26 @@ function exportCard() {
     h("label", { class: "check" }, expired, " Include expired networks"),
     h("div", { class: "actions" }, h("button", { type: "button", onclick: get("csv") }, "Download CSV"), h("button", { type: "button", onclick: get("json") }, "Download JSON")),
   );
+}
+
+// A file download under the same rules (same origin, session cookie, the error shape):
+// fetch the body, then save it from a Blob through a temporary link (no inline script).
+async function download(path, { query, filename } = {}) {
+  let response;
+  try {
+    response = await fetch(url(path, query), { credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, UNREACHABLE);
+  }
+  if (!response.ok) throw refused(response.status, await response.json().catch(() => null));
+  const href = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), {
+    href,
+    download: filename,
+    hidden: true,
+  });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 1000); // the download has started by then
 }

@@ -1,7 +1,9 @@
 // Access links: one-time links that let someone outside the allowlist in (their address,
 // for some hours). Editors make and revoke them; the URL is shown once, never again.
 import { api } from "../api.js";
-import { announce, badge, date, field, h } from "../dom.js";
+import { announce, badge, date, field, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const STATUS = { active: "ok", used: "muted", expired: "muted", revoked: "bad" };
 

@@ -2,8 +2,10 @@
 // sign-on configured, "Sign in with <provider>" comes first, and the password form is shown
 // as the server says (session.sign_in.password: "on", "superusers" = break-glass, "off").
 import { ApiError, api } from "../api.js";
-import { field, formatDate, fromNow, h } from "../dom.js";
+import { field, formatDate, fromNow, h, stylesheet } from "../dom.js";
 import { alertBox, clearFieldErrors, setAlert, showFieldErrors, showFormErrors } from "../form.js";
+
+await stylesheet("login.css"); // this module's rules, before it draws anything
 
 export function loginView(root, { session, message, onSignedIn }) {
   const username = h("input", { name: "username", autocomplete: "username", required: true, autocapitalize: "none", spellcheck: "false" });
@@ -76,4 +78,20 @@ function lockoutMessage(seconds) {
   if (!Number.isFinite(wait) || wait <= 0) return "Too many failed sign-ins. Try again later.";
   const at = new Date(Date.now() + wait * 1000);
   return `Too many failed sign-ins from this address. Try again after ${formatDate(at)} (${fromNow(at)}).`;
+}
+
+// Signed in, but no group grants anything yet: sign out again and say who can fix it, not
+// "not allowed". Returns the signed-out session and the message for the sign-in form.
+export async function noRole(session) {
+  const name = session.user.username;
+  // With single sign-on, roles come from the provider's groups (re-read at each sign-in).
+  const sso = session.sign_in?.sso;
+  const where = sso
+    ? `a ${sso.provider_name} group that Gatehouse maps to viewer or editor`
+    : "the viewer or editor group";
+  await api("/api/auth/logout", { method: "POST" }).catch(() => null);
+  return {
+    session: await api("/api/auth/session"),
+    message: `You signed in as ${name}, but your account has no role yet. Ask an admin to add you to ${where}, then sign in again.`,
+  };
 }

@@ -30,10 +30,7 @@ function firstPage() {
 
 function writeUrl() {
   const params = new URLSearchParams();
-  if (state.search) params.set("search", state.search);
-  if (state.contains) params.set("contains", state.contains);
-  if (state.status) params.set("status", state.status);
-  if (state.ordering) params.set("ordering", state.ordering);
+  for (const key of ["search", "contains", "status", "ordering"]) if (state[key]) params.set(key, state[key]);
   if (state.page > 1) params.set("page", String(state.page));
   const query = params.toString();
   history.replaceState(null, "", `#/networks${query ? `?${query}` : ""}`);
@@ -42,6 +39,11 @@ const SOURCES = { adopted: "adopted from WAF", cli: "CLI", bootstrap: "bootstrap
 
 // Loads the dialogs module, then opens one of its dialogs.
 const open = (name, ...args) => import("./dialogs.js").then((m) => m[name](...args));
+// Loads the after-a-change routines (forms.js), then runs one; a failed download says why.
+const change = (name, ...args) =>
+  import("./forms.js")
+    .then((m) => m[name](...args))
+    .catch((error) => announce(error.message, "error"));
 // Loaded once, on first use; a click waits for it, so nothing races the download. A failed
 // download (e.g. offline) is not remembered: the next click tries again.
 let addModule = null;
@@ -97,37 +99,18 @@ export async function networksView(root, ctx) {
     : h("p", { class: "notice", role: "note", "data-testid": "read-only" }, "You have read-only access (viewer). To add or change networks, ask an admin to add you to the editor group.");
   if (ctx.canEdit) {
     const toggle = h("button", { type: "button", class: "primary", "aria-expanded": "false", "aria-controls": "add-panel" }, "Add network");
-    const closeAdd = () => {
-      addPanel.hidden = true;
-      toggle.setAttribute("aria-expanded", "false");
-      toggle.focus();
-    };
-    // The form is built on the first click; hovering or focusing the button starts the
-    // download early, and a second click while it loads does not close what it opens.
+    // The form is built on the first click (add.js); hovering or focusing the button starts
+    // the download early, and a second click while it loads does not close what it opens.
     let opening = null;
-    const showAdd = async () => {
-      const { addForm } = await loadAdd();
-      if (!addPanel.firstChild) addPanel.append(addForm(ctx, closeAdd));
-      addPanel.hidden = false;
-      toggle.setAttribute("aria-expanded", "true");
-      addPanel.querySelector("input").focus();
-    };
     toggle.addEventListener("pointerenter", preloadAdd, { once: true });
     toggle.addEventListener("focus", preloadAdd, { once: true });
     toggle.addEventListener("click", () => {
-      if (opening) return;
-      if (!addPanel.hidden) return closeAdd();
-      opening = showAdd()
+      opening ??= loadAdd()
+        .then((m) => m.toggleAdd(addPanel, toggle, ctx))
         .catch((error) => announce(error.message, "error"))
         .finally(() => {
           opening = null;
         });
-    });
-    addPanel.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        closeAdd();
-      }
     });
     actions.append(allowMineSlot, toggle);
   }
@@ -268,7 +251,7 @@ function row(n, ctx) {
         h(
           "div",
           { class: "row-actions" },
-          n.needs_review ? h("button", { type: "button", class: "small", "aria-label": `Mark ${n.cidr} reviewed`, onclick: () => markReviewed(n, ctx) }, "Reviewed") : null,
+          n.needs_review ? h("button", { type: "button", class: "small", "aria-label": `Mark ${n.cidr} reviewed`, onclick: () => change("markReviewed", n, ctx) }, "Reviewed") : null,
           h("button", { type: "button", class: "small", "aria-label": `Edit ${n.cidr}`, onclick: () => open("edit", n, ctx) }, "Edit"),
           h("button", { type: "button", class: "small danger", "aria-label": `Remove ${n.cidr}`, onclick: () => open("remove", n, ctx) }, "Remove"),
         ),
@@ -276,14 +259,4 @@ function row(n, ctx) {
     );
   }
   return h("tr", { "data-cidr": n.cidr }, cells);
-}
-// An adopted network someone has checked: clear its review mark.
-async function markReviewed(n, ctx) {
-  try {
-    const { done } = await import("./forms.js");
-    const saved = await api(`/api/networks/${n.id}`, { method: "PATCH", body: { reviewed: true } });
-    await done(ctx, `Marked ${saved.cidr} reviewed.`, saved.sync, () => document.querySelector("main h1"));
-  } catch (error) {
-    announce(error.message, "error");
-  }
 }

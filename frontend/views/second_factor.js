@@ -3,8 +3,10 @@
 // one-time recovery codes, shown once. A session in the code or enrolment step sees only
 // these screens: the server refuses its changes until it passes.
 import { ApiError, api } from "../api.js";
-import { field, formatDate, fromNow, h } from "../dom.js";
+import { field, formatDate, fromNow, h, stylesheet } from "../dom.js";
 import { alertBox, clearFieldErrors, setAlert, showFormErrors } from "../form.js";
+
+await Promise.all([stylesheet("login.css"), stylesheet("more.css")]); // its rules, before it draws
 
 // The screen a session at the code or enrolment step sees (app.js hides everything else).
 export function gate(main, session, { enter, signOut, showLogin, signedIn }) {

@@ -1,7 +1,10 @@
 // Sync actions from the header: a dry-run preview of the plan, and "Sync now".
 import { api } from "../api.js";
-import { announce, h } from "../dom.js";
+import { announce, h, stylesheet } from "../dom.js";
 import { modal } from "../form.js";
+import { driftText } from "./header.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 export async function syncNow(ctx, button) {
   if (button) button.disabled = true;
@@ -71,4 +74,16 @@ function planFor(set) {
     list("Refuse and remove (found in WAF, fails the input rules)", Object.entries(set.refused || {}).map(([cidr, why]) => `${cidr}: ${why}`), "remove"),
     set.error ? h("p", { class: "alert", role: "alert" }, set.error) : null,
   );
+}
+
+// The header's notices about what the last preview (drift it found: `planned`, its sets
+// with drift) and the last sync (what it adopted or refused) learnt, in that order.
+export function notices(ctx, planned) {
+  const note = (text) => h("span", { class: "notice", role: "note" }, text);
+  const out = planned.map((set) => note(`Drift in ${set.name}: ${driftText(set.removed_outside, set.adopted)}; Sync now restores the allowlist.`));
+  const adopted = (ctx.lastSync?.sets || []).flatMap((s) => s.adopted || []);
+  if (adopted.length) out.push(note(`Adopted from WAF (added outside Gatehouse): ${adopted.join(", ")}`));
+  const refused = (ctx.lastSync?.sets || []).flatMap((s) => Object.keys(s.refused || {}));
+  if (refused.length) out.push(note(`Refused and removed from WAF (fails the input rules): ${refused.join(", ")}`));
+  return out;
 }

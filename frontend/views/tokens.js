@@ -1,7 +1,9 @@
 // API tokens for scripts and CI: editors and superusers make them (a role no higher than
 // their own, an expiry) and revoke them. The token is shown once; only its hash is kept.
 import { api } from "../api.js";
-import { announce, badge, date, field, h } from "../dom.js";
+import { announce, badge, date, field, h, stylesheet } from "../dom.js";
+
+await stylesheet("more.css"); // this module's rules, before it draws anything
 
 const STATUS = { active: "ok", expired: "muted", revoked: "bad" };
 const RANK = { viewer: 1, editor: 2, superuser: 3 };

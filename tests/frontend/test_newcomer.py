@@ -281,6 +281,45 @@ def test_editors_get_no_django_admin_link(console_url, page, make_user):
     expect(page.get_by_test_id("django-admin")).to_have_count(0)
 
 
+def test_the_allowlists_first_render_stays_under_40_kb_and_a_dialog_brings_its_styles(
+    console_url, page, make_user, console_errors
+):
+    """README: a first render costs at most 40 KB of HTML + JS + CSS. The allowlist's
+    leaves out the sign-in screens' rules (login.css) and those of dialogs, forms and the
+    other screens (more.css); a dialog waits for its rules, so it never shows unstyled,
+    and Escape still closes it and gives the focus back."""
+    make_user("alice", "editor")
+    sign_in(page, console_url, "alice")
+    add_network(page, "10.7.0.0/16", "Lab")
+    expect(row(page, "10.7.0.0/16")).to_be_visible()
+
+    static = {}
+
+    def seen(response):
+        path = response.url.split("?")[0].removeprefix(console_url)
+        if not path.startswith("/api/") and (path == "/" or path.endswith((".js", ".css"))):
+            static[path] = len(response.body())
+
+    page.on("response", seen)
+    page.reload()
+    expect(row(page, "10.7.0.0/16")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    page.remove_listener("response", seen)
+    assert "/views/networks.js" in static
+    assert "/login.css" not in static and "/more.css" not in static
+    assert sum(static.values()) <= 40 * 1024, static
+
+    edit = page.get_by_role("button", name="Edit 10.7.0.0/16")
+    edit.click()
+    dialog = page.get_by_role("dialog", name="Edit 10.7.0.0/16")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_have_css("border-radius", "12px")  # more.css, there before the dialog
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(edit).to_be_focused()
+    assert unexpected(console_errors) == []
+
+
 def test_the_add_form_loads_on_first_use_and_a_click_waits_for_it(
     console_url, page, make_user, console_errors
 ):
