@@ -16,7 +16,7 @@ function readUrl() {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   state.search = params.get("search") || "";
   state.contains = params.get("contains") || "";
-  state.status = ["active", "expired"].includes(params.get("status")) ? params.get("status") : "";
+  state.status = ["active", "expired", "review"].includes(params.get("status")) ? params.get("status") : "";
   state.ordering = Object.values(SORTABLE).some((f) => [f, `-${f}`].includes(params.get("ordering"))) ? params.get("ordering") : "";
   state.page = Math.max(1, Number.parseInt(params.get("page") || "1", 10) || 1);
   state.cursor = "";
@@ -112,6 +112,8 @@ export async function networksView(root, ctx) {
           opening = null;
         });
     });
+    // Now, not when rows arrive: it must not shift "Add network" under a pointer.
+    allowMineSlot.replaceChildren(...[allowMineButton(ctx)].flat());
     actions.append(allowMineSlot, toggle);
   }
   // Bulk import (editors) and export (everyone): views/import.js.
@@ -119,7 +121,7 @@ export async function networksView(root, ctx) {
 
   root.append(
     h("div", { class: "page-head" }, h("div", {}, heading, h("p", { class: "muted" }, "Networks allowed through the edge. Every change is applied to the AWS WAF IP sets.")), actions),
-    readOnly,
+    readOnly ?? "",
     notice,
     addPanel,
     h(

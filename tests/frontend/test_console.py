@@ -219,6 +219,10 @@ def test_adopted_network_is_marked_for_review_until_an_editor_reviews_it(
     page.get_by_label("Status").select_option("review")
     expect(row(page, "203.0.113.0/24")).to_have_count(0)
     expect(row(page, "192.0.2.0/24")).to_be_visible()
+    page.reload()  # the filter lives in the URL (#/networks?status=review)
+    expect(page.get_by_label("Status")).to_have_value("review")
+    expect(row(page, "192.0.2.0/24")).to_be_visible()
+    expect(row(page, "203.0.113.0/24")).to_have_count(0)
 
     page.get_by_role("button", name="Mark 192.0.2.0/24 reviewed").click()
 
