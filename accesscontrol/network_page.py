@@ -35,6 +35,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accesscontrol.models import AllowedNetwork, address_key, containing_starts
+from accesscontrol.selectors import NETWORK_ROW, search_network
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Row = tuple[Any, ...]
@@ -99,7 +100,7 @@ SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
 DEFAULT_ORDERING = "-created_at"
 NULLABLE = "expires_at"
 # Where each sort field sits in a row (selectors.NETWORK_ROW order).
-ROW_INDEX = {"id": 0, "label": 3, "expires_at": 5, "created_at": 8}
+ROW_INDEX = {name: NETWORK_ROW.index(name) for name in ("id", "label", "expires_at", "created_at")}
 
 
 def sort_of(ordering: str | None) -> str:
@@ -128,11 +129,6 @@ def _order_by(
             part += " NULLS FIRST" if desc else " NULLS LAST"
         parts.append(part)
     return ", ".join(parts)
-
-
-def _orderings(c: dict[str, str]) -> dict[str, str]:
-    """As selectors.ORDERINGS (never-expiring entries last when soonest first)."""
-    return {ordering: _order_by(c, _terms(ordering, False)) for ordering in SORTS}
 
 
 def _param(name: str, value: Any) -> Any:
@@ -210,8 +206,6 @@ def _where(
     needs_review: bool | None,
     contains: Network | None,
 ) -> tuple[list[str], list[Any]]:
-    from accesscontrol.selectors import search_network
-
     clauses: list[str] = []
     params: list[Any] = []
     if contains is not None:

@@ -205,7 +205,8 @@ class SeekPagePagination(CountedPagePagination):
     """CountedPagePagination whose `next` and `previous` links carry a cursor (the page
     after the last row, before the first): following them reads each page from an index
     in about the same time wherever it is, and visits the rows `page=1, 2, ...` would.
-    Page 1 is always the plain URL (OFFSET 0). A cursor with `page` is a 400."""
+    Page 1 is always the plain URL (OFFSET 0). A cursor with `page` is the caller's query
+    validation to refuse (a 400 before any paging: api.serializers.NetworkListQuerySerializer)."""
 
     cursor_query_param = "cursor"
 
@@ -229,10 +230,6 @@ class SeekPagePagination(CountedPagePagination):
             self.has_previous = self.start > 0
             self.rows = rows
             return rows
-        if self.page_query_param in request.query_params:
-            raise ValidationError(
-                {"cursor": ["Give either page or cursor, not both: the cursor is a page."]}
-            )
         self.request = request
         self.page_size = self.get_page_size(request) or self.page_size
         # One row more than the page says whether there is another in that direction.
