@@ -398,6 +398,42 @@ def aws_client(service: str, region: str) -> Any:
     return _aws_clients[service, region]
 
 
+def office_web_acl(edge_name: str, ip_set_arns: list[str], *, sampling: bool = True) -> dict:
+    """CreateWebACL's arguments for the edge's web ACL as provision_infra shapes it: allow
+    the office IP sets, default Block, metric names without dashes (for tests that need
+    one without provisioning: GET /api/blocked reads its samples)."""
+    metric = f"{edge_name}edge".replace("-", "")
+
+    def visibility(name: str) -> dict:
+        return {
+            "SampledRequestsEnabled": sampling,
+            "CloudWatchMetricsEnabled": True,
+            "MetricName": name,
+        }
+
+    return {
+        "Name": f"{edge_name}-edge",
+        "Scope": WAF_SCOPE,
+        "DefaultAction": {"Block": {}},
+        "Rules": [
+            {
+                "Name": "allow-office-networks",
+                "Priority": 1,
+                "Action": {"Allow": {}},
+                "Statement": {
+                    "OrStatement": {
+                        "Statements": [
+                            {"IPSetReferenceStatement": {"ARN": arn}} for arn in ip_set_arns
+                        ]
+                    }
+                },
+                "VisibilityConfig": visibility(f"{metric}allowoffice"),
+            }
+        ],
+        "VisibilityConfig": visibility(metric),
+    }
+
+
 @dataclass
 class FakeWaf:
     """The office IP sets as an outsider (the AWS console) sees them: plain boto3 calls."""
@@ -430,39 +466,12 @@ class FakeWaf:
         return set(response["IPSet"]["Addresses"])
 
     def create_web_acl(self, edge_name: str, *, sampling: bool = True) -> dict:
-        """The edge's web ACL as provision_infra shapes it (allow the two sets, default
-        Block; metric names without dashes); returns its summary (Name, Id, ARN)."""
+        """The edge's web ACL (office_web_acl) over these two sets; returns its summary
+        (Name, Id, ARN)."""
         arns = {s["Name"]: s["ARN"] for s in self.client.list_ip_sets(Scope=WAF_SCOPE)["IPSets"]}
-        metric = f"{edge_name}edge".replace("-", "")
-
-        def visibility(name: str) -> dict:
-            return {
-                "SampledRequestsEnabled": sampling,
-                "CloudWatchMetricsEnabled": True,
-                "MetricName": name,
-            }
-
+        ip_set_arns = [arns[name] for name in self.names.values()]
         return self.client.create_web_acl(
-            Name=f"{edge_name}-edge",
-            Scope=WAF_SCOPE,
-            DefaultAction={"Block": {}},
-            Rules=[
-                {
-                    "Name": "allow-office-networks",
-                    "Priority": 1,
-                    "Action": {"Allow": {}},
-                    "Statement": {
-                        "OrStatement": {
-                            "Statements": [
-                                {"IPSetReferenceStatement": {"ARN": arns[name]}}
-                                for name in self.names.values()
-                            ]
-                        }
-                    },
-                    "VisibilityConfig": visibility(f"{metric}allowoffice"),
-                }
-            ],
-            VisibilityConfig=visibility(metric),
+            **office_web_acl(edge_name, ip_set_arns, sampling=sampling)
         )["Summary"]
 
     def edit(self, version: int, addresses: set[str]) -> None:

@@ -33,6 +33,8 @@ from pathlib import Path
 import boto3
 import psycopg
 
+from tests.conftest import office_web_acl
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SOAK = bool(os.environ.get("GATEHOUSE_SOAK"))
@@ -272,36 +274,7 @@ class Stack:
             self.ip_set_ids[version] = summary["Id"]
             arns[version] = summary["ARN"]
         # The web ACL, as provisioning shapes it (GET /api/blocked reads its samples).
-        metric = f"{EDGE}edge".replace("-", "")
-        self.waf.create_web_acl(
-            Name=f"{EDGE}-edge",
-            Scope="CLOUDFRONT",
-            DefaultAction={"Block": {}},
-            Rules=[
-                {
-                    "Name": "allow-office-networks",
-                    "Priority": 1,
-                    "Action": {"Allow": {}},
-                    "Statement": {
-                        "OrStatement": {
-                            "Statements": [
-                                {"IPSetReferenceStatement": {"ARN": arn}} for arn in arns.values()
-                            ]
-                        }
-                    },
-                    "VisibilityConfig": {
-                        "SampledRequestsEnabled": True,
-                        "CloudWatchMetricsEnabled": True,
-                        "MetricName": f"{metric}allowoffice",
-                    },
-                }
-            ],
-            VisibilityConfig={
-                "SampledRequestsEnabled": True,
-                "CloudWatchMetricsEnabled": True,
-                "MetricName": metric,
-            },
-        )
+        self.waf.create_web_acl(**office_web_acl(EDGE, list(arns.values())))
 
         self.env = {
             **base_env,
